@@ -1,0 +1,211 @@
+"""Typed, versioned user settings, stored as JSON under platformdirs.
+
+``MURMUR_CONFIG_DIR`` overrides the folder (tests point it at tmp_path).
+Unknown keys are ignored, missing keys take defaults, and a file from an
+older version is migrated, so a settings file never stops the app starting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.errors import SettingsError
+
+if TYPE_CHECKING:
+    from app.core.chunking import ChunkOptions
+    from app.core.cues import CueOptions
+    from app.core.engine import EngineOptions
+    from app.core.pipeline import PipelineOptions
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+EXPORT_FORMATS = ("srt", "vtt", "txt", "docx", "json")
+
+
+@dataclass
+class Settings:
+    version: int = SETTINGS_VERSION
+    model: str = DEFAULT_MODEL_ID
+    device: str = "auto"
+    precision: str = "auto"
+    export_formats: list[str] = field(default_factory=lambda: ["srt", "txt"])
+    export_dir: str = ""  # "" = next to each input
+    last_export_dir: str = ""
+    context: str = ""
+    hotwords: list[str] = field(default_factory=list)
+    max_pause_s: float = 1.0
+    max_chars_latin: int = 42
+    max_chars_cjk: int = 16
+    max_lines: int = 2
+    min_duration_s: float = 1.0
+    max_duration_s: float = 7.0
+    txt_timestamps: bool = False
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState()
+
+    def validate(self) -> list[str]:
+        """Return one message per invalid value (empty when all is well)."""
+        errors: list[str] = []
+        if not self.model.strip():
+            errors.append("Model: give a hub id or a local folder.")
+        if self.device not in DEVICES:
+            errors.append(f"Device: choose one of {', '.join(DEVICES)}.")
+        if self.precision not in PRECISIONS:
+            errors.append(f"Precision: choose one of {', '.join(PRECISIONS)}.")
+        bad = [f for f in self.export_formats if f not in EXPORT_FORMATS]
+        if bad:
+            errors.append(f"Export formats: unknown {', '.join(bad)}.")
+        if self.export_dir and not Path(self.export_dir).expanduser().is_dir():
+            errors.append(f"Export folder does not exist: {self.export_dir}")
+        if not 0.1 <= self.max_pause_s <= 10.0:
+            errors.append("Longest pause inside a cue: between 0.1 and 10 s.")
+        if not 10 <= self.max_chars_latin <= 120:
+            errors.append("Characters per line (Latin): between 10 and 120.")
+        if not 4 <= self.max_chars_cjk <= 60:
+            errors.append("Characters per line (CJK): between 4 and 60.")
+        if not 1 <= self.max_lines <= 4:
+            errors.append("Lines per cue: between 1 and 4.")
+        if not 0.2 <= self.min_duration_s <= 10.0:
+            errors.append("Minimum cue duration: between 0.2 and 10 s.")
+        if not 1.0 <= self.max_duration_s <= 30.0:
+            errors.append("Maximum cue duration: between 1 and 30 s.")
+        if self.min_duration_s > self.max_duration_s:
+            errors.append("Minimum cue duration must not exceed the maximum.")
+        return errors
+
+    # -- views onto the core's option types --------------------------------
+    def prompt_context(self) -> str:
+        """The user's context plus hot words, as one line for the prompt."""
+        parts = [self.context.strip()]
+        words = [w.strip() for w in self.hotwords if w.strip()]
+        if words:
+            parts.append("Terms: " + ", ".join(words))
+        return " ".join(p for p in parts if p)
+
+    def engine_options(self) -> EngineOptions:
+        from app.core.engine import EngineOptions
+
+        return EngineOptions(
+            model=self.model,
+            device=self.device,
+            dtype=self.precision,
+            context=self.prompt_context(),
+        )
+
+    def cue_options(self) -> CueOptions:
+        from app.core.cues import CueOptions
+
+        return CueOptions(
+            max_chars_latin=self.max_chars_latin,
+            max_chars_cjk=self.max_chars_cjk,
+            max_lines=self.max_lines,
+            min_duration_s=self.min_duration_s,
+            max_duration_s=self.max_duration_s,
+        )
+
+    def chunk_options(self) -> ChunkOptions:
+        from app.core.chunking import ChunkOptions
+
+        return ChunkOptions(max_pause_s=self.max_pause_s)
+
+    def pipeline_options(self) -> PipelineOptions:
+        from app.core.pipeline import PipelineOptions
+
+        return PipelineOptions(chunks=self.chunk_options(), cues=self.cue_options())
+
+
+def config_dir() -> Path:
+    override = os.environ.get("MURMUR_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
+
+
+def settings_file() -> Path:
+    return config_dir() / "settings.json"
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    version = data.get("version", 0)
+    if not isinstance(version, int) or version > SETTINGS_VERSION:
+        log.warning("settings from a newer Murmur (version %r); reading what fits", version)
+    # Version 0 (unversioned) had the same keys; nothing to rename yet.
+    data["version"] = SETTINGS_VERSION
+    return data
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Return value if it has the default's type (ints are accepted for floats)."""
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else default
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok else default
+    if isinstance(default, int):
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+    if isinstance(default, list):
+        return [str(v) for v in value] if isinstance(value, list) else default
+    if isinstance(default, str):
+        return value if isinstance(value, str) else default
+    return default
+
+
+def settings_from_dict(data: dict[str, Any]) -> Settings:
+    data = _migrate(dict(data))
+    defaults = Settings()
+    kwargs = {
+        f.name: _coerce(f.name, data[f.name], getattr(defaults, f.name))
+        for f in fields(Settings)
+        if f.name in data
+    }
+    settings = Settings(**kwargs)
+    # Values that are well-typed but out of range fall back one by one.
+    if settings.validate():
+        for f in fields(Settings):
+            trial = Settings(**{**asdict(settings), f.name: getattr(defaults, f.name)})
+            if len(trial.validate()) < len(settings.validate()):
+                settings = trial
+    return settings
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings; a missing or unreadable file gives the defaults."""
+    path = path or settings_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, ValueError) as exc:
+        log.warning("could not read settings %s (%s); using defaults", path, exc)
+        return Settings()
+    if not isinstance(data, dict):
+        return Settings()
+    return settings_from_dict(data)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Validate and write atomically. Raises SettingsError with one line."""
+    errors = settings.validate()
+    if errors:
+        raise SettingsError(errors[0])
+    path = path or settings_file()
+    text = json.dumps(asdict(settings), indent=2, ensure_ascii=False) + "\n"
+    from app.core.atomic import atomic_write_text
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise SettingsError(f"Could not save settings to {path}: {exc.strerror or exc}") from exc
+    return path

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.core.errors import SettingsError
+from app.core.settings import (
+    SETTINGS_VERSION,
+    Settings,
+    load_settings,
+    save_settings,
+    settings_file,
+)
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config dir ü"
+    monkeypatch.setenv("MURMUR_CONFIG_DIR", str(folder))
+    return folder
+
+
+def test_defaults_when_missing(config_dir: Path) -> None:
+    assert settings_file() == config_dir / "settings.json"
+    assert load_settings() == Settings()
+
+
+def test_round_trip(config_dir: Path) -> None:
+    s = Settings(
+        model="/models/glm asr",
+        device="cpu",
+        precision="fp32",
+        export_formats=["vtt", "docx"],
+        context="Ålesund, 李雷",
+        hotwords=["Murmur"],
+        max_lines=1,
+        max_chars_latin=32,
+    )
+    path = save_settings(s)
+    assert path.parent == config_dir
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["version"] == SETTINGS_VERSION
+    assert "李雷" in path.read_text(encoding="utf-8")
+    assert load_settings() == s
+    assert not list(config_dir.glob("*.tmp*")), "temporary files left behind"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"device": "tpu"},
+        {"precision": "int3"},
+        {"export_formats": ["srt", "pdf"]},
+        {"max_lines": 0},
+        {"min_duration_s": 8.0, "max_duration_s": 7.0},
+        {"model": "  "},
+        {"export_dir": "/nonexistent/folder/for/murmur"},
+    ],
+)
+def test_invalid_values_refused(change: dict) -> None:
+    s = Settings(**change)
+    assert s.validate()
+    with pytest.raises(SettingsError):
+        save_settings(s)
+    assert not settings_file().exists()
+
+
+def test_bad_file_falls_back_per_field(config_dir: Path) -> None:
+    config_dir.mkdir(parents=True)
+    settings_file().write_text(
+        json.dumps({"device": "cpu", "max_lines": "three", "max_pause_s": 99, "extra": 1}),
+        encoding="utf-8",
+    )
+    s = load_settings()
+    assert s.device == "cpu"  # good values kept
+    assert s.max_lines == Settings().max_lines  # wrong type -> default
+    assert s.max_pause_s == Settings().max_pause_s  # out of range -> default
+    assert not s.validate()
+
+
+def test_corrupt_file_gives_defaults(config_dir: Path) -> None:
+    config_dir.mkdir(parents=True)
+    settings_file().write_bytes(b"\x00\xff{not json")
+    assert load_settings() == Settings()
+
+
+def test_option_views() -> None:
+    s = Settings(context="A talk about Qt.", hotwords=["PySide6", " QThread "], max_pause_s=0.7)
+    assert s.prompt_context() == "A talk about Qt. Terms: PySide6, QThread"
+    assert s.cue_options().max_lines == s.max_lines
+    assert s.pipeline_options().chunks.max_pause_s == 0.7
+    eo = s.engine_options()
+    assert eo.context == s.prompt_context() and eo.model == s.model
