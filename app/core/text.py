@@ -1,0 +1,196 @@
+"""Script detection and line-breaking rules for Latin and CJK text.
+
+Chinese and Japanese are written without spaces, so a line may break between
+almost any two of their characters; Latin (and Korean) text breaks at spaces.
+Punctuation stays with the text before it: a line never starts with a closing
+mark (``。``, ``，``, ``)``, ``」``, small kana, ...) and never ends with an
+opening one (``「``, ``(``, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import NamedTuple
+
+# Letters of the CJK scripts. Han and kana are written without spaces ("wide"
+# scripts); Hangul counts as CJK for line length but breaks at spaces.
+_HAN_RANGES: tuple[tuple[int, int], ...] = (
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3400, 0x4DBF),  # extension A
+    (0x4E00, 0x9FFF),  # unified ideographs
+    (0xF900, 0xFAFF),  # compatibility ideographs
+    (0x20000, 0x3FFFF),  # extensions B and later
+)
+_KANA_RANGES: tuple[tuple[int, int], ...] = (
+    (0x3041, 0x309F),  # hiragana
+    (0x30A0, 0x30FF),  # katakana
+    (0x31F0, 0x31FF),  # katakana phonetic extensions
+    (0xFF66, 0xFF9F),  # half-width katakana
+)
+_HANGUL_RANGES: tuple[tuple[int, int], ...] = (
+    (0x1100, 0x11FF),
+    (0x3130, 0x318F),
+    (0xA960, 0xA97F),
+    (0xAC00, 0xD7AF),
+    (0xD7B0, 0xD7FF),
+)
+# CJK punctuation and full-width forms: they behave like wide characters.
+_WIDE_PUNCT_RANGES: tuple[tuple[int, int], ...] = (
+    (0x3000, 0x303F),  # CJK symbols and punctuation
+    (0xFE10, 0xFE1F),  # vertical forms
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFE50, 0xFE6F),  # small form variants
+    (0xFF01, 0xFF65),  # full-width ASCII and half-width CJK punctuation
+    (0xFFE0, 0xFFEE),  # full-width signs
+)
+
+#: Marks that end a sentence. The full-width ones end it wherever they stand;
+#: the Latin ones only before a space, the end of the text or a CJK character.
+SENTENCE_END_WIDE = frozenset("。！？｡．‼⁇⁈⁉")
+SENTENCE_END_LATIN = frozenset(".!?…")
+#: Marks that end a clause (same rule for wide and Latin forms).
+CLAUSE_END_WIDE = frozenset("，、；：﹐﹑﹔﹕､")
+CLAUSE_END_LATIN = frozenset(",;:—–")
+
+#: A line never starts with one of these.
+CLOSING_PUNCT = frozenset(
+    "、。，．：；？！）」』】〉》〕〗〙〛｝］｠〞〟’”»›"
+    "ー々ゝゞヽヾぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+    "・…‥〜～｡｣､･﹐﹑﹔﹕﹖﹗"
+    ")]},.;:!?%'\"‼⁇⁈⁉"
+)
+# Closing marks that stay with the word before even across a space (not the
+# ASCII quotes, which open as often as they close).
+_CLOSING_AFTER_SPACE = CLOSING_PUNCT - {"'", '"'}
+#: A line never ends with one of these.
+OPENING_PUNCT = frozenset("（「『【〈《〔〖〘〚｛［｟〝‘“«‹([{¿¡｢")
+
+#: Latin abbreviations after which a full stop does not end a sentence.
+ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "cf", "approx"}
+)
+
+
+def _in_ranges(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= code <= hi for lo, hi in ranges)
+
+
+@functools.lru_cache(maxsize=8192)
+def is_han_or_kana(ch: str) -> bool:
+    """Chinese characters or Japanese kana."""
+    code = ord(ch)
+    return _in_ranges(code, _HAN_RANGES) or _in_ranges(code, _KANA_RANGES)
+
+
+@functools.lru_cache(maxsize=8192)
+def is_cjk_letter(ch: str) -> bool:
+    """A letter of Chinese, Japanese or Korean."""
+    return is_han_or_kana(ch) or _in_ranges(ord(ch), _HANGUL_RANGES)
+
+
+@functools.lru_cache(maxsize=8192)
+def is_wide(ch: str) -> bool:
+    """A character of a script written without spaces (Han, kana, CJK punctuation)."""
+    return is_han_or_kana(ch) or _in_ranges(ord(ch), _WIDE_PUNCT_RANGES)
+
+
+def is_cjk_text(text: str) -> bool:
+    """True when most letters of ``text`` are CJK (Chinese, Japanese, Korean)."""
+    letters = 0
+    cjk = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if is_cjk_letter(ch):
+                cjk += 1
+    return cjk * 2 > letters
+
+
+def can_break_between(before: str, after: str) -> bool:
+    """Whether a line may break between two adjacent non-space characters."""
+    if after in CLOSING_PUNCT or before in OPENING_PUNCT:
+        return False
+    return is_wide(before) or is_wide(after)
+
+
+def char_weight(ch: str) -> float:
+    """About how long a character takes to say, relative to a Latin letter.
+
+    A Chinese character or a Hangul block is a syllable, a kana a mora, a Latin
+    letter a fraction of a syllable; punctuation and spaces take no time.
+    """
+    if ch.isspace():
+        return 0.0
+    if is_cjk_letter(ch):
+        return 2.0 if _in_ranges(ord(ch), _KANA_RANGES) else 3.0
+    if ch.isalnum():
+        return 1.0
+    return 0.0
+
+
+def text_weight(text: str) -> float:
+    """Sum of :func:`char_weight` over ``text``."""
+    return sum(char_weight(ch) for ch in text)
+
+
+class Atom(NamedTuple):
+    """A run of text with no line-break opportunity inside: ``text[start:end]``."""
+
+    start: int
+    end: int
+    space_before: bool  # separated from the previous atom by white space
+
+
+def split_atoms(text: str) -> list[Atom]:
+    """Cut ``text`` at every place a line may break (spaces, between CJK characters).
+
+    A closing mark after a space ("Ça marche !", "word 。") stays with the word
+    before it, so an atom may hold white space; use :func:`normalize_space` on
+    its text.
+    """
+    out: list[Atom] = []
+    start = -1
+    space_before = False
+    seen_space = False
+    for idx, ch in enumerate(text):
+        if ch.isspace():
+            if start >= 0:
+                out.append(Atom(start, idx, space_before))
+                start = -1
+            seen_space = True
+            continue
+        if start < 0:
+            if seen_space and out and ch in _CLOSING_AFTER_SPACE:
+                previous = out.pop()  # reopen the previous atom
+                start, space_before = previous.start, previous.space_before
+            else:
+                start = idx
+                space_before = seen_space and bool(out)
+            seen_space = False
+        elif can_break_between(text[idx - 1], ch):
+            out.append(Atom(start, idx, space_before))
+            start = idx
+            space_before = False
+    if start >= 0:
+        out.append(Atom(start, len(text), space_before))
+    return out
+
+
+def join_texts(parts: Iterable[str]) -> str:
+    """Join pieces of text with a space, except between two CJK pieces."""
+    result = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if result and not (is_wide(result[-1]) and is_wide(part[0])):
+            result += " "
+        result += part
+    return result
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of white space (including new lines) into one space."""
+    return " ".join(text.split())

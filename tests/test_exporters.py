@@ -1,0 +1,294 @@
+"""Exporters: each format parses back with its own library; writes are atomic."""
+
+from __future__ import annotations
+
+import errno
+import html
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import srt
+import webvtt
+
+from app.core import atomic
+from app.core.cues import CueOptions, wrap_lines
+from app.core.errors import ExportError
+from app.core.exporters import (
+    FORMATS,
+    ExportOptions,
+    default_export_path,
+    export,
+    export_bytes,
+    format_timestamp,
+    normalize_format,
+    paragraphs,
+    render_json,
+    render_srt,
+    render_txt,
+    render_vtt,
+)
+from app.core.text import join_texts
+from app.core.transcript import Segment, Transcript, TranscriptMeta
+
+SEGMENTS = [
+    Segment(0.5, 2.25, "Hello and welcome to the show."),
+    Segment(2.5, 6.0, "Today we talk about subtitles, timing and why both matter so much."),
+    Segment(9.0, 11.333, "第二部分：我们用中文说几句话，看看字幕是否正确。"),
+    Segment(3700.0, 3702.5, "Ça marche très bien, «merci» & <bye>!"),
+]
+META = TranscriptMeta(
+    source="/media/videos/My Talk 2026.mp4",
+    duration=3710.0,
+    model="GLM-ASR-Nano-2512",
+    device="CPU, bf16",
+    created="2026-11-25T09:30:00+00:00",
+    processing_seconds=42.5,
+    speech_seconds=12.0,
+)
+
+
+@dataclass
+class StandIn:
+    """Any object with ``segments`` and ``meta`` can be exported."""
+
+    segments: list[Segment]
+    meta: TranscriptMeta = field(default_factory=TranscriptMeta)
+
+
+@pytest.fixture
+def transcript() -> Transcript:
+    return Transcript(SEGMENTS, META)
+
+
+def seconds(value: timedelta) -> float:
+    return value.total_seconds()
+
+
+def test_timestamps() -> None:
+    assert format_timestamp(3723.4567, separator=",") == "01:02:03,457"
+    assert format_timestamp(0.0) == "00:00:00.000"
+    assert format_timestamp(-1.0) == "00:00:00.000"
+    assert format_timestamp(62.9, millis=False) == "00:01:02"
+    assert format_timestamp(360000.0) == "100:00:00.000"
+
+
+def test_format_names() -> None:
+    assert normalize_format(".SRT") == "srt"
+    assert normalize_format("WebVTT") == "vtt"
+    with pytest.raises(ExportError, match="Unknown export format"):
+        normalize_format("pdf")
+
+
+def test_srt_parses_back_with_same_texts_and_times(transcript: Transcript) -> None:
+    content = render_srt(transcript)
+    cues = list(srt.parse(content))
+    assert len(cues) == len(SEGMENTS)
+    for cue, seg in zip(cues, SEGMENTS, strict=True):
+        assert cue.content.split("\n") == wrap_lines(seg.text)
+        assert join_texts(cue.content.split("\n")) == seg.text
+        assert seconds(cue.start) == pytest.approx(seg.start, abs=5e-4)
+        assert seconds(cue.end) == pytest.approx(seg.end, abs=5e-4)
+    assert [c.index for c in cues] == [1, 2, 3, 4]
+    assert re.search(r"^00:00:09,000 --> 00:00:11,333$", content, re.M)
+
+
+def test_vtt_parses_back_with_same_texts_and_times(transcript: Transcript) -> None:
+    content = render_vtt(transcript)
+    assert content.startswith("WEBVTT\n\n")
+    captions = list(webvtt.from_buffer(io.StringIO(content)))
+    assert len(captions) == len(SEGMENTS)
+    for caption, seg in zip(captions, SEGMENTS, strict=True):
+        lines = [html.unescape(line) for line in caption.text.split("\n")]
+        assert join_texts(lines) == seg.text
+        assert caption.start_in_seconds + caption.start_time.milliseconds / 1000 == pytest.approx(
+            seg.start, abs=5e-4
+        )
+        assert caption.end_in_seconds + caption.end_time.milliseconds / 1000 == pytest.approx(
+            seg.end, abs=5e-4
+        )
+    assert "&lt;bye&gt;" in content and "<bye>" not in content
+
+
+def test_subtitles_reshaped_to_cue_options(transcript: Transcript) -> None:
+    options = ExportOptions(cues=CueOptions(max_chars_latin=20, max_chars_cjk=8, max_lines=1))
+    cues = list(srt.parse(render_srt(transcript, options)))
+    assert len(cues) > len(SEGMENTS)
+    previous_end = 0.0
+    for cue in cues:
+        assert "\n" not in cue.content
+        limit = 8 if re.search(r"[\u4e00-\u9fff]", cue.content) else 20
+        assert len(cue.content) <= limit
+        assert seconds(cue.start) >= previous_end - 1e-6
+        assert seconds(cue.end) <= META.duration
+        previous_end = seconds(cue.end)
+    joined = "".join("".join(c.content.split()) for c in cues)
+    assert joined == "".join("".join(s.text.split()) for s in SEGMENTS)
+
+
+def test_txt_paragraphs_break_at_pauses_and_sentence_counts() -> None:
+    segments = [
+        Segment(0.0, 1.0, "One."),
+        Segment(1.2, 2.0, "Two."),
+        Segment(2.1, 3.0, "Three."),
+        Segment(6.0, 7.0, "After a pause."),
+        Segment(7.1, 8.0, "好的。"),
+        Segment(8.1, 9.0, "我们继续。"),
+    ]
+    groups = paragraphs(segments, gap_s=2.0, sentences=2)
+    assert [[s.text for s in g] for g in groups] == [
+        ["One.", "Two."],
+        ["Three."],
+        ["After a pause.", "好的。"],
+        ["我们继续。"],
+    ]
+    text = render_txt(StandIn(segments), ExportOptions(paragraph_sentences=10))
+    assert text == "One. Two. Three.\n\nAfter a pause. 好的。我们继续。\n"
+
+
+def test_txt_with_timestamps(transcript: Transcript) -> None:
+    lines = render_txt(transcript, ExportOptions(timestamps=True)).splitlines()
+    assert lines[0] == "[00:00:00] Hello and welcome to the show."
+    assert lines[3] == "[01:01:40] Ça marche très bien, «merci» & <bye>!"
+    assert all(re.match(r"^\[\d\d:\d\d:\d\d\] \S", line) for line in lines)
+
+
+def test_docx_opens_and_contains_everything(tmp_path: Path, transcript: Transcript) -> None:
+    docx = pytest.importorskip("docx")
+    path = export(transcript, "docx", tmp_path / "out.docx", ExportOptions(timestamps=True))
+    document = docx.Document(str(path))
+    texts = [p.text for p in document.paragraphs]
+    body = "\n".join(texts)
+    assert texts[0] == "My Talk 2026"
+    assert "My Talk 2026.mp4" in body
+    assert "2026-11-25" in body
+    assert "GLM-ASR-Nano-2512" in body and "CPU, bf16" in body
+    for seg in SEGMENTS:
+        assert seg.text in body
+    assert "[01:01:40] Ça marche" in body
+    plain = docx.Document(io.BytesIO(export_bytes(transcript, "docx")))
+    assert "Hello and welcome to the show. Today we talk" in "\n".join(
+        p.text for p in plain.paragraphs
+    )
+
+
+def test_docx_survives_control_characters() -> None:
+    docx = pytest.importorskip("docx")
+    data = export_bytes(StandIn([Segment(0, 1, "bad\x00char\x1b here")]), "docx")
+    assert "badchar here" in "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+
+
+def test_json_round_trips(transcript: Transcript) -> None:
+    data = json.loads(render_json(transcript))
+    assert data["murmur_version"]
+    assert data["source"] == META.source
+    assert data["duration"] == META.duration
+    assert data["model"] == META.model and data["device"] == META.device
+    assert data["created"] == META.created
+    assert data["processing_seconds"] == META.processing_seconds
+    assert [s["id"] for s in data["segments"]] == [0, 1, 2, 3]
+    assert [Segment(s["start"], s["end"], s["text"]) for s in data["segments"]] == SEGMENTS
+    assert "第二部分" in render_json(transcript)  # ensure_ascii=False
+    again = Transcript.from_dict(data)
+    assert list(again.segments) == SEGMENTS
+    assert again.meta == META
+
+
+def test_stand_in_object_exports_every_format(tmp_path: Path) -> None:
+    stand_in = StandIn([Segment(0.0, 1.5, "Just one line.")])
+    for fmt in FORMATS:
+        path = export(stand_in, fmt, tmp_path / f"x.{fmt}")
+        assert path.stat().st_size > 0
+
+
+def test_unicode_path_with_spaces(tmp_path: Path, transcript: Transcript) -> None:
+    folder = tmp_path / "Ünïcode folder 字幕"
+    folder.mkdir()
+    for fmt in FORMATS:
+        path = export(transcript, fmt, folder / f"my film ✓.{fmt}")
+        assert path.exists()
+    content = (folder / "my film ✓.srt").read_text(encoding="utf-8")
+    assert "第二部分" in content
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"my film ✓.{f}" for f in FORMATS)
+
+
+def test_default_export_path(tmp_path: Path) -> None:
+    media = tmp_path / "clips" / "Interview 01.final.mkv"
+    assert default_export_path(media, "SRT") == tmp_path / "clips" / "Interview 01.final.srt"
+    assert default_export_path(str(media), "json", tmp_path / "out") == (
+        tmp_path / "out" / "Interview 01.final.json"
+    )
+
+
+def assert_clean_failure(
+    folder: Path, expected_files: list[str], info: pytest.ExceptionInfo
+) -> None:
+    message = str(info.value)
+    assert "\n" not in message and message
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected_files)
+
+
+def test_failed_replace_leaves_nothing(
+    tmp_path: Path, transcript: Transcript, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(*args: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(atomic.os, "replace", denied)
+    with pytest.raises(ExportError, match="permission denied") as info:
+        export(transcript, "srt", tmp_path / "out.srt")
+    assert_clean_failure(tmp_path, [], info)
+
+
+def test_disk_full_keeps_the_old_file(
+    tmp_path: Path, transcript: Transcript, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.vtt"
+    target.write_text("previous export")
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    with pytest.raises(ExportError, match="disk is full") as info:
+        export(transcript, "vtt", target)
+    assert_clean_failure(tmp_path, ["out.vtt"], info)
+    assert target.read_text() == "previous export"
+
+
+def test_missing_folder_and_folder_as_target(tmp_path: Path, transcript: Transcript) -> None:
+    with pytest.raises(ExportError, match="does not exist") as info:
+        export(transcript, "txt", tmp_path / "missing" / "out.txt")
+    assert_clean_failure(tmp_path, [], info)
+    (tmp_path / "taken.json").mkdir()
+    with pytest.raises(ExportError, match="folder") as info:
+        export(transcript, "json", tmp_path / "taken.json")
+    assert_clean_failure(tmp_path, ["taken.json"], info)
+
+
+def test_unwritable_folder_via_open(
+    tmp_path: Path, transcript: Transcript, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def read_only(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(atomic.os, "open", read_only)
+    with pytest.raises(ExportError, match="read-only") as info:
+        export(transcript, "docx", tmp_path / "out.docx")
+    assert_clean_failure(tmp_path, [], info)
+
+
+def test_bad_export_options_are_refused() -> None:
+    with pytest.raises(ExportError):
+        ExportOptions(paragraph_sentences=0)
+    with pytest.raises(ExportError):
+        ExportOptions(paragraph_gap_s=-1.0)
