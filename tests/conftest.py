@@ -13,3 +13,12 @@ pytest_plugins = [
     for p in ("tests.fixtures_audio", "tests.fixtures_model")
     if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[1] + ".py"))
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own settings folder; nothing touches the user's."""
+    monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))

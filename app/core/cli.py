@@ -197,7 +197,9 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
 
     engine = Engine(settings.engine_options())
     pipeline_options = settings.pipeline_options()
-    export_options = ExportOptions(timestamps=args.timestamps or settings.txt_timestamps)
+    export_options = ExportOptions(
+        timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
+    )
     progress = ProgressLine(stderr, enabled=not args.quiet)
     cancel = threading.Event()
     failures = 0

@@ -13,12 +13,12 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.chunking import ChunkOptions, chunk_audio, make_chunks
+from app.core.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
 from app.core.cues import CueOptions, cues_for_chunk
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
@@ -97,23 +97,18 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
     )
 
 
-def _no_overlap(segments: list[Segment], media_duration: float) -> list[Segment]:
-    """Cues from neighbouring chunks must not overlap, and stay inside the media."""
-    out: list[Segment] = []
-    for i, seg in enumerate(segments):
-        start = max(0.0, seg.start)
-        if out:
-            start = max(start, out[-1].end)
-        end = min(seg.end, media_duration) if media_duration > 0 else seg.end
-        if i + 1 < len(segments):
-            end = min(end, segments[i + 1].start) if segments[i + 1].start > start else end
-        if end <= start:
-            # squeezed out: keep the text, give it a minimal slot where possible
-            end = start + 0.01
-            if media_duration > 0 and end > media_duration:
-                start, end = max(0.0, media_duration - 0.01), media_duration
-        out.append(replace(seg, start=start, end=end))
-    return out
+def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
+    """Each chunk's cues stay between the midpoints to its neighbours.
+
+    Then cues of neighbouring chunks can never overlap, so the segments sent
+    with ``ChunkTranscribed`` are already final.
+    """
+    bounds = []
+    for i, chunk in enumerate(chunks):
+        lo = 0.0 if i == 0 else (chunks[i - 1].end + chunk.start) / 2
+        hi = duration if i + 1 == len(chunks) else (chunk.end + chunks[i + 1].start) / 2
+        bounds.append((lo, hi))
+    return bounds
 
 
 def transcribe_file(
@@ -177,10 +172,19 @@ def transcribe_file(
     total_seconds = sum(c.duration for c in chunks) or 1.0
     done_seconds = 0.0
     transcribe_started = time.monotonic()
+    bounds = _chunk_bounds(chunks, duration)
     per_chunk: dict[int, list[Segment]] = {}
     for index, text, retried in engine.transcribe(audios, cancel=cancel):
+        _check(cancel)  # results of a finished batch are not reported after a cancel
         chunk = chunks[index]
-        segments = cues_for_chunk(text, chunk.regions, options.cues, media_duration=duration)
+        segments = cues_for_chunk(
+            text,
+            chunk.regions,
+            options.cues,
+            media_duration=duration,
+            not_before=bounds[index][0],
+            not_after=bounds[index][1],
+        )
         per_chunk[index] = segments
         yield ChunkTranscribed(
             index=index,
@@ -208,4 +212,4 @@ def transcribe_file(
     ordered = [seg for i in sorted(per_chunk) for seg in per_chunk[i]]
     meta.processing_seconds = time.monotonic() - started
     yield StageChanged(Stage.DONE, "Done")
-    yield Finished(Transcript(_no_overlap(ordered, duration), meta))
+    yield Finished(Transcript(ordered, meta))

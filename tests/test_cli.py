@@ -1,0 +1,186 @@
+"""`murmur transcribe`: outputs, exit codes, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.core.cli import run
+from tests import speech
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli media")
+    track = speech.make_track(speech.SENTENCES[:2], (1.4,), folder, name="two sentences")
+    out = {"wav": track.path}
+    out["mp4"] = speech.convert(track.path, folder / "clip ü.mp4", "mp4")
+    out["truncated"] = speech.truncate_file(
+        speech.convert(track.path, folder / "whole.mp3", "mp3"), folder / "cut.mp3", 0.6
+    )
+    out["empty"] = speech.make_empty(folder / "empty.wav")
+    out["random"] = speech.make_random_bytes(folder / "random.m4a")
+    out["text"] = speech.make_text_file(folder / "notes.mp3")
+    out["video_only"] = speech.make_video_only(folder / "silent film.mp4")
+    out["missing"] = folder / "not there.flac"
+    return out
+
+
+def cli(*args: str | Path) -> tuple[int, str]:
+    err = io.StringIO()
+    code = run([str(a) for a in args], stderr=err)
+    return code, err.getvalue()
+
+
+def test_all_formats(media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "out folder ✓"
+    code, err = cli(
+        media["mp4"],
+        "--model",
+        tiny_model_dir,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--format",
+        "srt,vtt,txt,docx,json",
+        "--output-dir",
+        out_dir,
+    )
+    assert code == 0, err
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == sorted(f"clip ü.{ext}" for ext in ("srt", "vtt", "txt", "docx", "json"))
+    import docx
+    import srt
+    import webvtt
+
+    cues = list(srt.parse((out_dir / "clip ü.srt").read_text(encoding="utf-8")))
+    assert cues and all(c.start < c.end for c in cues)
+    assert len(webvtt.read(str(out_dir / "clip ü.vtt"))) == len(cues)
+    data = json.loads((out_dir / "clip ü.json").read_text(encoding="utf-8"))
+    assert data["segments"] and data["model"] == str(tiny_model_dir)
+    assert docx.Document(str(out_dir / "clip ü.docx")).paragraphs
+    assert "Traceback" not in err
+
+
+def test_default_output_next_to_input(media: dict[str, Path], tiny_model_dir: Path) -> None:
+    code, err = cli(media["wav"], "--model", tiny_model_dir, "--device", "cpu", "-f", "srt")
+    assert code == 0, err
+    target = media["wav"].with_suffix(".srt")
+    assert target.exists()
+    target.unlink()
+
+
+def test_bad_inputs_fail_alone(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    bad = ["empty", "random", "text", "video_only", "missing"]
+    inputs = [media[k] for k in bad] + [media["wav"]]
+    code, err = cli(
+        *inputs,
+        "--model",
+        tiny_model_dir,
+        "--device",
+        "cpu",
+        "-f",
+        "srt,json",
+        "-o",
+        tmp_path,
+        "-q",
+    )
+    assert code != 0
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if "error" in line]
+    assert len(error_lines) == len(bad), err
+    for key in bad:
+        assert any(media[key].name in line for line in error_lines), (key, err)
+    produced = sorted(p.name for p in tmp_path.iterdir())
+    stem = media["wav"].stem
+    assert produced == [f"{stem}.json", f"{stem}.srt"], "no output for bad inputs"
+
+
+def test_truncated_file_transcribed_with_warning(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    code, err = cli(
+        media["truncated"],
+        "--model",
+        tiny_model_dir,
+        "--device",
+        "cpu",
+        "-f",
+        "json",
+        "-o",
+        tmp_path,
+    )
+    assert code == 0, err
+    assert "warning" in err.lower()
+    data = json.loads((tmp_path / "cut.json").read_text(encoding="utf-8"))
+    assert data["segments"]
+
+
+def test_model_not_there(media: dict[str, Path], tmp_path: Path) -> None:
+    code, err = cli(
+        media["wav"], media["mp4"], "--model", tmp_path / "no such model", "-o", tmp_path / "out"
+    )
+    assert code != 0
+    assert "no such model" in err and "Traceback" not in err
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_offline_hub_error_names_model(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    code, err = cli(media["wav"], "--model", "zai-org/GLM-ASR-Nano-2512", "-o", tmp_path)
+    assert code != 0
+    line = next(line for line in err.splitlines() if "error" in line)
+    assert "zai-org/GLM-ASR-Nano-2512" in line and "--model" in line
+    assert "Traceback" not in err
+
+
+def test_bad_format_is_usage_error(media: dict[str, Path]) -> None:
+    with pytest.raises(SystemExit) as info:
+        run([str(media["wav"]), "--format", "srt,pdf"], stderr=io.StringIO())
+    assert info.value.code == 2
+
+
+def test_python_dash_m_entry_point(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "MURMUR_CONFIG_DIR": str(tmp_path / "cfg")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "transcribe",
+            str(media["wav"]),
+            "--model",
+            str(tiny_model_dir),
+            "--device",
+            "cpu",
+            "-f",
+            "txt",
+            "-o",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / f"{media['wav'].stem}.txt").read_text(encoding="utf-8").strip()
+    assert "PySide6" not in proc.stderr

@@ -1,0 +1,117 @@
+"""The whole path for one file: decode -> VAD -> chunks -> tiny model -> cues."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.core.engine import Engine, EngineOptions
+from app.core.errors import Cancelled, MediaError
+from app.core.events import (
+    ChunkTranscribed,
+    Finished,
+    MediaOpened,
+    ModelReady,
+    Notice,
+    Progress,
+    SpeechFound,
+)
+from app.core.pipeline import PipelineOptions, transcribe_file
+from tests import speech
+
+SENTENCES = speech.SENTENCES[:3]
+PAUSES = (1.5, 1.3)
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory: pytest.TempPathFactory) -> speech.SpeechTrack:
+    return speech.make_track(SENTENCES, PAUSES, tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir: Path) -> Engine:
+    return Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+
+
+def run_all(path: Path, engine: Engine, **kw: object) -> list[object]:
+    return list(transcribe_file(path, engine, **kw))  # type: ignore[arg-type]
+
+
+def test_events_and_transcript(track: speech.SpeechTrack, engine: Engine) -> None:
+    events = run_all(track.path, engine)
+    assert isinstance(events[0], MediaOpened)
+    assert events[0].duration == pytest.approx(track.duration, abs=0.05)
+    assert isinstance(events[-1], Finished)
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    # pauses of 1.3 s and more are never bridged: one chunk per sentence
+    assert found.chunks == len(SENTENCES)
+    chunks = [e for e in events if isinstance(e, ChunkTranscribed)]
+    assert sorted(c.index for c in chunks) == list(range(found.chunks))
+    fractions = [e.fraction for e in events if isinstance(e, Progress)]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+    transcript = events[-1].transcript
+    segs = transcript.segments
+    assert segs, "the tiny model always says something"
+    assert transcript.meta.duration == pytest.approx(track.duration, abs=0.05)
+    assert transcript.meta.device.startswith("CPU")
+    for a, b in itertools.pairwise(segs):
+        assert a.end <= b.start + 1e-9, "cues overlap"
+    for s in segs:
+        assert 0.0 <= s.start < s.end <= track.duration + 1e-6
+    # every sentence starts a chunk, so some cue starts at each known onset
+    starts = [s.start for s in segs]
+    for onset in track.onsets:
+        assert min(abs(onset - t) for t in starts) <= 0.3, (onset, starts)
+
+
+def test_model_loaded_once(track: speech.SpeechTrack, tiny_model_dir: Path) -> None:
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    first = run_all(track.path, engine)
+    second = run_all(track.path, engine)
+    assert sum(isinstance(e, ModelReady) for e in first) == 1
+    assert not any(isinstance(e, ModelReady) for e in second)
+    # deterministic: same input, same transcript
+    assert first[-1].transcript.segments == second[-1].transcript.segments
+
+
+def test_silence_gives_empty_transcript_without_loading(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = speech.write_wav(tmp_path / "silence.wav", np.zeros(16000 * 5, np.float32))
+    engine = Engine(EngineOptions(model=str(tmp_path / "no-model-needed")))
+    events = run_all(path, engine)
+    assert any(isinstance(e, Notice) and "no speech" in e.message for e in events)
+    assert events[-1].transcript.segments == () or list(events[-1].transcript.segments) == []
+    assert not engine.loaded
+
+
+def test_bad_media_raises_one_line(tmp_path: Path, engine: Engine) -> None:
+    bad = speech.make_random_bytes(tmp_path / "noise.mp3")
+    with pytest.raises(MediaError) as info:
+        run_all(bad, engine)
+    assert "noise.mp3" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_cancel_stops(track: speech.SpeechTrack, engine: Engine) -> None:
+    cancel = threading.Event()
+    seen: list[object] = []
+    with pytest.raises(Cancelled):
+        for event in transcribe_file(track.path, engine, cancel=cancel):
+            seen.append(event)
+            if isinstance(event, ChunkTranscribed):
+                cancel.set()
+    assert sum(isinstance(e, ChunkTranscribed) for e in seen) == 1
+    assert not any(isinstance(e, Finished) for e in seen)
+
+
+def test_max_pause_option_merges_chunks(track: speech.SpeechTrack, engine: Engine) -> None:
+    from app.core.chunking import ChunkOptions
+
+    options = PipelineOptions(chunks=ChunkOptions(max_pause_s=2.0))
+    events = run_all(track.path, engine, options=options)
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    assert found.chunks == 1  # all pauses are shorter than 2 s and it fits in 30 s
