@@ -1,0 +1,338 @@
+"""The segment table: a Qt model over a core Transcript, its delegate and view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemDelegate,
+    QAbstractItemView,
+    QHeaderView,
+    QLineEdit,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
+
+from app.core.edits import SetText, SetTimes
+from app.core.transcript import EditError, Transcript, TranscriptChange
+from app.gui.editor.timecode import format_time, parse_time
+
+if TYPE_CHECKING:
+    from app.gui.document import TranscriptDocument
+
+COL_START, COL_END, COL_TEXT = 0, 1, 2
+HEADERS = ("Start", "End", "Text")
+AnyIndex = QModelIndex | QPersistentModelIndex
+SNAP_SECONDS = 0.0005  # half of the shown millisecond
+
+
+class SegmentTableModel(QAbstractTableModel):
+    """Rows are segments; columns start, end, text. Edits go through the document."""
+
+    editRejected = Signal(str)  # a one-line reason, for the editor's status label
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._doc: TranscriptDocument | None = None
+        self._current: int | None = None  # the row being played
+        self.destroyed.connect(self._unsubscriber())
+
+    def _unsubscriber(self) -> Callable[..., None]:
+        """Stop listening to the transcript when this model goes away (it may outlive us)."""
+        model_ref = self
+
+        def unsubscribe(*_args: object) -> None:
+            doc = model_ref._doc
+            if doc is not None:
+                doc.transcript.unsubscribe(model_ref._before_change)
+                doc.transcript.unsubscribe(model_ref._on_change)
+
+        return unsubscribe
+
+    # -- document ----------------------------------------------------------------
+    @property
+    def document(self) -> TranscriptDocument | None:
+        return self._doc
+
+    def _transcript(self) -> Transcript | None:
+        return self._doc.transcript if self._doc is not None else None
+
+    def set_document(self, doc: TranscriptDocument | None) -> None:
+        self.beginResetModel()
+        if self._doc is not None:
+            self._doc.transcript.unsubscribe(self._before_change)
+            self._doc.transcript.unsubscribe(self._on_change)
+        self._doc = doc
+        self._current = None
+        if doc is not None:
+            doc.transcript.subscribe(self._before_change, before=True)
+            doc.transcript.subscribe(self._on_change)
+        self.endResetModel()
+
+    def _before_change(self, change: TranscriptChange) -> None:
+        if change.kind == "inserted":
+            self.beginInsertRows(QModelIndex(), change.first_row, change.last_row)
+        elif change.kind == "removed":
+            self.beginRemoveRows(QModelIndex(), change.first_row, change.last_row)
+        elif change.kind == "reset":
+            self.beginResetModel()
+
+    def _on_change(self, change: TranscriptChange) -> None:
+        if change.kind == "changed":
+            self.dataChanged.emit(
+                self.index(change.first_row, 0), self.index(change.last_row, len(HEADERS) - 1)
+            )
+        elif change.kind == "inserted":
+            self._shift_current(change.first_row, change.last_row - change.first_row + 1)
+            self.endInsertRows()
+        elif change.kind == "removed":
+            self._current = None
+            self.endRemoveRows()
+        else:
+            self._current = None
+            self.endResetModel()
+
+    def _shift_current(self, first: int, count: int) -> None:
+        if self._current is not None and self._current >= first:
+            self._current += count
+
+    # -- playback highlight -----------------------------------------------------------
+    @property
+    def current_row(self) -> int | None:
+        return self._current
+
+    def set_current_row(self, row: int | None) -> None:
+        if row is not None and not 0 <= row < self.rowCount():
+            row = None
+        if row == self._current:
+            return
+        old, self._current = self._current, row
+        for r in (old, row):
+            if r is not None and r < self.rowCount():
+                self.dataChanged.emit(self.index(r, 0), self.index(r, len(HEADERS) - 1))
+
+    # -- Qt model API ------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        transcript = self._transcript()
+        return 0 if parent.isValid() or transcript is None else len(transcript)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return str(section + 1)
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        transcript = self._transcript()
+        if transcript is None or not index.isValid() or index.row() >= len(transcript):
+            return None
+        seg = transcript[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if col == COL_START:
+                return format_time(seg.start)
+            if col == COL_END:
+                return format_time(seg.end)
+            return seg.text
+        if role == Qt.ItemDataRole.ToolTipRole and col != COL_TEXT:
+            return "Double-click to play from the start of this segment; F2 to edit the time"
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != COL_TEXT:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if index.row() == self._current:
+            if role == Qt.ItemDataRole.BackgroundRole:
+                color = QColor(QGuiApplication.palette().color(QPalette.ColorRole.Highlight))
+                color.setAlpha(70)
+                return color
+            if role == Qt.ItemDataRole.FontRole:
+                font = QFont()
+                font.setBold(True)
+                return font
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{HEADERS[col]}: {self.data(index)}"
+        return None
+
+    def setData(self, index: AnyIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        doc = self._doc
+        if doc is None or role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        row, col = index.row(), index.column()
+        if row >= len(doc.transcript):
+            return False
+        seg = doc.transcript[row]
+        try:
+            if col == COL_TEXT:
+                text = str(value).strip()
+                if text == seg.text:
+                    return True
+                doc.push(SetText(row, text))
+            else:
+                seconds = self._snap(row, parse_time(str(value)))
+                start, end = (seconds, seg.end) if col == COL_START else (seg.start, seconds)
+                if (start, end) == (seg.start, seg.end):
+                    return True
+                doc.push(SetTimes(row, start, end))
+        except EditError as exc:
+            self.editRejected.emit(str(exc))
+            return False
+        return True
+
+    def _snap(self, row: int, seconds: float) -> float:
+        """A typed time that equals a neighbour's boundary *as displayed* snaps to it.
+
+        Times show milliseconds, so typing the previous segment's shown end may
+        differ from the stored one by < 0.5 ms; that must not count as an overlap.
+        """
+        transcript = self._transcript()
+        if transcript is None:
+            return seconds
+        bounds = [transcript.meta.duration] if transcript.meta.duration > 0 else []
+        if row > 0:
+            bounds.append(transcript[row - 1].end)
+        if row + 1 < len(transcript):
+            bounds.append(transcript[row + 1].start)
+        for bound in bounds:
+            if abs(seconds - bound) < SNAP_SECONDS:
+                return bound
+        return seconds
+
+
+class SegmentDelegate(QStyledItemDelegate):
+    """Line-edit editors; remembers the open editor so Split can read its cursor."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._active: QLineEdit | None = None
+        self._active_row = -1
+        self._active_column = -1
+
+    def createEditor(
+        self, parent: QWidget, option: QStyleOptionViewItem, index: AnyIndex
+    ) -> QWidget:
+        editor = QLineEdit(parent)
+        editor.setFrame(False)
+        row, col = index.row(), index.column()
+        if col == COL_TEXT:
+            editor.setAccessibleName(f"Text of segment {row + 1}")
+        else:
+            editor.setAccessibleName(f"{HEADERS[col]} time of segment {row + 1}")
+            editor.setPlaceholderText("H:MM:SS.mmm")
+        self._active, self._active_row, self._active_column = editor, row, col
+        return editor
+
+    def destroyEditor(self, editor: QWidget, index: AnyIndex) -> None:
+        if editor is self._active:
+            self._active, self._active_row, self._active_column = None, -1, -1
+        super().destroyEditor(editor, index)
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: AnyIndex) -> None:
+        if editor.property("murmur_discarded"):
+            return
+        super().setModelData(editor, model, index)
+
+    def active_text_editor(self) -> tuple[QLineEdit | None, int]:
+        """The open text-cell editor and its row, or (None, -1)."""
+        if self._active is not None and self._active_column == COL_TEXT:
+            return self._active, self._active_row
+        return None, -1
+
+    def discard(self, editor: QWidget) -> None:
+        """Close ``editor`` without writing its content to the model."""
+        editor.setProperty("murmur_discarded", True)
+        self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+
+    def commit_and_close(self) -> None:
+        """Write the open editor (if any) to the model and close it."""
+        editor = self._active
+        if editor is not None:
+            self.commitData.emit(editor)
+            self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+
+
+class SegmentTableView(QTableView):
+    """Table of segments. Double-click on a time plays; F2 or typing edits it."""
+
+    playRequested = Signal(int)  # row
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Segments")
+        self.setAccessibleDescription("Start time, end time and text of each segment")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(True)
+        self.setTabKeyNavigation(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(COL_START, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_END, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for corner in self.findChildren(QAbstractButton):  # Qt's select-all corner button
+            corner.setAccessibleName("Select all segments")
+        self.segment_delegate = SegmentDelegate(self)
+        self.setItemDelegate(self.segment_delegate)
+
+    def is_editing(self) -> bool:
+        return self.state() == QAbstractItemView.State.EditingState
+
+    def current_row(self) -> int:
+        """The selected row, or -1."""
+        index = self.currentIndex()
+        return index.row() if index.isValid() else -1
+
+    def select_row(self, row: int, column: int = COL_TEXT) -> None:
+        model = self.model()
+        if model is None or not 0 <= row < model.rowCount():
+            return
+        index = model.index(row, column)
+        self.setCurrentIndex(index)
+        self.scrollTo(index)
+
+    def edit(  # type: ignore[override]
+        self,
+        index: AnyIndex,
+        trigger: QAbstractItemView.EditTrigger | None = None,
+        event: QEvent | None = None,
+    ) -> bool:
+        if trigger is None:  # the public edit(index) slot
+            super().edit(index)
+            return True
+        if (
+            trigger == QAbstractItemView.EditTrigger.DoubleClicked
+            and index.isValid()
+            and index.column() != COL_TEXT
+        ):
+            self.playRequested.emit(index.row())
+            return False
+        return super().edit(index, trigger, event)
