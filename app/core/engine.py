@@ -1,0 +1,448 @@
+"""GLM-ASR speech recognition: batched greedy decoding of speech chunks.
+
+``Engine.load`` finds the model (hub id or folder, see :mod:`app.core.model_loader`),
+picks the device and dtype and loads model and processor. ``Engine.transcribe`` decodes
+chunks grouped by length, in batches with left padding, and decodes a chunk that fell into
+a repetition loop again with anti-repetition settings. A set ``cancel`` event stops
+generation within one decoding step. torch and transformers are imported lazily.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import Cancelled, MediaError, ModelError
+from app.core.events import DeviceInfo, DownloadProgress
+from app.core.model_loader import (
+    DEFAULT_MODEL_ID,
+    choose_device,
+    default_batch_size,
+    default_threads,
+    load_model,
+    resolve_model,
+)
+from app.core.repetition import is_looping, trim_loop
+
+__all__ = [
+    "ANTI_REPETITION",
+    "DEFAULT_MODEL_ID",
+    "SAMPLE_RATE",
+    "Decoded",
+    "Engine",
+    "EngineOptions",
+    "build_prompt",
+    "choose_device",
+    "max_new_tokens_for",
+]
+
+SAMPLE_RATE = 16000
+MIN_SAMPLES = SAMPLE_RATE // 4  # shorter audio is padded with silence (0.25 s)
+MAX_CONTEXT_CHARS = 400
+ANTI_REPETITION: dict[str, Any] = {"repetition_penalty": 1.2, "no_repeat_ngram_size": 6}
+_SPECIAL = re.compile(r"<\|[^<>|]*\|>")
+
+StepHook = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    model: str = DEFAULT_MODEL_ID  # hub id or local folder
+    device: str = "auto"  # auto | cuda | mps | cpu
+    dtype: str = "auto"  # auto | bf16 | fp16 | fp32
+    batch_size: int = 0  # 0 = pick from device
+    context: str = ""  # names / hot words added to the prompt
+    tokens_per_second: float = 8.0  # max_new_tokens = 16 + ceil(duration * this)
+    repetition_guard: bool = True
+    threads: int = 0  # torch CPU threads; 0 = the cores this process may use
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoded chunk: its text, its generated token ids (without EOS) and whether it
+    ran into its token limit instead of ending."""
+
+    text: str
+    ids: tuple[int, ...]
+    hit_limit: bool
+
+
+def max_new_tokens_for(duration: float, tokens_per_second: float = 8.0) -> int:
+    """Token budget for ``duration`` seconds of audio: 16 + ceil(duration * tokens_per_second)."""
+    return 16 + math.ceil(max(0.0, duration) * tokens_per_second)
+
+
+def build_prompt(context: str, default: str = "Please transcribe this audio into text") -> str:
+    """The transcription prompt, with the user's names / hot words added when given.
+
+    Special-token markup (``<|...|>``) is removed from the context, whitespace is collapsed
+    and the context is cut to a sane length.
+    """
+    text = " ".join(_SPECIAL.sub(" ", context or "").split())[:MAX_CONTEXT_CHARS].strip()
+    if not text:
+        return default
+    return f"{default}. Names and terms that may occur: {text}"
+
+
+def _as_mono(audio: np.ndarray) -> np.ndarray:
+    samples = np.asarray(audio, dtype=np.float32)
+    if samples.ndim == 2 and 1 in samples.shape:
+        samples = samples.reshape(-1)
+    if samples.ndim != 1:
+        raise MediaError(f"Audio for the engine must be mono (got shape {samples.shape}).")
+    if not np.isfinite(samples).all():
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    if 0 < len(samples) < MIN_SAMPLES:
+        samples = np.pad(samples, (0, MIN_SAMPLES - len(samples)))
+    return samples
+
+
+def _cancel_criterion(cancel: threading.Event | None, on_step: StepHook | None) -> Any:
+    """A StoppingCriteria that stops every row once ``cancel`` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class CancelCriterion(StoppingCriteria):
+        def __init__(self) -> None:
+            self.steps = 0
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            self.steps += 1
+            if on_step is not None:
+                on_step(self.steps)
+            stop = cancel is not None and cancel.is_set()
+            return torch.full(
+                (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
+            )
+
+    return CancelCriterion()
+
+
+class Engine:
+    """GLM-ASR loaded once, used for many chunks. Not safe for concurrent decoding."""
+
+    def __init__(self, options: EngineOptions = EngineOptions()) -> None:
+        self.options = options
+        self._device_info: DeviceInfo | None = None
+        self._model: Any = None
+        self._processor: Any = None
+        self._model_path: Path | None = None
+        self._pad_id: int | None = None
+        self._eos_ids: list[int] = []
+        self._load_lock = threading.Lock()
+        self.load_seconds = 0.0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def device_info(self) -> DeviceInfo | None:
+        return self._device_info
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model_path(self) -> Path | None:
+        """The folder the model was loaded from (a cache snapshot for hub ids)."""
+        return self._model_path
+
+    @property
+    def processor(self) -> Any:
+        return self._processor
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @property
+    def batch_size(self) -> int:
+        if self.options.batch_size > 0:
+            return self.options.batch_size
+        if self._device_info is None:
+            return 1
+        return default_batch_size(self._device_info)
+
+    @property
+    def prompt(self) -> str:
+        default = "Please transcribe this audio into text"
+        if self._processor is not None:
+            default = getattr(self._processor, "default_transcription_prompt", default)
+        return build_prompt(self.options.context, default)
+
+    # ------------------------------------------------------------------ loading
+
+    def load(
+        self,
+        progress: Callable[[DownloadProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> DeviceInfo:
+        """Find (download if needed) and load the model. Raises ModelError or Cancelled."""
+        with self._load_lock:
+            if self._model is not None and self._device_info is not None:
+                return self._device_info
+            started = time.monotonic()
+            _check(cancel)
+            folder = resolve_model(self.options.model, progress=progress, cancel=cancel)
+            _check(cancel)
+            info = choose_device(self.options.device, self.options.dtype)
+            if info.device == "cpu":
+                import torch
+
+                torch.set_num_threads(self.options.threads or default_threads())
+            model, processor, info = load_model(folder, info)
+            self._configure_padding(model, processor)
+            self._model, self._processor = model, processor
+            self._model_path, self._device_info = folder, info
+            self.load_seconds = time.monotonic() - started
+            _check(cancel)
+            return info
+
+    def with_options(self, **changes: Any) -> Engine:
+        """An engine with some options changed that shares this one's loaded model.
+
+        Only options that don't need a reload may change (context, batch_size,
+        tokens_per_second, repetition_guard, threads); otherwise ModelError.
+        """
+        options = replace(self.options, **changes)
+        reload = ("model", "device", "dtype")
+        if any(getattr(options, k) != getattr(self.options, k) for k in reload):
+            raise ModelError("Changing model, device or dtype needs a new Engine.")
+        other = Engine(options)
+        with self._load_lock:
+            other._device_info, other._model, other._processor = (
+                self._device_info,
+                self._model,
+                self._processor,
+            )
+            other._model_path, other._pad_id, other._eos_ids = (
+                self._model_path,
+                self._pad_id,
+                self._eos_ids,
+            )
+            other.load_seconds = self.load_seconds
+        return other
+
+    def unload(self) -> None:
+        """Free the model (it can be loaded again)."""
+        with self._load_lock:
+            self._model = self._processor = None
+            self._device_info = None
+
+    def _configure_padding(self, model: Any, processor: Any) -> None:
+        """Left padding with a pad token that is never the audio placeholder ``<|pad|>``."""
+        tokenizer = processor.tokenizer
+        placeholder = getattr(processor, "audio_token", "<|pad|>")
+        audio_id = getattr(model.config, "audio_token_id", None)
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = getattr(model.config.get_text_config(), "eos_token_id", None)
+        self._eos_ids = [
+            int(e) for e in ([] if eos is None else eos if isinstance(eos, list) else [eos])
+        ]
+        pad = tokenizer.pad_token
+        if pad is None or pad == placeholder or tokenizer.pad_token_id == audio_id:
+            candidates = [tokenizer.eos_token, "<|endoftext|>"]
+            candidates += [tokenizer.convert_ids_to_tokens(i) for i in self._eos_ids]
+            vocab = tokenizer.get_vocab()
+            replacement = next(
+                (c for c in candidates if c and c != placeholder and c in vocab), None
+            )
+            if replacement is None:
+                raise ModelError("The model's tokenizer has no usable padding or end token.")
+            tokenizer.pad_token = replacement
+        tokenizer.padding_side = "left"
+        self._pad_id = int(tokenizer.pad_token_id)
+        if not self._eos_ids:
+            self._eos_ids = [self._pad_id]
+
+    def _require(self) -> tuple[Any, Any, DeviceInfo]:
+        if self._model is None or self._device_info is None:
+            raise ModelError("The model is not loaded yet.")
+        return self._model, self._processor, self._device_info
+
+    # ------------------------------------------------------------------ decoding
+
+    def build_inputs(self, audios: Sequence[np.ndarray]) -> Any:
+        """Processor outputs (left padded, prompt with context) for a batch, on the device."""
+        model, processor, _ = self._require()
+        prompts = [self.prompt] * len(audios)
+        inputs = processor.apply_transcription_request(
+            [_as_mono(a) for a in audios], prompt=prompts
+        )
+        inputs.pop("num_audio_tokens", None)
+        return inputs.to(model.device, dtype=model.dtype)
+
+    def decode_batch(
+        self,
+        audios: Sequence[np.ndarray],
+        cancel: threading.Event | None = None,
+        *,
+        anti_repetition: bool = False,
+        on_step: StepHook | None = None,
+    ) -> list[Decoded]:
+        """One greedy ``generate`` over the batch. Empty audio gives "" without decoding.
+
+        ``on_step(k)`` is called after decoding step k (for progress and tests).
+        Raises Cancelled (within one step of ``cancel`` being set) or ModelError.
+        """
+        _check(cancel)
+        samples = [_as_mono(a) for a in audios]
+        results: list[Decoded | None] = [None] * len(samples)
+        live = [i for i, s in enumerate(samples) if len(s) > 0]
+        for i in range(len(samples)):
+            if i not in live:
+                results[i] = Decoded("", (), False)
+        if live:
+            decoded = self._generate_split(
+                [samples[i] for i in live], cancel, anti_repetition, on_step
+            )
+            for i, d in zip(live, decoded, strict=True):
+                results[i] = d
+        return [r for r in results if r is not None]
+
+    def transcribe_batch(
+        self,
+        audios: Sequence[np.ndarray],
+        cancel: threading.Event | None = None,
+        *,
+        anti_repetition: bool = False,
+        on_step: StepHook | None = None,
+    ) -> list[str]:
+        """Texts of one greedy batch, in the order given (no repetition guard)."""
+        return [
+            d.text
+            for d in self.decode_batch(
+                audios, cancel, anti_repetition=anti_repetition, on_step=on_step
+            )
+        ]
+
+    def transcribe(
+        self,
+        audios: Sequence[np.ndarray],
+        cancel: threading.Event | None = None,
+        *,
+        on_step: StepHook | None = None,
+    ) -> Iterator[tuple[int, str, bool]]:
+        """Yield ``(index, text, retried)`` in completion order.
+
+        Chunks are sorted by length (longest first, so memory trouble shows early) and decoded
+        in batches of ``batch_size``. A chunk whose output loops is decoded again alone with
+        anti-repetition settings (``retried=True``); if it still loops, the loop is trimmed.
+        """
+        self._require()
+        order = sorted(range(len(audios)), key=lambda i: len(audios[i]), reverse=True)
+        size = max(1, self.batch_size)
+        for first in range(0, len(order), size):
+            _check(cancel)
+            indices = order[first : first + size]
+            batch = [audios[i] for i in indices]
+            decoded = self.decode_batch(batch, cancel, on_step=on_step)
+            for index, audio, result in zip(indices, batch, decoded, strict=True):
+                text, retried = result.text, False
+                if self.options.repetition_guard and is_looping(result.ids, result.hit_limit):
+                    text, retried = self._retry(audio, cancel, on_step), True
+                yield index, text, retried
+
+    def _retry(
+        self, audio: np.ndarray, cancel: threading.Event | None, on_step: StepHook | None
+    ) -> str:
+        again = self.decode_batch([audio], cancel, anti_repetition=True, on_step=on_step)[0]
+        if not is_looping(again.ids, again.hit_limit):
+            return again.text
+        return self._text(trim_loop(again.ids))
+
+    def _text(self, ids: Sequence[int]) -> str:
+        return str(self._processor.tokenizer.decode(list(ids), skip_special_tokens=True)).strip()
+
+    def _generate_split(
+        self,
+        samples: list[np.ndarray],
+        cancel: threading.Event | None,
+        anti_repetition: bool,
+        on_step: StepHook | None,
+    ) -> list[Decoded]:
+        """``_generate``, halving the batch when the GPU runs out of memory."""
+        from app.core.model_loader import _empty_cuda_cache, _is_oom
+
+        try:
+            return self._generate(samples, cancel, anti_repetition, on_step)
+        except (Cancelled, ModelError):
+            raise
+        except Exception as exc:
+            info = self._device_info
+            if info is None or info.device == "cpu" or not _is_oom(exc):
+                raise ModelError(f"Transcription failed: {_first_line(exc)}") from exc
+            _empty_cuda_cache()
+            if len(samples) == 1:
+                raise ModelError(
+                    f"Out of GPU memory on {info.name}; close other GPU programs or use "
+                    "--device cpu."
+                ) from None
+            half = len(samples) // 2
+            first = self._generate_split(samples[:half], cancel, anti_repetition, on_step)
+            return first + self._generate_split(samples[half:], cancel, anti_repetition, on_step)
+
+    def _generate(
+        self,
+        samples: list[np.ndarray],
+        cancel: threading.Event | None,
+        anti_repetition: bool,
+        on_step: StepHook | None,
+    ) -> list[Decoded]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        model, _, _ = self._require()
+        limits = [
+            max_new_tokens_for(len(s) / SAMPLE_RATE, self.options.tokens_per_second)
+            for s in samples
+        ]
+        inputs = self.build_inputs(samples)
+        config = copy.deepcopy(model.generation_config)
+        config.do_sample = False
+        config.num_beams = 1
+        config.temperature = config.top_p = config.top_k = None
+        config.max_new_tokens = max(limits)
+        config.max_length = None
+        config.pad_token_id = self._pad_id
+        config.eos_token_id = self._eos_ids
+        config.repetition_penalty = (
+            ANTI_REPETITION["repetition_penalty"] if anti_repetition else None
+        )
+        config.no_repeat_ngram_size = (
+            ANTI_REPETITION["no_repeat_ngram_size"] if anti_repetition else None
+        )
+        criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
+        with torch.inference_mode():
+            output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
+        _check(cancel)
+        sequences = output.sequences if hasattr(output, "sequences") else output
+        new_tokens = sequences[:, inputs["input_ids"].shape[1] :].tolist()
+        eos = set(self._eos_ids)
+        results = []
+        for row, limit in zip(new_tokens, limits, strict=True):
+            end = next((k for k, token in enumerate(row) if token in eos), None)
+            hit_limit = end is None or end >= limit
+            ids = tuple(row[: limit if end is None else min(end, limit)])
+            results.append(Decoded(self._text(ids), ids, hit_limit))
+        return results
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,477 @@
+"""Find, download and load the GLM-ASR model; choose the device and dtype.
+
+``resolve_model`` turns a hub id or a local folder into a folder on disk (downloading into
+the standard Hugging Face cache with byte progress), ``choose_device`` decides where the
+model runs, and ``load_model`` loads model and processor through ``from_pretrained``.
+torch, transformers and huggingface_hub are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import Cancelled, ModelError, SettingsError
+from app.core.events import DeviceInfo, DownloadProgress
+
+DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_TRUTHY = {"1", "true", "yes", "on"}
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def looks_like_path(model: str) -> bool:
+    """True when ``model`` names a folder rather than a hub id like ``owner/name``."""
+    if os.path.exists(os.path.expanduser(model)):
+        return True
+    if model.startswith((".", "~", "/", "\\")) or "\\" in model or re.match(r"^[A-Za-z]:", model):
+        return True
+    return model.count("/") != 1 or model.endswith("/")
+
+
+def check_model_folder(folder: str | os.PathLike[str]) -> Path:
+    """Check that ``folder`` holds a GLM-ASR checkpoint; return it resolved. Raises ModelError."""
+    path = Path(folder).expanduser()
+    if not path.exists():
+        raise ModelError(f"Model folder {path} does not exist.")
+    if not path.is_dir():
+        raise ModelError(f"Model path {path} is not a folder.")
+    config = path / "config.json"
+    if not config.is_file():
+        raise ModelError(f"Model folder {path} has no config.json; it is not a model folder.")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"Model folder {path}: config.json can't be read ({exc}).") from None
+    if model_type != "glmasr":
+        raise ModelError(
+            f"Model folder {path} holds a '{model_type}' model, not GLM-ASR (model_type 'glmasr')."
+        )
+    if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+        raise ModelError(f"Model folder {path} has no weights (*.safetensors or *.bin).")
+    if not any((path / name).is_file() for name in PROCESSOR_FILES):
+        raise ModelError(f"Model folder {path} has no processor_config.json.")
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelError(f"Model folder {path} has no tokenizer.")
+    return path.resolve()
+
+
+def offline_message(repo_id: str) -> str:
+    return (
+        f"Model '{repo_id}' is not downloaded and the hub can't be reached. Connect to the "
+        "internet once, or choose a local model folder with --model PATH (Settings > Model)."
+    )
+
+
+def hub_offline() -> bool:
+    """True when the environment forbids hub access (read now, not at import)."""
+    return any(
+        os.environ.get(name, "").strip().lower() in _TRUTHY
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def hub_cache_dir() -> Path:
+    """The standard Hugging Face hub cache, from the environment as it is now."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def cached_snapshot(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+    """The complete cached snapshot of ``repo_id``, or None. Never touches the network."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(
+            repo_id, cache_dir=str(cache_dir or hub_cache_dir()), local_files_only=True
+        )
+    except Exception:
+        return None
+    try:
+        return check_model_folder(folder)
+    except ModelError:
+        return None
+
+
+class _ByteCounter:
+    """Adds up downloaded bytes over all files and reports them; raises Cancelled."""
+
+    def __init__(
+        self,
+        total: int | None,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.cancel = cancel
+        self.filename = ""
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+        if n <= 0:
+            return
+        with self._lock:
+            self.done += n
+            done = self.done if self.total is None else min(self.done, self.total)
+        if self.progress is not None:
+            self.progress(DownloadProgress(done, self.total, self.filename))
+
+    def tqdm_class(self) -> type:
+        """A tqdm class that feeds this counter (and prints nothing)."""
+        from tqdm.auto import tqdm
+
+        counter = self
+
+        class CountingTqdm(tqdm):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs.pop("name", None)
+                kwargs["disable"] = True
+                super().__init__(*args, **kwargs)
+                initial = kwargs.get("initial") or 0
+                if initial:
+                    counter.add(int(initial))
+
+            def update(self, n: float | None = 1) -> bool | None:
+                counter.add(int(n or 0))
+                return super().update(n)
+
+        return CountingTqdm
+
+
+def wanted_files(files: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    """The repository files worth fetching: no duplicate weight formats, no repo metadata."""
+    names = [name for name, _ in files]
+    has_safetensors = any(name.endswith(".safetensors") for name in names)
+    skip = (".bin", ".pt", ".pth", ".h5", ".msgpack", ".onnx", ".ckpt") if has_safetensors else ()
+    return [
+        (name, size)
+        for name, size in files
+        if not name.endswith(skip) and not name.startswith(".") and not name.endswith(".md")
+    ]
+
+
+def download_model(
+    repo_id: str,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Download ``repo_id`` into the hub cache file by file, reporting bytes over all files.
+
+    Raises ModelError (offline, not found, gated, disk) or Cancelled.
+    """
+    import inspect
+
+    from huggingface_hub import HfApi, hf_hub_download
+
+    cache = str(cache_dir or hub_cache_dir())
+    try:
+        info = HfApi().model_info(repo_id, files_metadata=True)
+        files = wanted_files([(s.rfilename, s.size) for s in (info.siblings or [])])
+        revision = info.sha
+    except Exception as exc:
+        raise _hub_error(repo_id, exc) from None
+    sizes = [size for _, size in files]
+    total = sum(sizes) if sizes and all(size is not None for size in sizes) else None
+    counter = _ByteCounter(total, progress, cancel)
+    supports_tqdm = "tqdm_class" in inspect.signature(hf_hub_download).parameters
+    folder: Path | None = None
+    for filename, size in files:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        counter.filename = filename
+        before = counter.done
+        kwargs: dict[str, Any] = {"tqdm_class": counter.tqdm_class()} if supports_tqdm else {}
+        try:
+            local = hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache, **kwargs)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            raise _hub_error(repo_id, exc) from None
+        # Cached files report nothing; count what the file should have added.
+        counter.add((size or 0) - (counter.done - before))
+        folder = Path(local).parents[len(Path(filename).parts) - 1]
+    if folder is None:
+        raise ModelError(f"Model '{repo_id}' has no files on the hub.")
+    if revision:
+        _write_main_ref(Path(cache), repo_id, revision)
+    return check_model_folder(folder)
+
+
+def _write_main_ref(cache: Path, repo_id: str, revision: str) -> None:
+    """Point the cache's ``refs/main`` at the downloaded commit, so offline runs find it."""
+    ref = cache / ("models--" + repo_id.replace("/", "--")) / "refs" / "main"
+    try:
+        if not ref.is_file() or ref.read_text().strip() != revision:
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ref.with_suffix(".tmp")
+            tmp.write_text(revision)
+            os.replace(tmp, ref)
+    except OSError:
+        pass  # the download still worked; only the offline lookup will miss it
+
+
+def _hub_error(repo_id: str, exc: BaseException) -> ModelError:
+    """Turn a huggingface_hub / network exception into a one-line ModelError."""
+    from huggingface_hub import errors
+
+    if isinstance(exc, errors.GatedRepoError):
+        return ModelError(
+            f"Model '{repo_id}' needs access approval on the Hugging Face hub; log in with "
+            "`hf auth login` or choose a local model folder with --model PATH."
+        )
+    if isinstance(exc, errors.RepositoryNotFoundError):
+        return ModelError(f"Model '{repo_id}' was not found on the Hugging Face hub.")
+    if isinstance(exc, errors.RevisionNotFoundError):
+        return ModelError(f"Model '{repo_id}' has no such revision on the hub.")
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return ModelError(f"Not enough disk space to download model '{repo_id}'.")
+    if isinstance(exc, errors.HfHubHTTPError) and getattr(exc, "response", None) is not None:
+        status = getattr(exc.response, "status_code", None)
+        if status is not None and status < 500 and status not in (408, 429):
+            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return ModelError(f"Could not download model '{repo_id}': {line}")
+    return ModelError(offline_message(repo_id))
+
+
+def resolve_model(
+    model: str = DEFAULT_MODEL_ID,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """A local folder holding the model: the folder given, or the cached/downloaded snapshot.
+
+    Raises ModelError with a one-line message, or Cancelled.
+    """
+    model = (model or "").strip()
+    if not model:
+        raise ModelError(
+            "No model given: use a hub id like 'zai-org/GLM-ASR-Nano-2512' or a folder."
+        )
+    if looks_like_path(model):
+        return check_model_folder(model)
+    if not _HUB_ID.match(model):
+        raise ModelError(f"'{model}' is neither a model folder nor a hub id like 'owner/name'.")
+    cache = hub_cache_dir()
+    cached = cached_snapshot(model, cache)
+    if cached is not None:
+        return cached
+    if hub_offline():
+        raise ModelError(offline_message(model))
+    return download_model(model, progress=progress, cancel=cancel, cache_dir=cache)
+
+
+# --------------------------------------------------------------------------- device
+
+
+def cpu_name() -> str:
+    """The CPU model, e.g. "AMD EPYC 9654 96-Core Processor"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("flags", "features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX-BF16)."""
+    if {"avx512_bf16", "amx_bf16"} & cpu_flags():
+        return True
+    try:
+        import torch
+
+        return "AMX" in str(torch.backends.cpu.get_cpu_capability()).upper()
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+
+
+def nvidia_gpu_present() -> bool:
+    """A hint that the machine has an NVIDIA GPU and driver (without asking torch)."""
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
+
+
+def _cuda_unavailable_reason(torch: Any) -> str | None:
+    if getattr(torch.version, "cuda", None) is None:
+        return "this torch build has no CUDA support (install a CUDA build of torch)"
+    if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
+        return "CUDA is not available: no NVIDIA driver or GPU was found"
+    return None
+
+
+def _mps_available(torch: Any) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def choose_device(requested: str = "auto", dtype: str = "auto") -> DeviceInfo:
+    """Pick device and dtype: CUDA, then MPS, then CPU, unless ``requested`` says otherwise.
+
+    A CUDA request that can't be met falls back to CPU with ``fallback_reason`` set; so does
+    "auto" on a machine with an NVIDIA GPU whose torch build can't use it.
+    """
+    import torch
+
+    requested = (requested or "auto").strip().lower()
+    dtype = (dtype or "auto").strip().lower()
+    if requested not in DEVICES:
+        raise SettingsError(f"Unknown device '{requested}'; use one of {', '.join(DEVICES)}.")
+    if dtype not in DTYPES:
+        raise SettingsError(f"Unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}.")
+
+    device = "cpu"
+    reason: str | None = None
+    if requested in ("auto", "cuda"):
+        cuda_reason = _cuda_unavailable_reason(torch)
+        if cuda_reason is None:
+            device = "cuda"
+        elif requested == "cuda":
+            reason = cuda_reason
+        elif requested == "auto" and not _mps_available(torch):
+            expected = torch.version.cuda is not None or nvidia_gpu_present()
+            reason = cuda_reason if expected else None
+    if device == "cpu" and requested in ("auto", "mps") and reason is None:
+        if _mps_available(torch):
+            device = "mps"
+        elif requested == "mps":
+            reason = "Apple GPU (MPS) is not available on this machine"
+    return device_info_for(device, dtype, reason)
+
+
+def device_info_for(device: str, dtype: str = "auto", reason: str | None = None) -> DeviceInfo:
+    """DeviceInfo for a device already chosen, with the dtype resolved."""
+    import torch
+
+    if device == "cuda":
+        name = torch.cuda.get_device_name(torch.cuda.current_device())
+        if dtype == "auto":
+            dtype = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    elif device == "mps":
+        name = "Apple GPU"
+        if dtype == "auto":
+            dtype = "fp16"
+    else:
+        name = cpu_name()
+        if dtype == "auto":
+            dtype = "bf16" if cpu_supports_bf16() else "fp32"
+    return DeviceInfo(device=device, dtype=dtype, name=name, fallback_reason=reason)
+
+
+def torch_dtype(dtype: str) -> Any:
+    """The torch dtype for "bf16" / "fp16" / "fp32"."""
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+
+
+def default_batch_size(info: DeviceInfo) -> int:
+    """Chunks decoded together: 16 on CUDA, 8 on MPS and on CPU (2.4x batch 1 on CPU)."""
+    return {"cuda": 16, "mps": 8}.get(info.device, 8)
+
+
+def default_threads() -> int:
+    """CPU threads for torch: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
+
+
+def load_model(folder: Path, info: DeviceInfo) -> tuple[Any, Any, DeviceInfo]:
+    """Load model and processor from ``folder`` onto ``info.device``.
+
+    Out of GPU memory falls back to the CPU (the returned DeviceInfo says why).
+    Raises ModelError with a one-line message.
+    """
+    from transformers import AutoProcessor, GlmAsrForConditionalGeneration
+
+    try:
+        processor = AutoProcessor.from_pretrained(str(folder))
+    except Exception as exc:
+        raise ModelError(
+            f"Could not load the processor from {folder}: {_first_line(exc)}"
+        ) from None
+    try:
+        model = GlmAsrForConditionalGeneration.from_pretrained(
+            str(folder), dtype=torch_dtype(info.dtype)
+        )
+    except Exception as exc:
+        raise ModelError(f"Could not load the model from {folder}: {_first_line(exc)}") from None
+    model.eval()
+    if info.device != "cpu":
+        try:
+            model.to(info.device)
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise ModelError(
+                    f"Could not move the model to {info.device}: {_first_line(exc)}"
+                ) from None
+            model.to("cpu")
+            _empty_cuda_cache()
+            cpu = device_info_for(
+                "cpu", "auto", f"not enough GPU memory for the model on {info.name}"
+            )
+            model.to(torch_dtype(cpu.dtype))
+            info = cpu
+    return model, processor, info
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
