@@ -1,0 +1,51 @@
+"""QApplication setup and the GUI entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from app import APP_NAME, __version__
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication with Murmur's name, icon and theme (reused if one exists)."""
+    from app.gui.theme import app_icon, apply_theme
+
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    QCoreApplication.setApplicationName(APP_NAME)
+    QCoreApplication.setOrganizationName(APP_NAME)
+    QCoreApplication.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName("murmur")
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    # Follow the system when it switches between light and dark.
+    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_theme(app))
+    return app
+
+
+def run_gui(
+    files: Sequence[str] | None = None, model: str | None = None, device: str | None = None
+) -> int:
+    """Open the main window with ``files`` queued; returns the exit code."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app = create_application()
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(model=model, device=device)
+    window.show()
+    if files:
+        window.add_files([str(f) for f in files])
+    return app.exec()

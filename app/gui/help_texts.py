@@ -1,0 +1,43 @@
+"""About and help texts shown by the main window."""
+
+from __future__ import annotations
+
+import platform
+
+from app import APP_NAME, __version__
+
+EMPTY_HINT = (
+    "Drop audio or video files on the left, or press Ctrl+O.\n"
+    "Select a file in the queue to see and edit its transcript."
+)
+
+HELP_HTML = f"""
+<h3>Using {APP_NAME}</h3>
+<ol>
+<li><b>Add files</b>: drop audio or video files (or whole folders) on the drop zone,
+or use <i>File → Add files…</i> (Ctrl+O). Each file is transcribed in turn,
+on this computer; nothing is uploaded.</li>
+<li><b>Follow the queue</b>: every file shows its state, progress and time left.
+Cancel, retry or remove a file with the buttons on its row.</li>
+<li><b>Edit</b>: select a finished file to see its transcript. Edit the text and
+times, split, merge, insert or delete segments; Ctrl+Z undoes, Ctrl+Shift+Z redoes.
+Ctrl+F finds and Ctrl+H replaces. Play the media to check a passage.</li>
+<li><b>Export</b>: SRT and VTT subtitles, plain text, Word (DOCX) or JSON, from the
+buttons above the transcript or <i>File → Export</i>. <i>Export all finished</i>
+writes every finished file in your default formats.</li>
+</ol>
+<p>Subtitle line length, lines per cue and cue durations, the model, the device
+and the default export folder are in <i>File → Settings…</i> (Ctrl+,).</p>
+<p>The status bar shows where the model runs. When a GPU is not used it says why.</p>
+"""
+
+
+def about_html() -> str:
+    return (
+        f"<h3>{APP_NAME} {__version__}</h3>"
+        "<p>Local speech-to-text and subtitles with the GLM-ASR model.</p>"
+        "<p>Your recordings stay on this computer.</p>"
+        f"<p style='color: gray'>Python {platform.python_version()} · "
+        f"{platform.system()} {platform.machine()}</p>"
+        "<p>Licensed under the Apache License 2.0.</p>"
+    )

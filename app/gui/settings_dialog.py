@@ -1,0 +1,265 @@
+"""The settings dialog, stored through the core's typed Settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QRegularExpression
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.settings import DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
+from app.gui.theme import DANGER
+
+_DEVICE_LABELS = {
+    "auto": "Automatic (best available)",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "mps": "Apple GPU (MPS)",
+    "cpu": "CPU",
+}
+_PRECISION_LABELS = {
+    "auto": "Automatic",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "fp32": "float32",
+}
+
+
+def _spin(low: int, high: int, value: int, suffix: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    return box
+
+
+def _dspin(low: float, high: float, value: float, suffix: str = " s") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(1)
+    box.setSingleStep(0.1)
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; ``result_settings()`` after ``Accepted``."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setAccessibleName("Settings")
+        self._original = settings
+        self._result: Settings | None = None
+
+        # -- model -----------------------------------------------------------
+        self.model_edit = QLineEdit(settings.model)
+        self.model_edit.setAccessibleName("Model")
+        self.model_edit.setPlaceholderText("Hugging Face id or local folder")
+        self.model_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\S.*")))
+        self.model_edit.setToolTip("A Hugging Face model id, e.g. zai-org/GLM-ASR-Nano-2512")
+        choose_model = QPushButton("Choose folder…")
+        choose_model.setAccessibleName("Choose model folder")
+        choose_model.clicked.connect(self._choose_model_folder)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_edit, 1)
+        model_row.addWidget(choose_model)
+
+        self.device_combo = QComboBox()
+        self.device_combo.setAccessibleName("Device")
+        for key in DEVICES:
+            self.device_combo.addItem(_DEVICE_LABELS.get(key, key), key)
+        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(settings.device)))
+        self.precision_combo = QComboBox()
+        self.precision_combo.setAccessibleName("Precision")
+        for key in PRECISIONS:
+            self.precision_combo.addItem(_PRECISION_LABELS.get(key, key), key)
+        self.precision_combo.setCurrentIndex(
+            max(0, self.precision_combo.findData(settings.precision))
+        )
+        model_box = QGroupBox("Model")
+        form = QFormLayout(model_box)
+        form.addRow("Model:", model_row)
+        form.addRow("Device:", self.device_combo)
+        form.addRow("Precision:", self.precision_combo)
+
+        # -- transcription -----------------------------------------------------
+        self.context_edit = QLineEdit(settings.context)
+        self.context_edit.setAccessibleName("Context")
+        self.context_edit.setPlaceholderText("What the recording is about (optional)")
+        self.hotwords_edit = QLineEdit(", ".join(settings.hotwords))
+        self.hotwords_edit.setAccessibleName("Hot words")
+        self.hotwords_edit.setPlaceholderText("Names and terms, separated by commas")
+        self.max_pause = _dspin(0.1, 10.0, settings.max_pause_s)
+        self.max_pause.setAccessibleName("Longest pause inside a chunk")
+        trans_box = QGroupBox("Transcription")
+        form = QFormLayout(trans_box)
+        form.addRow("Context:", self.context_edit)
+        form.addRow("Hot words:", self.hotwords_edit)
+        form.addRow("Longest pause kept together:", self.max_pause)
+
+        # -- subtitles -----------------------------------------------------------
+        self.max_chars_latin = _spin(10, 120, settings.max_chars_latin)
+        self.max_chars_latin.setAccessibleName("Characters per line, Latin")
+        self.max_chars_cjk = _spin(4, 60, settings.max_chars_cjk)
+        self.max_chars_cjk.setAccessibleName("Characters per line, CJK")
+        self.max_lines = _spin(1, 4, settings.max_lines)
+        self.max_lines.setAccessibleName("Lines per cue")
+        self.min_duration = _dspin(0.2, 10.0, settings.min_duration_s)
+        self.min_duration.setAccessibleName("Shortest cue")
+        self.max_duration = _dspin(1.0, 30.0, settings.max_duration_s)
+        self.max_duration.setAccessibleName("Longest cue")
+        subs_box = QGroupBox("Subtitles")
+        form = QFormLayout(subs_box)
+        form.addRow("Characters per line (Latin):", self.max_chars_latin)
+        form.addRow("Characters per line (CJK):", self.max_chars_cjk)
+        form.addRow("Lines per cue:", self.max_lines)
+        form.addRow("Shortest cue:", self.min_duration)
+        form.addRow("Longest cue:", self.max_duration)
+
+        # -- export --------------------------------------------------------------
+        self.format_checks: dict[str, QCheckBox] = {}
+        formats_row = QHBoxLayout()
+        for fmt in EXPORT_FORMATS:
+            check = QCheckBox(fmt.upper())
+            check.setAccessibleName(f"Export {fmt.upper()} by default")
+            check.setChecked(fmt in settings.export_formats)
+            self.format_checks[fmt] = check
+            formats_row.addWidget(check)
+        formats_row.addStretch(1)
+        self.export_dir_edit = QLineEdit(settings.export_dir)
+        self.export_dir_edit.setAccessibleName("Export folder")
+        self.export_dir_edit.setPlaceholderText("Next to each input file")
+        choose_dir = QPushButton("Browse…")
+        choose_dir.setAccessibleName("Choose export folder")
+        choose_dir.clicked.connect(self._choose_export_dir)
+        dir_row = QHBoxLayout()
+        dir_row.addWidget(self.export_dir_edit, 1)
+        dir_row.addWidget(choose_dir)
+        self.txt_timestamps = QCheckBox("Timestamps in TXT and DOCX")
+        self.txt_timestamps.setChecked(settings.txt_timestamps)
+        export_box = QGroupBox("Export")
+        form = QFormLayout(export_box)
+        form.addRow("Default formats:", formats_row)
+        form.addRow("Folder:", dir_row)
+        form.addRow("", self.txt_timestamps)
+
+        # -- bottom ----------------------------------------------------------------
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {DANGER};")
+        self.error_label.setAccessibleName("Settings error")
+        self.error_label.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        defaults = self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        defaults.clicked.connect(self._restore_defaults)
+
+        columns = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(model_box)
+        left.addWidget(trans_box)
+        left.addWidget(export_box)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(subs_box)
+        right.addStretch(1)
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 18, 18, 14)
+        layout.setSpacing(12)
+        layout.addLayout(columns)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+
+    # -- helpers -------------------------------------------------------------------
+    def _choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        if folder:
+            self.model_edit.setText(folder)
+
+    def _choose_export_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose the export folder")
+        if folder:
+            self.export_dir_edit.setText(folder)
+
+    def _restore_defaults(self) -> None:
+        d = Settings()
+        self.model_edit.setText(d.model)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
+        self.precision_combo.setCurrentIndex(self.precision_combo.findData(d.precision))
+        self.context_edit.setText(d.context)
+        self.hotwords_edit.setText(", ".join(d.hotwords))
+        self.max_pause.setValue(d.max_pause_s)
+        self.max_chars_latin.setValue(d.max_chars_latin)
+        self.max_chars_cjk.setValue(d.max_chars_cjk)
+        self.max_lines.setValue(d.max_lines)
+        self.min_duration.setValue(d.min_duration_s)
+        self.max_duration.setValue(d.max_duration_s)
+        for fmt, check in self.format_checks.items():
+            check.setChecked(fmt in d.export_formats)
+        self.export_dir_edit.setText(d.export_dir)
+        self.txt_timestamps.setChecked(d.txt_timestamps)
+
+    def current_settings(self) -> Settings:
+        """The settings as the dialog shows them now (not validated)."""
+        hotwords = [w.strip() for w in self.hotwords_edit.text().split(",") if w.strip()]
+        return replace(
+            self._original,
+            model=self.model_edit.text().strip(),
+            device=str(self.device_combo.currentData()),
+            precision=str(self.precision_combo.currentData()),
+            context=self.context_edit.text().strip(),
+            hotwords=hotwords,
+            max_pause_s=round(self.max_pause.value(), 2),
+            max_chars_latin=self.max_chars_latin.value(),
+            max_chars_cjk=self.max_chars_cjk.value(),
+            max_lines=self.max_lines.value(),
+            min_duration_s=round(self.min_duration.value(), 2),
+            max_duration_s=round(self.max_duration.value(), 2),
+            export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
+            export_dir=self.export_dir_edit.text().strip(),
+            txt_timestamps=self.txt_timestamps.isChecked(),
+        )
+
+    def errors(self) -> list[str]:
+        settings = self.current_settings()
+        errors = settings.validate()
+        if not settings.export_formats:
+            errors.append("Default formats: choose at least one.")
+        return errors
+
+    def accept(self) -> None:
+        errors = self.errors()
+        if errors:
+            self.error_label.setText("\n".join(errors))
+            self.error_label.show()
+            return
+        self._result = self.current_settings()
+        super().accept()
+
+    def result_settings(self) -> Settings | None:
+        return self._result

@@ -1,0 +1,93 @@
+"""The status bar: the model's stage on the left, where it runs on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+from app.core.events import DeviceInfo, DownloadProgress
+
+_GPU_NAMES = {"cuda": "CUDA", "mps": "Apple GPU (MPS)"}
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def device_text(info: DeviceInfo, requested: str = "auto") -> str:
+    """``DeviceInfo.label()``, plus why no GPU is used when one was expected.
+
+    >>> device_text(DeviceInfo("cpu", "fp32", fallback_reason="no CUDA in this torch"), "cuda")
+    'CPU, fp32 — CUDA not available: no CUDA in this torch'
+    """
+    label = info.label()
+    reason = (info.fallback_reason or "").strip()
+    if info.device != "cpu" or not reason:
+        return label
+    wanted = _GPU_NAMES.get(requested)
+    lead = f"{wanted} not available" if wanted else "no GPU used"
+    if reason.lower().startswith(("cuda", "mps", "apple", "no gpu", "gpu")):
+        return f"{label} — {reason}"
+    return f"{label} — {lead}: {reason}"
+
+
+def download_text(progress: DownloadProgress) -> str:
+    done = format_bytes(progress.bytes_done)
+    if progress.bytes_total:
+        pct = (progress.fraction or 0.0) * 100
+        return f"Downloading model: {done} of {format_bytes(progress.bytes_total)} ({pct:.0f}%)"
+    return f"Downloading model: {done}"
+
+
+class StatusPanel:
+    """Fills a QStatusBar with a model stage label, a small bar and a device label."""
+
+    def __init__(self, bar: QStatusBar, parent: QWidget | None = None) -> None:
+        self.bar = bar
+        self.stage_label = QLabel("Model: not loaded")
+        self.stage_label.setAccessibleName("Model status")
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(120)
+        self.progress.setFixedHeight(6)
+        self.progress.setTextVisible(False)
+        self.progress.setAccessibleName("Model download progress")
+        self.progress.hide()
+        self.device_label = QLabel("Device: not chosen yet")
+        self.device_label.setAccessibleName("Device")
+        bar.addWidget(self.stage_label)
+        bar.addWidget(self.progress)
+        bar.addPermanentWidget(self.device_label)
+
+    def set_stage(self, text: str, busy: bool = False) -> None:
+        self.stage_label.setText(text)
+        self.stage_label.setToolTip(text)
+        if busy:
+            self.progress.setRange(0, 0)
+        self.progress.setVisible(busy)
+
+    def set_download(self, progress: DownloadProgress) -> None:
+        self.stage_label.setText(download_text(progress))
+        if progress.fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(progress.fraction * 1000))
+        self.progress.show()
+
+    def set_ready(self, model: str, info: DeviceInfo, requested: str, seconds: float) -> None:
+        name = model.rstrip("/\\").replace("\\", "/").split("/")[-1] or model
+        self.set_stage(f"Model ready: {name} ({seconds:.1f} s to load)")
+        self.set_device(info, requested)
+
+    def set_device(self, info: DeviceInfo, requested: str = "auto") -> None:
+        text = device_text(info, requested)
+        self.device_label.setText(text)
+        tip = text if not info.name else f"{text}\n{info.name}"
+        self.device_label.setToolTip(tip)
+        self.device_label.setAccessibleDescription(text)
+
+    def set_error(self, message: str) -> None:
+        self.set_stage(f"Model not loaded: {message}")
