@@ -1,0 +1,193 @@
+"""Cut detected speech into chunks the model can take (at most 30 s), at pauses.
+
+Every chunk keeps its exact place in the media: absolute start/end and the
+speech regions inside it. Rules:
+
+* a chunk never spans a pause longer than ``max_pause_s``;
+* regions separated by shorter pauses are merged, up to ``max_chunk_s``;
+  where a run of such regions must be cut, the cuts give the fewest chunks and,
+  among those, fall on the longest pauses;
+* a single region longer than ``max_chunk_s`` is split at its quietest point
+  near the end of the allowed span (from the samples' short-time energy), or
+  evenly when no samples are given;
+* chunk bounds are the bounds of their regions (which carry the VAD padding as
+  context), so chunks are sorted and never overlap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.vad import SpeechRegion, clean_regions
+
+# Where to look for the quietest point of an over-long region: the last
+# fraction of the allowed span.
+_SPLIT_SEARCH_FRACTION = 0.35
+_ENERGY_FRAME_S = 0.025
+_ENERGY_HOP_S = 0.010
+_ENERGY_SMOOTH_S = 0.1
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: float
+    end: float
+    regions: tuple[SpeechRegion, ...]  # speech inside the chunk, absolute times
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def speech_seconds(self) -> float:
+        return sum(r.end - r.start for r in self.regions)
+
+
+@dataclass(frozen=True)
+class ChunkOptions:
+    max_chunk_s: float = 30.0
+    max_pause_s: float = 1.0  # never merge across a pause longer than this
+
+
+def _short_time_energy(
+    samples: np.ndarray, sample_rate: int, start: float, end: float
+) -> tuple[np.ndarray, float]:
+    """Smoothed frame energies (dB) over [start, end) and the time of frame centre 0."""
+    frame = max(1, round(_ENERGY_FRAME_S * sample_rate))
+    hop = max(1, round(_ENERGY_HOP_S * sample_rate))
+    a = max(0, round(start * sample_rate))
+    b = min(len(samples), round(end * sample_rate))
+    seg = np.asarray(samples[a:b], dtype=np.float32)
+    if len(seg) < frame:
+        return np.zeros(0), start
+    count = 1 + (len(seg) - frame) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(seg, frame)[::hop][:count]
+    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame
+    smooth = max(1, round(_ENERGY_SMOOTH_S / _ENERGY_HOP_S))
+    if smooth > 1 and len(energy) >= smooth:
+        energy = np.convolve(energy, np.ones(smooth) / smooth, mode="same")
+    return 10 * np.log10(energy + 1e-12), a / sample_rate + frame / (2 * sample_rate)
+
+
+def _quietest_cut(samples: np.ndarray, sample_rate: int, lo: float, hi: float) -> float | None:
+    """Time of the quietest point in [lo, hi]; ties go to the later point."""
+    db, t0 = _short_time_energy(samples, sample_rate, lo, hi)
+    if db.size == 0:
+        return None
+    # Reverse so that argmin picks the latest of equal minima.
+    i = db.size - 1 - int(np.argmin(db[::-1]))
+    return float(min(hi, max(lo, t0 + i * _ENERGY_HOP_S)))
+
+
+def split_long_region(
+    region: SpeechRegion,
+    max_s: float,
+    samples: np.ndarray | None = None,
+    sample_rate: int = 16000,
+) -> list[SpeechRegion]:
+    """Pieces of ``region``, each at most ``max_s`` long, adjacent to each other."""
+    if region.end - region.start <= max_s + _EPS:
+        return [region]
+    if samples is None or len(samples) == 0:
+        count = math.ceil((region.end - region.start) / max_s - _EPS)
+        step = (region.end - region.start) / count
+        bounds = [region.start + k * step for k in range(count)] + [region.end]
+        return [SpeechRegion(a, b) for a, b in itertools.pairwise(bounds)]
+    pieces: list[SpeechRegion] = []
+    start = region.start
+    while region.end - start > max_s + _EPS:
+        hi = start + max_s
+        lo = start + max_s * (1.0 - _SPLIT_SEARCH_FRACTION)
+        cut = _quietest_cut(samples, sample_rate, lo, hi)
+        if cut is None or cut <= start + _EPS:
+            cut = hi
+        pieces.append(SpeechRegion(start, cut))
+        start = cut
+    pieces.append(SpeechRegion(start, region.end))
+    return pieces
+
+
+def _cut_run(run: Sequence[SpeechRegion], max_s: float) -> list[list[SpeechRegion]]:
+    """Group a run of regions (all pauses short) into the fewest chunks of at most
+    ``max_s``; among equal counts, cut at the longest pauses."""
+    n = len(run)
+    # best[i]: (chunks, -pause total at cuts) for run[:i]; prev[i]: start of the last group.
+    best: list[tuple[int, float]] = [(0, 0.0)] + [(n + 1, 0.0)] * n
+    prev = [0] * (n + 1)
+    for i in range(1, n + 1):
+        end = run[i - 1].end
+        for j in range(i - 1, -1, -1):
+            if end - run[j].start > max_s + _EPS:
+                break
+            pause = run[j].start - run[j - 1].end if j > 0 else 0.0
+            cand = (best[j][0] + 1, best[j][1] - pause)
+            if cand < best[i]:
+                best[i] = cand
+                prev[i] = j
+    groups: list[list[SpeechRegion]] = []
+    i = n
+    while i > 0:
+        j = prev[i]
+        groups.append(list(run[j:i]))
+        i = j
+    groups.reverse()
+    return groups
+
+
+def make_chunks(
+    regions: Sequence[SpeechRegion],
+    options: ChunkOptions = ChunkOptions(),
+    media_duration: float | None = None,
+    *,
+    samples: np.ndarray | None = None,
+    sample_rate: int = 16000,
+) -> list[Chunk]:
+    """Chunks of speech, in order, each at most ``options.max_chunk_s`` long.
+
+    ``samples`` (mono at ``sample_rate``, optional) lets an over-long region be
+    split at its quietest point instead of evenly.
+    """
+    if options.max_chunk_s <= 0:
+        raise ValueError("max_chunk_s must be positive")
+    if media_duration is None:
+        media_duration = max((r.end for r in regions), default=0.0)
+        if samples is not None:
+            media_duration = max(media_duration, len(samples) / sample_rate)
+    cleaned = clean_regions(list(regions), media_duration)
+    pieces: list[SpeechRegion] = []
+    for r in cleaned:
+        pieces.extend(split_long_region(r, options.max_chunk_s, samples, sample_rate))
+
+    runs: list[list[SpeechRegion]] = []
+    for r in pieces:
+        if runs and r.start - runs[-1][-1].end <= options.max_pause_s + _EPS:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+
+    chunks: list[Chunk] = []
+    for run in runs:
+        for group in _cut_run(run, options.max_chunk_s):
+            chunks.append(
+                Chunk(
+                    index=len(chunks),
+                    start=group[0].start,
+                    end=group[-1].end,
+                    regions=tuple(group),
+                )
+            )
+    return chunks
+
+
+def chunk_audio(samples: np.ndarray, sample_rate: int, chunk: Chunk) -> np.ndarray:
+    """The samples of ``chunk`` (a view into ``samples``, not a copy)."""
+    a = max(0, round(chunk.start * sample_rate))
+    b = min(len(samples), round(chunk.end * sample_rate))
+    return samples[a : max(a, b)]

@@ -1,0 +1,212 @@
+"""Benchmark media preparation: decode + resample + speech detection.
+
+Compares Murmur's preparation of a long MP3 (``decode_audio`` then
+``detect_speech``) with plain FFmpeg decoding to 16 kHz mono float32
+(``ffmpeg -i X -ac 1 -ar 16000 -f f32le -``, read fully from a pipe), in the
+same run. The target is a ratio of at most 2.5.
+
+Usage::
+
+    python -m benchmarks.bench_prepare                 # makes a 60 min MP3 (cached)
+    python -m benchmarks.bench_prepare my_podcast.mp3  # any media file
+    python -m benchmarks.bench_prepare --naive         # also the sequential silero pass
+
+The generated MP3 is speech (espeak-ng sentences) with pauses of 0.3-4 s and a
+long silence, looped to the length asked, 44.1 kHz stereo at 96 kbit/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from app.core.media import decode_audio, probe  # noqa: E402
+from app.core.vad import VadOptions, detect_speech  # noqa: E402
+from tests import speech  # noqa: E402
+
+PATTERN_PAUSES = (0.4, 1.2, 0.3, 2.5, 0.8, 4.0)
+
+
+def make_long_mp3(path: Path, minutes: float, work_dir: Path) -> Path:
+    """A long speech MP3: one ~1 min pattern of sentences and silences, looped."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    pieces: list[np.ndarray] = []
+    for k in range(2):
+        samples, _on, _off = speech.build_track_samples(
+            speech.SENTENCES,
+            PATTERN_PAUSES[: len(speech.SENTENCES) - 1],
+            work_dir / "espeak-cache",
+            lead_s=1.0 + 3.0 * k,
+            tail_s=2.0,
+            gain_db=-6.0 * k,
+        )
+        pieces.append(samples)
+    pieces.append(np.zeros(8 * speech.SAMPLE_RATE, np.float32))  # a long silence
+    pattern = speech.write_wav(work_dir / "pattern.wav", np.concatenate(pieces))
+    seconds = minutes * 60.0
+    tmp = path.with_suffix(".part.mp3")
+    subprocess.run(
+        [
+            speech.require_tool("ffmpeg"),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(pattern),
+            "-t",
+            f"{seconds:.3f}",
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-ar",
+            "44100",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "96k",
+            str(tmp),
+        ],
+        check=True,
+    )
+    os.replace(tmp, path)
+    return path
+
+
+def time_ffmpeg(path: Path) -> tuple[float, int]:
+    """Seconds for ffmpeg to decode to 16 kHz mono f32 into a pipe; samples read."""
+    args = [
+        speech.require_tool("ffmpeg"),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+        "-f",
+        "f32le",
+        "-",
+    ]
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    total = 0
+    while block := proc.stdout.read(1 << 20):
+        total += len(block)
+    proc.wait()
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed with code {proc.returncode}")
+    return elapsed, total // 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("media", nargs="?", type=Path, help="media file (default: generated MP3)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="length of generated MP3")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "murmur-bench",
+        help="where the generated MP3 is kept",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="VAD threads (default: cpus)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs; the best time is kept")
+    parser.add_argument(
+        "--naive", action="store_true", help="also time the sequential silero pass (slow)"
+    )
+    args = parser.parse_args(argv)
+
+    if shutil.which("ffmpeg") is None:
+        print("ffmpeg is needed for this benchmark", file=sys.stderr)
+        return 2
+    media: Path = args.media
+    if media is None:
+        media = args.cache_dir / f"speech-{args.minutes:g}min.mp3"
+        if not media.exists():
+            print(f"making {media} ...", flush=True)
+            t = time.perf_counter()
+            make_long_mp3(media, args.minutes, args.cache_dir)
+            print(f"  made in {time.perf_counter() - t:.1f} s", flush=True)
+    info = probe(media)
+    print(
+        f"media: {media} ({info.codec}, {info.sample_rate} Hz, {info.channels} ch, "
+        f"{(info.duration or 0) / 60:.1f} min)"
+    )
+    print(f"cpus: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
+
+    options = VadOptions(workers=args.workers)
+    # Import torch and load the VAD model once, outside the timings (the app
+    # has torch loaded for the engine anyway); reported on its own.
+    t = time.perf_counter()
+    detect_speech(np.zeros(speech.SAMPLE_RATE, np.float32), options=options)
+    print(f"torch import + VAD model load (not timed below): {time.perf_counter() - t:.2f} s")
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float) -> None:
+        best[name] = min(seconds, best.get(name, float("inf")))
+
+    audio = None
+    regions: list = []
+    for run in range(args.repeat):
+        ff, ff_samples = time_ffmpeg(media)
+        keep("ffmpeg", ff)
+        t0 = time.perf_counter()
+        decoded = decode_audio(media)
+        t1 = time.perf_counter()
+        regions = detect_speech(decoded.samples, options=options)
+        t2 = time.perf_counter()
+        keep("decode", t1 - t0)
+        keep("vad", t2 - t1)
+        keep("murmur", t2 - t0)
+        audio = decoded.samples
+        print(
+            f"run {run + 1}: ffmpeg {ff:.2f} s, decode {t1 - t0:.2f} s, "
+            f"vad {t2 - t1:.2f} s, total {t2 - t0:.2f} s, ratio {(t2 - t0) / ff:.2f}",
+            flush=True,
+        )
+        if abs(len(audio) - ff_samples) > speech.SAMPLE_RATE // 10:
+            print(f"  note: lengths differ: murmur {len(audio)}, ffmpeg {ff_samples} samples")
+
+    assert audio is not None
+    hours = len(audio) / speech.SAMPLE_RATE / 3600
+    speech_s = sum(r.end - r.start for r in regions)
+    print(f"speech found: {len(regions)} regions, {speech_s / 60:.1f} min")
+    print(f"ffmpeg to 16 kHz f32:     {best['ffmpeg']:7.2f} s")
+    print(f"murmur decode+resample:   {best['decode']:7.2f} s")
+    print(f"murmur speech detection:  {best['vad']:7.2f} s  ({best['vad'] / hours:.1f} s per hour)")
+    print(f"murmur preparation:       {best['murmur']:7.2f} s")
+    print(
+        f"ratio murmur / ffmpeg:    {best['murmur'] / best['ffmpeg']:7.2f}  (target <= 2.5; "
+        "best times over the runs)"
+    )
+
+    if args.naive:
+        t = time.perf_counter()
+        detect_speech(audio, options=VadOptions(max_stretches=1, workers=1))
+        naive_vad = time.perf_counter() - t
+        naive = best["decode"] + naive_vad
+        print(f"naive sequential silero:  {naive_vad:7.2f} s  ({naive_vad / hours:.1f} s per hour)")
+        print(f"ratio naive / ffmpeg:     {naive / best['ffmpeg']:7.2f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Chunking: at most 30 s, at pauses, exact places in the media."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from app.core.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks, split_long_region
+from app.core.media import decode_audio
+from app.core.vad import SpeechRegion, detect_speech
+from tests.speech import SpeechTrack
+
+EPS = 1e-9
+
+
+def check_chunks(
+    chunks: list[Chunk],
+    regions: list[SpeechRegion],
+    options: ChunkOptions | None = None,
+    media_duration: float | None = None,
+) -> None:
+    """The properties every chunking must have."""
+    options = options or ChunkOptions()
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    for c in chunks:
+        assert c.regions, "a chunk without speech"
+        assert c.duration <= options.max_chunk_s + EPS
+        assert c.start == c.regions[0].start and c.end == c.regions[-1].end
+        for a, b in zip(c.regions, c.regions[1:], strict=False):
+            assert a.end <= b.start + EPS
+            assert b.start - a.end <= options.max_pause_s + EPS, "chunk spans a long pause"
+        if media_duration is not None:
+            assert c.start >= 0.0 and c.end <= media_duration + EPS
+    for a, b in itertools.pairwise(chunks):
+        assert a.end <= b.start + EPS and a.start < b.start
+    # Every region is covered, exactly, by the chunks' regions.
+    covered = sum(r.end - r.start for c in chunks for r in c.regions)
+    assert covered == pytest.approx(sum(r.end - r.start for r in regions), abs=1e-6)
+    for r in regions:
+        assert any(c.start - EPS <= r.start and r.end <= c.end + EPS for c in chunks) or (
+            r.end - r.start > options.max_chunk_s
+        )
+
+
+def regions_with_pauses(lengths: list[float], pauses: list[float], t0: float = 0.5):
+    out, t = [], t0
+    for i, length in enumerate(lengths):
+        out.append(SpeechRegion(t, t + length))
+        t += length + (pauses[i] if i < len(pauses) else 0.0)
+    return out
+
+
+def test_short_pauses_are_merged_long_pauses_split() -> None:
+    regions = regions_with_pauses([3, 4, 2, 5], [0.5, 1.5, 0.9])
+    chunks = make_chunks(regions)
+    check_chunks(chunks, regions)
+    assert [len(c.regions) for c in chunks] == [2, 2]
+    assert chunks[0].start == 0.5 and chunks[0].end == pytest.approx(8.0)
+
+
+def test_max_pause_is_configurable() -> None:
+    regions = regions_with_pauses([3, 4, 2], [0.5, 0.8])
+    assert len(make_chunks(regions, ChunkOptions(max_pause_s=1.0))) == 1
+    assert len(make_chunks(regions, ChunkOptions(max_pause_s=0.6))) == 2
+    assert len(make_chunks(regions, ChunkOptions(max_pause_s=0.3))) == 3
+
+
+def test_long_runs_are_cut_at_the_longest_pause_with_fewest_chunks() -> None:
+    # 8 regions of 5 s, short pauses; one pause (after the 3rd) is clearly the longest.
+    pauses = [0.2, 0.2, 0.9, 0.2, 0.2, 0.3, 0.2]
+    regions = regions_with_pauses([5.0] * 8, pauses)
+    chunks = make_chunks(regions)
+    check_chunks(chunks, regions)
+    assert len(chunks) == 2  # 41.4 s of run needs two chunks
+    assert len(chunks[0].regions) == 3  # cut at the 0.9 s pause
+
+
+def test_greedy_would_need_more_chunks() -> None:
+    regions = regions_with_pauses([12.0, 12.0, 12.0, 12.0, 12.0], [0.5] * 4)
+    chunks = make_chunks(regions)
+    check_chunks(chunks, regions)
+    assert len(chunks) == 3
+
+
+def test_long_region_split_evenly_without_samples() -> None:
+    region = SpeechRegion(2.0, 77.0)
+    pieces = split_long_region(region, 30.0)
+    assert len(pieces) == 3
+    assert all(p.end - p.start == pytest.approx(25.0) for p in pieces)
+    chunks = make_chunks([region])
+    check_chunks(chunks, [region])
+    assert len(chunks) == 3
+    assert chunks[0].start == 2.0 and chunks[-1].end == 77.0
+
+
+def test_long_region_split_at_its_quietest_point() -> None:
+    sr = 16000
+    rng = np.random.default_rng(0)
+    samples = (0.3 * rng.standard_normal(50 * sr)).astype(np.float32)
+    dip = (26.3, 26.5)  # a short quiet spot inside the allowed span
+    samples[int(dip[0] * sr) : int(dip[1] * sr)] *= 0.001
+    other = (12.0, 12.3)  # quieter but too early: would waste most of the span
+    samples[int(other[0] * sr) : int(other[1] * sr)] = 0.0
+    region = SpeechRegion(0.0, 50.0)
+    chunks = make_chunks([region], samples=samples, sample_rate=sr)
+    check_chunks(chunks, [region])
+    assert len(chunks) == 2
+    assert dip[0] - 0.05 <= chunks[0].end <= dip[1] + 0.05
+    assert chunks[1].start == chunks[0].end
+
+
+def test_regions_are_clipped_to_the_media() -> None:
+    regions = [SpeechRegion(-0.2, 2.0), SpeechRegion(2.5, 11.0)]
+    chunks = make_chunks(regions, media_duration=10.0)
+    assert chunks[0].start == 0.0 and chunks[-1].end == 10.0
+
+
+def test_no_regions_no_chunks() -> None:
+    assert make_chunks([]) == []
+
+
+def test_chunk_audio_is_the_chunk_span() -> None:
+    samples = np.arange(16000 * 10, dtype=np.float32)
+    chunk = Chunk(index=0, start=1.5, end=4.25, regions=(SpeechRegion(1.5, 4.25),))
+    part = chunk_audio(samples, 16000, chunk)
+    assert len(part) == round(2.75 * 16000)
+    assert part[0] == 1.5 * 16000
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_regions_keep_all_properties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t, regions = 0.0, []
+    for _ in range(rng.integers(1, 60)):
+        t += float(rng.choice([rng.uniform(0.05, 1.0), rng.uniform(1.0, 5.0)]))
+        length = float(rng.choice([rng.uniform(0.3, 8.0), rng.uniform(20.0, 70.0)], p=[0.9, 0.1]))
+        regions.append(SpeechRegion(t, t + length))
+        t += length
+    options = ChunkOptions(max_chunk_s=30.0, max_pause_s=float(rng.uniform(0.3, 1.5)))
+    chunks = make_chunks(regions, options, media_duration=t + 1.0)
+    check_chunks(chunks, regions, options, media_duration=t + 1.0)
+
+
+def test_real_speech_chunks(long_speech_track: SpeechTrack) -> None:
+    samples = decode_audio(long_speech_track.path).samples
+    duration = len(samples) / 16000
+    regions = detect_speech(samples)
+    options = ChunkOptions(max_chunk_s=12.0, max_pause_s=1.0)
+    chunks = make_chunks(regions, options, duration, samples=samples, sample_rate=16000)
+    check_chunks(chunks, regions, options, duration)
+    # Each sentence lies in one chunk; the 1.5 s and 2.5 s pauses are chunk borders.
+    for onset, offset in zip(long_speech_track.onsets, long_speech_track.offsets, strict=True):
+        assert any(c.start <= onset and offset <= c.end for c in chunks)
+    for gap_start, gap_end, pause in zip(
+        long_speech_track.offsets[:-1],
+        long_speech_track.onsets[1:],
+        long_speech_track.pauses,
+        strict=True,
+    ):
+        if pause > options.max_pause_s + 0.4:  # regions are padded/extended by VAD
+            assert not any(c.start < gap_start and gap_end < c.end for c in chunks)

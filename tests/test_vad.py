@@ -1,0 +1,245 @@
+"""Speech detection: finds real (also quiet) speech, ignores silence, music and noise,
+and the fast batched pass agrees with the plain sequential silero pass."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.errors import Cancelled
+from app.core.media import decode_audio
+from app.core.vad import (
+    SpeechRegion,
+    VadOptions,
+    _plan,
+    clean_regions,
+    detect_speech,
+    normalization_gains,
+    speech_probabilities,
+)
+from tests import speech
+from tests.speech import SpeechTrack
+
+WINDOW_S = 512 / 16000
+
+
+def check_regions(regions: list[SpeechRegion], duration: float) -> None:
+    for r in regions:
+        assert 0.0 <= r.start < r.end <= duration
+    for a, b in itertools.pairwise(regions):
+        assert a.end <= b.start
+
+
+def assert_sentences_found(regions: list[SpeechRegion], track: SpeechTrack) -> None:
+    starts = np.array([r.start for r in regions])
+    assert len(regions) == len(track.sentences)
+    for onset, offset in zip(track.onsets, track.offsets, strict=True):
+        assert np.min(np.abs(starts - onset)) < 0.3
+        # The whole sentence lies inside one region.
+        assert any(r.start <= onset + 0.1 and r.end >= offset - 0.15 for r in regions)
+
+
+@pytest.fixture(scope="module")
+def speech_samples(speech_track: SpeechTrack) -> np.ndarray:
+    return decode_audio(speech_track.path).samples
+
+
+def test_sentences_are_found_at_their_onsets(
+    speech_track: SpeechTrack, speech_samples: np.ndarray
+) -> None:
+    regions = detect_speech(speech_samples)
+    check_regions(regions, len(speech_samples) / 16000)
+    assert_sentences_found(regions, speech_track)
+
+
+def test_long_track_in_mp4(long_speech_track: SpeechTrack, tmp_path: Path) -> None:
+    mp4 = speech.convert(long_speech_track.path, tmp_path / "long.mp4", "mp4")
+    samples = decode_audio(mp4).samples
+    regions = detect_speech(samples)
+    check_regions(regions, len(samples) / 16000)
+    assert_sentences_found(regions, long_speech_track)
+
+
+def test_quiet_speech_gives_the_same_regions_as_loud(
+    quiet_track: SpeechTrack, speech_samples: np.ndarray
+) -> None:
+    quiet = decode_audio(quiet_track.path).samples
+    assert speech.peak_dbfs(quiet) < -30
+    loud_regions = detect_speech(speech_samples)
+    quiet_regions = detect_speech(quiet)
+    assert len(quiet_regions) == len(loud_regions)
+    for a, b in zip(loud_regions, quiet_regions, strict=True):
+        assert abs(a.start - b.start) <= 2 * WINDOW_S
+        assert abs(a.end - b.end) <= 2 * WINDOW_S
+
+
+def test_very_quiet_speech_is_still_found(
+    speech_track: SpeechTrack, speech_samples: np.ndarray
+) -> None:
+    very_quiet = speech_samples * np.float32(10 ** (-45 / 20) / np.abs(speech_samples).max())
+    assert_sentences_found(detect_speech(very_quiet), speech_track)
+
+
+def test_normalisation_rescues_speech_silero_misses(
+    speech_track: SpeechTrack, speech_samples: np.ndarray
+) -> None:
+    """At -60 dBFS peak plain silero loses sentences; normalised detection finds them."""
+    faint = speech_samples * np.float32(10 ** (-60 / 20) / np.abs(speech_samples).max())
+    plain = detect_speech(faint, options=VadOptions(normalize=False))
+    assert len(plain) < len(speech_track.sentences)
+    assert_sentences_found(detect_speech(faint), speech_track)
+
+
+def test_normalisation_does_not_change_the_samples(speech_samples: np.ndarray) -> None:
+    quiet = (speech_samples * np.float32(0.01)).copy()
+    before = quiet.copy()
+    detect_speech(quiet)
+    np.testing.assert_array_equal(quiet, before)
+
+
+def test_low_noise_is_not_turned_into_speech() -> None:
+    rng = np.random.default_rng(1)
+    for level_db in (-70.0, -50.0, -30.0):
+        noise = (rng.standard_normal(10 * 16000) * 10 ** (level_db / 20)).astype(np.float32)
+        assert np.allclose(normalization_gains(noise), 1.0)
+        assert detect_speech(noise) == []
+
+
+def test_silence_gives_no_regions(silence_wav: Path) -> None:
+    assert detect_speech(decode_audio(silence_wav).samples) == []
+    assert detect_speech(np.zeros(0, dtype=np.float32)) == []
+
+
+def test_music_and_tones_give_few_regions(music_wav: Path) -> None:
+    music = decode_audio(music_wav).samples
+    tone = speech.tone(10.0, 440.0, amplitude=0.3)
+    for audio in (music, tone):
+        regions = detect_speech(audio)
+        assert sum(r.end - r.start for r in regions) < 0.1 * len(audio) / 16000
+
+
+def test_speech_between_music_is_found(
+    speech_track: SpeechTrack, speech_samples: np.ndarray, music_wav: Path
+) -> None:
+    music = decode_audio(music_wav).samples
+    audio = np.concatenate([music, speech_samples, music])
+    regions = detect_speech(audio)
+    music_s = len(music) / 16000
+    shifted = SpeechTrack(
+        path=speech_track.path,
+        sentences=speech_track.sentences,
+        onsets=tuple(t + music_s for t in speech_track.onsets),
+        offsets=tuple(t + music_s for t in speech_track.offsets),
+        duration=len(audio) / 16000,
+    )
+    inside = [r for r in regions if music_s - 0.5 < r.start < music_s + len(speech_samples) / 16000]
+    assert_sentences_found(inside, shifted)
+    outside = sum(r.end - r.start for r in regions if r not in inside)
+    assert outside < 2.0
+
+
+def _repeat(samples: np.ndarray, times: int) -> np.ndarray:
+    return np.concatenate([samples] * times)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_batched_stretches_match_the_plain_sequential_silero_pass(
+    long_speech_track: SpeechTrack,
+) -> None:
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    threads = torch.get_num_threads()
+    samples = _repeat(decode_audio(long_speech_track.path).samples, 2)  # ~80 s
+    options = VadOptions(normalize=False, min_stretch_s=4.0, warmup_s=1.0)
+    batched = detect_speech(samples, options=options)
+    model = load_silero_vad()
+    torch.set_num_threads(1)
+    try:
+        stamps = get_speech_timestamps(
+            torch.from_numpy(samples),
+            model,
+            threshold=options.threshold,
+            min_speech_duration_ms=round(options.min_speech_s * 1000),
+            min_silence_duration_ms=round(options.min_silence_s * 1000),
+            speech_pad_ms=round(options.speech_pad_s * 1000),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    plain = [SpeechRegion(s["start"] / 16000, s["end"] / 16000) for s in stamps]
+    assert len(plain) >= 12
+    assert len(batched) == len(plain)
+    for a, b in zip(batched, plain, strict=True):
+        assert abs(a.start - b.start) <= 2 * WINDOW_S + 1e-6
+        assert abs(a.end - b.end) <= 2 * WINDOW_S + 1e-6
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_sequential_option_is_exactly_silero(long_speech_track: SpeechTrack) -> None:
+    """max_stretches=1 is one row, no warm-up: the same numbers silero gives."""
+    import torch
+    from silero_vad import load_silero_vad
+
+    samples = decode_audio(long_speech_track.path).samples[: 8 * 16000]
+    probs = speech_probabilities(samples, options=VadOptions(normalize=False, max_stretches=1))
+    model = load_silero_vad()
+    with torch.inference_mode():
+        expected = [
+            float(model(torch.from_numpy(samples[i : i + 512]), 16000))
+            for i in range(0, len(samples) - 511, 512)
+        ]
+    np.testing.assert_allclose(probs[: len(expected)], expected, atol=1e-5)
+
+
+def test_workers_split_rows_without_changing_results(long_speech_track: SpeechTrack) -> None:
+    samples = decode_audio(long_speech_track.path).samples
+    options = VadOptions(min_stretch_s=3.0, max_stretches=8)
+    one = speech_probabilities(samples, options=replace(options, workers=1))
+    three = speech_probabilities(samples, options=replace(options, workers=3))
+    np.testing.assert_allclose(one, three, atol=1e-4)
+
+
+def test_long_audio_runs_many_stretches_side_by_side() -> None:
+    hour = 3600 * 16000 // 512
+    plan = _plan(hour, 16000, VadOptions(), workers=1)
+    assert 100 <= plan.rows <= 512
+    assert plan.rows * plan.length >= hour
+    assert plan.warmup < plan.length / 10
+    assert _plan(hour, 16000, VadOptions(max_stretches=1), workers=4).rows == 1
+    short = _plan(100, 16000, VadOptions(), workers=2)  # 3.2 s: too short to split
+    assert short.rows == 1 and short.length == 100
+
+
+def test_torch_thread_setting_is_left_alone(speech_samples: np.ndarray) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    detect_speech(speech_samples)
+    assert torch.get_num_threads() == before
+
+
+def test_progress_and_cancel(speech_samples: np.ndarray) -> None:
+    seen: list[float] = []
+    detect_speech(speech_samples, progress=seen.append)
+    assert seen and seen[-1] == pytest.approx(1.0)
+    assert all(a <= b for a, b in itertools.pairwise(seen))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        detect_speech(speech_samples, cancel=cancel)
+
+
+def test_wrong_rate_is_refused(speech_samples: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="16000"):
+        detect_speech(speech_samples, sample_rate=8000)
+
+
+def test_clean_regions_sorts_clips_and_splits_overlaps() -> None:
+    raw = [SpeechRegion(5.0, 7.0), SpeechRegion(-1.0, 1.0), SpeechRegion(6.0, 12.0)]
+    cleaned = clean_regions(raw, duration=10.0)
+    assert cleaned == [SpeechRegion(0.0, 1.0), SpeechRegion(5.0, 6.5), SpeechRegion(6.5, 10.0)]
