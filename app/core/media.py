@@ -316,6 +316,9 @@ def _decode_with_soundfile(
         return None
 
 
+_MIN_USEFUL_S = 0.1  # seconds
+
+
 def _cut_short(decoded: float, info: MediaInfo, audio_duration_known: bool) -> bool:
     """Did decoding end clearly before the declared duration?"""
     if info.duration is None:
@@ -360,14 +363,16 @@ def decode_audio(
     finally:
         container.close()
 
-    if len(samples) == 0:
+    decoded = len(samples) / sample_rate
+    truncated = demux_error is not None or _cut_short(decoded, info, audio_duration_known)
+    # A damaged file may yield a stray frame or two before its data turns to
+    # garbage, or only the silence that stands in for skipped packets.
+    damaged = truncated or decode_errors > 0
+    if len(samples) == 0 or (damaged and (decoded < _MIN_USEFUL_S or not np.any(samples))):
         reason = "no decodable audio"
         if demux_error:
             reason += f" ({demux_error})"
         raise _error(p, reason)
-
-    decoded = len(samples) / sample_rate
-    truncated = demux_error is not None or _cut_short(decoded, info, audio_duration_known)
     warning: str | None = None
     if truncated:
         of = f" of {format_duration(info.duration)}" if info.duration else ""
