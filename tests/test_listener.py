@@ -22,17 +22,12 @@ from app.core.events import Finished, SpeechFound
 from app.core.pipeline import transcribe_file
 from app.core.transcript import Segment, Transcript
 from tests import speech
+from tests.fixtures.listener.architecture import WORDS
+from tests.fixtures.listener.evaluate import edit_distance
 
 pytestmark = pytest.mark.slow
 
 LISTENER = Path(__file__).resolve().parent / "fixtures" / "listener"
-# fmt: off
-WORDS: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "red", "green", "blue", "yellow", "black", "white", "cat", "dog", "bird", "fish",
-    "left", "right", "up", "down", "stop", "go", "yes", "no", "open", "close",
-)
-# fmt: on
 VOICES: tuple[str, ...] = (
     "en-us",
     "en-gb",
@@ -48,15 +43,6 @@ WER_BAR = 0.10
 
 
 # ---------------------------------------------------------------------------- scoring
-
-
-def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
 
 
 def words_of(text: str) -> list[str]:

@@ -149,22 +149,17 @@ def icon(name: str, color: str | None = None) -> QIcon:
     svg = path.read_text(encoding="utf-8")
     tint = color or colors()["text"]
     renderer = QSvgRenderer(QByteArray(svg.replace("currentColor", tint).encode("utf-8")))
-    result = QIcon()
-    for size in _ICON_SIZES:
-        pix = QPixmap(QSize(size, size))
-        pix.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pix)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        renderer.render(painter, QRectF(0, 0, size, size))
-        painter.end()
-        result.addPixmap(pix)
-    return result
+    return _render(renderer, _ICON_SIZES)
 
 
 def app_icon() -> QIcon:
+    return _render(QSvgRenderer(str(APP_ICON)), (16, 24, 32, 48, 64, 128, 256))
+
+
+def _render(renderer: QSvgRenderer, sizes: tuple[int, ...]) -> QIcon:
+    """An icon with a crisp pixmap at each size (HiDPI-ready)."""
     result = QIcon()
-    renderer = QSvgRenderer(str(APP_ICON))
-    for size in (16, 24, 32, 48, 64, 128, 256):
+    for size in sizes:
         pix = QPixmap(QSize(size, size))
         pix.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pix)
