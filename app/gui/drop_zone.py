@@ -6,10 +6,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.gui.icon_label import IconLabel
 from app.gui.theme import icon
 
 _AUDIO = ".wav .mp3 .m4a .aac .flac .ogg .oga .opus .wma .aif .aiff .amr .ac3 .caf .mka .weba"
@@ -61,9 +62,8 @@ class DropZone(QFrame):
         self.setAccessibleDescription("Drop audio or video files or folders here to transcribe")
         self.setProperty("active", False)
 
-        self.icon_label = QLabel()
-        self.icon_label.setPixmap(icon("drop").pixmap(QSize(40, 40), self.devicePixelRatioF()))
-        self.icon_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.icon_label = IconLabel(40)
+        self.icon_label.set_icon(icon("drop"))
         self.text_label = QLabel("Drop audio or video files here")
         self.text_label.setObjectName("heading")
         self.text_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -84,7 +84,7 @@ class DropZone(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(8)
-        layout.addWidget(self.icon_label)
+        layout.addWidget(self.icon_label, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.text_label)
         layout.addWidget(hint)
         layout.addSpacing(4)

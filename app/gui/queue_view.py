@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.icon_label import IconLabel
 from app.gui.queue_model import ItemRole, JobState, QueueItem, QueueModel
 from app.gui.theme import DANGER, SUCCESS, colors, icon
 
@@ -52,7 +53,7 @@ class QueueItemCard(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
-        self.state_icon = QLabel()
+        self.state_icon = IconLabel(22)
         self.state_icon.setFixedSize(24, 24)
         self.name_label = QLabel()
         self.name_label.setObjectName("heading")
@@ -111,9 +112,7 @@ class QueueItemCard(QWidget):
         if item.state is not self._state:
             self._state = item.state
             name, color = _STATE_ICONS[item.state]
-            self.state_icon.setPixmap(
-                icon(name, color).pixmap(QSize(22, 22), self.devicePixelRatioF())
-            )
+            self.state_icon.set_icon(icon(name, color))
         active = item.state.active
         self.progress.setVisible(active)
         if item.state is JobState.RUNNING and item.stage in ("", "transcribing"):

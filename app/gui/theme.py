@@ -2,7 +2,8 @@
 
 The palette follows the system colour scheme (``QStyleHints.colorScheme()``).
 Icons are drawn as SVG in ``resources/`` with ``currentColor`` strokes and are
-tinted here with the palette's text colour, so they fit either theme at any DPI.
+tinted here with the theme's text colour when they are painted, so they fit either
+theme at any DPI and follow a switch between them while the app runs.
 """
 
 from __future__ import annotations
@@ -10,8 +11,16 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QIconEngine,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
@@ -136,35 +145,79 @@ def apply_theme(app: QApplication, dark: bool | None = None) -> None:
     dark = is_dark()
     app.setPalette(make_palette(dark))
     app.setStyleSheet(stylesheet(dark))
-    icon.cache_clear()
 
 
-_ICON_SIZES = (16, 20, 24, 32, 48, 64)
+class _TintedSvgEngine(QIconEngine):
+    """Draws an SVG icon tinted with the theme colour in force when it is painted.
+
+    The tint is looked up at paint time, so icons follow a light/dark switch without being
+    set again; disabled icons take the muted colour.
+    """
+
+    def __init__(self, svg: str, color: str | None) -> None:
+        super().__init__()
+        self._svg = svg
+        self._color = color
+        self._pixmaps: dict[tuple[int, int, str], QPixmap] = {}
+
+    def _tint(self, mode: QIcon.Mode) -> str:
+        if mode == QIcon.Mode.Disabled:
+            return colors()["muted"]
+        return self._color or colors()["text"]
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        tint = self._tint(mode)
+        key = (size.width(), size.height(), tint)
+        pix = self._pixmaps.get(key)
+        if pix is None:
+            svg = self._svg.replace("currentColor", tint).encode("utf-8")
+            pix = _paint_svg(QSvgRenderer(QByteArray(svg)), size)
+            self._pixmaps[key] = pix
+        return pix
+
+    def scaledPixmap(
+        self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
+    ) -> QPixmap:
+        pix = QPixmap(self.pixmap(size * scale, mode, state))
+        pix.setDevicePixelRatio(scale)
+        return pix
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
+        scale = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        painter.drawPixmap(rect, self.pixmap(rect.size() * scale, mode, state))
+
+    def actualSize(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QSize:
+        return size
+
+    def clone(self) -> QIconEngine:
+        return _TintedSvgEngine(self._svg, self._color)
 
 
 @cache
 def icon(name: str, color: str | None = None) -> QIcon:
-    """An SVG icon from resources/icons tinted with ``color`` (default: text colour)."""
-    path = ICON_DIR / f"{name}.svg"
-    svg = path.read_text(encoding="utf-8")
-    tint = color or colors()["text"]
-    renderer = QSvgRenderer(QByteArray(svg.replace("currentColor", tint).encode("utf-8")))
-    return _render(renderer, _ICON_SIZES)
+    """An SVG icon from resources/icons tinted with ``color`` (default: the theme's text
+    colour, looked up whenever the icon is drawn)."""
+    svg = (ICON_DIR / f"{name}.svg").read_text(encoding="utf-8")
+    return QIcon(_TintedSvgEngine(svg, color))
 
 
 def app_icon() -> QIcon:
     return _render(QSvgRenderer(str(APP_ICON)), (16, 24, 32, 48, 64, 128, 256))
 
 
+def _paint_svg(renderer: QSvgRenderer, size: QSize) -> QPixmap:
+    pix = QPixmap(size)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size.width(), size.height()))
+    painter.end()
+    return pix
+
+
 def _render(renderer: QSvgRenderer, sizes: tuple[int, ...]) -> QIcon:
     """An icon with a crisp pixmap at each size (HiDPI-ready)."""
     result = QIcon()
     for size in sizes:
-        pix = QPixmap(QSize(size, size))
-        pix.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pix)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        renderer.render(painter, QRectF(0, 0, size, size))
-        painter.end()
-        result.addPixmap(pix)
+        result.addPixmap(_paint_svg(renderer, QSize(size, size)))
     return result

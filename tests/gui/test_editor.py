@@ -324,6 +324,50 @@ def test_find_and_replace_with_case_and_whole_word(editor: TranscriptEditor) -> 
     assert doc.undo_stack.count() == 1
 
 
+def _marked_columns(editor: TranscriptEditor, row: int) -> list[int]:
+    """x positions (viewport pixels) in ``row`` painted in the find bar's match colour."""
+    from app.gui.editor.segment_table import MATCH_BACKGROUND
+
+    editor.table.viewport().repaint()
+    image = editor.table.viewport().grab().toImage()
+    rect = editor.table.visualRect(editor.model.index(row, COL_TEXT))
+    target = MATCH_BACKGROUND.rgb()
+    return sorted(
+        {
+            x
+            for y in range(rect.top(), rect.bottom())
+            for x in range(rect.left(), rect.right())
+            if image.pixel(x, y) == target
+        }
+    )
+
+
+def test_find_highlights_the_match_inside_the_cell(editor: TranscriptEditor, qtbot: QtBot) -> None:
+    doc = make_doc()
+    editor.set_document(doc)
+    editor.show()
+    qtbot.waitExposed(editor)
+    bar = editor.find_bar
+    editor.action_find.trigger()
+    bar.find_edit.setText("cat")
+    assert not _marked_columns(editor, 1)  # counting alone marks nothing
+
+    assert bar.find_next() == (1, 4, 7)
+    first = _marked_columns(editor, 1)
+    assert first and not _marked_columns(editor, 2)
+    rect = editor.table.visualRect(editor.model.index(1, COL_TEXT))
+    width = first[-1] - first[0]
+    assert 0 < width < rect.width() / 4  # three characters, not the whole cell
+
+    assert bar.find_next() == (2, 3, 6)  # "ConCATenate": a match further left in its cell
+    assert not _marked_columns(editor, 1) and _marked_columns(editor, 2)
+    bar.find_next()  # "CAT" at the end of row 2
+    assert _marked_columns(editor, 2)[0] > first[-1]
+
+    bar.close_bar()
+    assert not _marked_columns(editor, 2)
+
+
 def test_playback_position_highlights_and_scrolls(
     editor: TranscriptEditor, qtbot: QtBot, wav_path: Path
 ) -> None:

@@ -93,6 +93,7 @@ class TranscriptEditor(QWidget):
         self.table.playRequested.connect(self.play_row)
         self.table.selectionModel().currentRowChanged.connect(self._update_actions)
         self.find_bar.matchActivated.connect(self._show_match)
+        self.find_bar.currentChanged.connect(self._highlight_match)
         self.find_bar.message.connect(self.show_message)
         self.find_bar.closed.connect(self.table.setFocus)
         self.player.positionChanged.connect(self._on_position)
@@ -349,6 +350,10 @@ class TranscriptEditor(QWidget):
 
     def open_replace(self) -> None:
         self.find_bar.open_bar(replace=True)
+
+    def _highlight_match(self, match: tuple[int, int, int] | None) -> None:
+        self.table.segment_delegate.highlight = match
+        self.table.viewport().update()
 
     def _show_match(self, row: int, start: int, end: int) -> None:
         self.table.select_row(row)

@@ -30,6 +30,7 @@ class FindReplaceBar(QWidget):
     """Find (next/previous) and replace (one/all) over a document's segments."""
 
     matchActivated = Signal(int, int, int)  # row, start, end of the match to show
+    currentChanged = Signal(object)  # the current Match, or None: what to highlight
     message = Signal(str)  # one line for the editor's status label
     closed = Signal()
 
@@ -37,7 +38,7 @@ class FindReplaceBar(QWidget):
         super().__init__(parent)
         self.setAccessibleName("Find and replace")
         self._doc: TranscriptDocument | None = None
-        self._current: Match | None = None
+        self._current: Match | None = None  # change it through _set_current
 
         self.find_edit = QLineEdit(placeholderText="Find")
         self.find_edit.setAccessibleName("Find text")
@@ -104,7 +105,7 @@ class FindReplaceBar(QWidget):
         if self._doc is not None:
             self._doc.changed.disconnect(self._refresh_count)
         self._doc = doc
-        self._current = None
+        self._set_current(None)
         self.count_label.clear()
         if doc is not None:
             doc.changed.connect(self._refresh_count)
@@ -125,7 +126,13 @@ class FindReplaceBar(QWidget):
 
     def close_bar(self) -> None:
         self.hide()
+        self._set_current(None)
         self.closed.emit()
+
+    def _set_current(self, match: Match | None) -> None:
+        if match != self._current:
+            self._current = match
+            self.currentChanged.emit(match)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
@@ -155,11 +162,11 @@ class FindReplaceBar(QWidget):
             return
         matches = self.matches()
         if self._current not in matches:
-            self._current = None
+            self._set_current(None)
         self.count_label.setText(self._count_text(matches, self._current))
 
     def _restart(self) -> None:
-        self._current = None
+        self._set_current(None)
         self.count_label.setText(self._count_text(self.matches(), None))
 
     @staticmethod
@@ -185,7 +192,7 @@ class FindReplaceBar(QWidget):
             return None
         matches = self.matches()
         if not matches:
-            self._current = None
+            self._set_current(None)
             self.count_label.setText("No matches")
             self.message.emit(f"No matches for {self.find_edit.text()!r}")
             return None
@@ -202,7 +209,7 @@ class FindReplaceBar(QWidget):
         else:
             earlier = [m for m in matches if anchor is not None and (m[0], m[1]) < anchor]
             chosen = earlier[-1] if earlier else matches[-1]
-        self._current = chosen
+        self._set_current(chosen)
         self.count_label.setText(self._count_text(matches, chosen))
         self.matchActivated.emit(*chosen)
         return chosen
@@ -224,7 +231,7 @@ class FindReplaceBar(QWidget):
         except EditError as exc:
             self.message.emit(str(exc))
             return
-        self._current = None
+        self._set_current(None)
         self._step(forward=True, after=(row, start + len(replacement)), inclusive=True)
 
     def replace_all(self) -> int:

@@ -15,13 +15,25 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QPainter,
+    QPalette,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemDelegate,
     QAbstractItemView,
+    QApplication,
     QHeaderView,
     QLineEdit,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -39,6 +51,8 @@ COL_START, COL_END, COL_TEXT = 0, 1, 2
 HEADERS = ("Start", "End", "Text")
 AnyIndex = QModelIndex | QPersistentModelIndex
 SNAP_SECONDS = 0.0005  # half of the shown millisecond
+MATCH_BACKGROUND = QColor("#ffd54f")  # the find bar's current match, in light and dark themes
+MATCH_FOREGROUND = QColor("#000000")
 
 
 class SegmentTableModel(QAbstractTableModel):
@@ -223,13 +237,52 @@ class SegmentTableModel(QAbstractTableModel):
 
 
 class SegmentDelegate(QStyledItemDelegate):
-    """Line-edit editors; remembers the open editor so Split can read its cursor."""
+    """Line-edit editors; remembers the open editor so Split can read its cursor.
+
+    It also paints the find bar's current match (row, start, end) inside its text cell.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._active: QLineEdit | None = None
         self._active_row = -1
         self._active_column = -1
+        self.highlight: tuple[int, int, int] | None = None
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        match = self.highlight
+        if match is None or index.column() != COL_TEXT or index.row() != match[0]:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text, opt.text = opt.text, ""
+        widget = opt.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget)
+        doc = QTextDocument()
+        doc.setDocumentMargin(2)
+        doc.setDefaultFont(opt.font)  # type: ignore[attr-defined]
+        doc.setPlainText(text)
+        doc.setTextWidth(rect.width())
+        cursor = QTextCursor(doc)
+        cursor.setPosition(max(0, min(match[1], len(text))))
+        cursor.setPosition(max(0, min(match[2], len(text))), QTextCursor.MoveMode.KeepAnchor)
+        mark = QTextCharFormat()
+        mark.setBackground(MATCH_BACKGROUND)
+        mark.setForeground(MATCH_FOREGROUND)
+        cursor.mergeCharFormat(mark)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        context = QAbstractTextDocumentLayout.PaintContext()
+        context.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(role))  # type: ignore[attr-defined]
+        painter.save()
+        top = rect.top() + max(0.0, (rect.height() - doc.size().height()) / 2)
+        painter.translate(rect.left(), top)
+        painter.setClipRect(0, 0, rect.width(), rect.height())
+        doc.documentLayout().draw(painter, context)
+        painter.restore()
 
     def createEditor(
         self, parent: QWidget, option: QStyleOptionViewItem, index: AnyIndex
