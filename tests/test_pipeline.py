@@ -115,3 +115,35 @@ def test_max_pause_option_merges_chunks(track: speech.SpeechTrack, engine: Engin
     events = run_all(track.path, engine, options=options)
     found = next(e for e in events if isinstance(e, SpeechFound))
     assert found.chunks == 1  # all pauses are shorter than 2 s and it fits in 30 s
+
+
+def test_chunks_never_outgrow_the_models_window(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Speech with only short pauses is merged up to the processor's window, and no further."""
+    sentences = speech.SENTENCES[:6]
+    dense = speech.make_track(sentences, (0.4,) * (len(sentences) - 1), tmp_path)
+    assert dense.duration > 12.0
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    try:
+        assert engine.window_seconds is None  # not loaded yet
+        events = run_all(dense.path, engine)
+        assert engine.window_seconds == pytest.approx(30.0)
+        spans = [(e.start, e.end) for e in events if isinstance(e, ChunkTranscribed)]
+        assert len(spans) == 1 and spans[0][1] - spans[0][0] > 12.0  # all merged: one window
+
+        window = 8.0  # a processor with 8 s windows (frames divisible by 8, as GlmAsr needs)
+        features = engine.processor.feature_extractor
+        monkeypatch.setattr(features, "chunk_length", int(window))
+        monkeypatch.setattr(features, "n_samples", int(window * features.sampling_rate))
+        monkeypatch.setattr(features, "nb_max_frames", int(window * 100))
+        assert engine.window_seconds == pytest.approx(window)
+        events = run_all(dense.path, engine)
+        found = next(e for e in events if isinstance(e, SpeechFound))
+        spans = sorted((e.start, e.end) for e in events if isinstance(e, ChunkTranscribed))
+        assert found.chunks == len(spans) >= 2
+        assert all(end - start <= window + 1e-6 for start, end in spans), spans
+        for (_, end), (start, _) in itertools.pairwise(spans):  # cut in the pauses
+            assert end <= start
+    finally:
+        engine.unload()

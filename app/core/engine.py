@@ -165,6 +165,16 @@ class Engine:
         return self._model
 
     @property
+    def window_seconds(self) -> float | None:
+        """The length of one audio window of the loaded processor (30 s for GLM-ASR)."""
+        features = getattr(self._processor, "feature_extractor", None)
+        samples = getattr(features, "n_samples", None)
+        rate = getattr(features, "sampling_rate", None)
+        if not samples or not rate:
+            return None
+        return float(samples) / float(rate)
+
+    @property
     def batch_size(self) -> int:
         if self.options.batch_size > 0:
             return self.options.batch_size

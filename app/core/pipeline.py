@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,14 +138,24 @@ def transcribe_file(
 
     yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
     regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
-    chunks = make_chunks(
-        regions,
-        options.chunks,
-        media_duration=duration,
-        samples=audio.samples,
-        sample_rate=audio.sample_rate,
-    )
+
+    def cut(chunk_options: ChunkOptions) -> list[Chunk]:
+        return make_chunks(
+            regions,
+            chunk_options,
+            media_duration=duration,
+            samples=audio.samples,
+            sample_rate=audio.sample_rate,
+        )
+
+    chunks = cut(options.chunks)
     speech_seconds = sum(r.end - r.start for r in regions)
+    if chunks:
+        yield from load_engine(engine, cancel)
+        window = engine.window_seconds
+        if window is not None and window < options.chunks.max_chunk_s:
+            # the processor would split a longer chunk across windows: cut at pauses instead
+            chunks = cut(replace(options.chunks, max_chunk_s=window))
     yield SpeechFound(regions=len(regions), speech_seconds=speech_seconds, chunks=len(chunks))
 
     meta = TranscriptMeta(
@@ -163,7 +173,6 @@ def transcribe_file(
         yield Finished(Transcript([], meta))
         return
 
-    yield from load_engine(engine, cancel)
     if engine.device_info is not None:
         meta.device = engine.device_info.label()
 
