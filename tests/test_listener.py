@@ -258,8 +258,8 @@ def test_dense_speech_is_cut_to_the_window(packed_events: list[object], listener
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known weakness of the listener (issue #4): dense chunks of 20+ words come out at "
-    "about 24 % WER; the decoder loses its place after 10-20 words (see its model card)",
+    reason="known weakness of the listener (issue #4): chunks of 20-30 words come out at "
+    "12.5 % WER; the decoder loses its place after 10-20 words (see its model card)",
 )
 def test_dense_speech_word_error_rate(packed_track: Track, packed_events: list[object]) -> None:
     finished = packed_events[-1]
