@@ -10,7 +10,6 @@ order, batch padding and cue timing bugs show up as transcription errors.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,96 +22,23 @@ from app.core.pipeline import transcribe_file
 from app.core.transcript import Segment, Transcript
 from tests import speech
 from tests.fixtures.listener.architecture import WORDS
-from tests.fixtures.listener.evaluate import edit_distance
+from tests.listener_speech import (
+    HELD_OUT_SEED,
+    LISTENER,
+    VOICES,
+    WER_BAR,
+    Track,
+    make_track,
+    wer,
+)
 
 pytestmark = pytest.mark.slow
-
-LISTENER = Path(__file__).resolve().parent / "fixtures" / "listener"
-VOICES: tuple[str, ...] = (
-    "en-us",
-    "en-gb",
-    "en-us+m2",
-    "en-gb+m4",
-    "en-us+m6",
-    "en-gb+f2",
-    "en-us+f3",
-    "en-gb+f4",
-)
-HELD_OUT_SEED = 20251125  # training used seed 0 (and 1000 for its own held-out check)
-WER_BAR = 0.10
-
-
-# ---------------------------------------------------------------------------- scoring
-
-
-def words_of(text: str) -> list[str]:
-    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
-
-
-def wer(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    """Word error rate over aligned pairs (reference i is scored against hypothesis i)."""
-    errors = sum(edit_distance(words_of(r), words_of(h)) for r, h in zip(refs, hyps, strict=True))
-    return errors / max(1, sum(len(words_of(r)) for r in refs))
 
 
 def test_wer_scoring() -> None:
     assert wer(["one two three"], ["one two three"]) == 0.0
     assert wer(["one two three"], ["one three"]) == pytest.approx(1 / 3)
     assert wer(["one two", "red"], ["One, two.", "blue green"]) == pytest.approx(2 / 3)
-
-
-# ---------------------------------------------------------------------------- material
-
-
-@dataclass(frozen=True)
-class Track:
-    path: Path
-    samples: np.ndarray  # 16 kHz mono
-    sentences: tuple[str, ...]
-    onsets: tuple[float, ...]
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.sentences)
-
-
-def make_track(
-    out: Path,
-    seed: int,
-    pauses: Sequence[float],
-    min_words: int,
-    max_words: int,
-    max_chars: int = 1000,
-) -> Track:
-    """Held-out sentences (one more than ``pauses``) in varied voices, speeds and levels."""
-    rng = np.random.default_rng(seed)
-    cache = out / "espeak-cache"
-    parts: list[np.ndarray] = [np.zeros(8000, np.float32)]
-    pos = 8000
-    sentences: list[str] = []
-    onsets: list[float] = []
-    for i in range(len(pauses) + 1):
-        while True:
-            n = int(rng.integers(min_words, max_words + 1))
-            text = " ".join(str(w) for w in rng.choice(WORDS, size=n))
-            if len(text) <= max_chars:
-                break
-        voice = str(rng.choice(VOICES))
-        audio = speech.synthesize(text, cache, voice=voice, speed=int(rng.integers(130, 200)))
-        first, end = speech.speech_bounds(audio, speech.SAMPLE_RATE)
-        audio = audio[first:end]
-        audio *= speech.db_to_gain(rng.uniform(-12.0, -3.0)) / max(1e-9, np.abs(audio).max())
-        sentences.append(text)
-        onsets.append(pos / speech.SAMPLE_RATE)
-        gap = np.zeros(round((pauses[i] if i < len(pauses) else 0.7) * 16000), np.float32)
-        parts += [audio, gap]
-        pos += len(audio) + len(gap)
-    samples = np.concatenate(parts)
-    samples += np.random.default_rng(seed + 1).standard_normal(len(samples)).astype(
-        np.float32
-    ) * speech.db_to_gain(-70.0)
-    path = speech.write_wav(out / "track.wav", samples)
-    return Track(path, samples, tuple(sentences), tuple(onsets))
 
 
 @pytest.fixture(scope="module")

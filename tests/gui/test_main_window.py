@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 
 from app.core.events import DeviceInfo, Stage, StageChanged
 from app.core.settings import Settings, load_settings
@@ -23,6 +22,7 @@ from app.gui.prompts import DISCARD
 from app.gui.queue_model import JobState, QueueItem
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status import device_text
+from tests.gui.driving import drop_on, table_times, wait_all_finished
 from tests.speech import SENTENCES, make_random_bytes, make_track
 
 pytestmark = pytest.mark.gui
@@ -60,41 +60,6 @@ def window(
     monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
     win.close()
     assert not win.service.thread.isRunning()
-
-
-def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) -> None:
-    qtbot.waitUntil(  # type: ignore[attr-defined]
-        lambda: win.queue.rowCount() > 0 and all(i.state.finished for i in win.queue.items),
-        timeout=timeout,
-    )
-
-
-def drop_on(widget: object, paths: list[Path]) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
-    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
-    assert enter.isAccepted()
-    drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
-    QApplication.sendEvent(widget, drop)  # type: ignore[arg-type]
-    assert drop.isAccepted()
-
-
-def table_times(win: MainWindow) -> list[tuple[float, float, str]]:
-    from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT, SegmentTableView
-    from app.gui.editor.timecode import parse_time
-
-    view = win.editor.findChild(SegmentTableView)
-    assert view is not None and view.isVisible()
-    model = view.model()
-    rows = []
-    for row in range(model.rowCount()):
-        start = parse_time(str(model.index(row, COL_START).data()))
-        end = parse_time(str(model.index(row, COL_END).data()))
-        rows.append((start, end, str(model.index(row, COL_TEXT).data())))
-    return rows
 
 
 def test_importing_the_window_does_not_import_torch() -> None:

@@ -1,0 +1,46 @@
+"""Helpers that drive the main window the way a user does (drops, waits, reads the table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from app.gui.main_window import MainWindow
+
+
+def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) -> None:
+    qtbot.waitUntil(  # type: ignore[attr-defined]
+        lambda: win.queue.rowCount() > 0 and all(i.state.finished for i in win.queue.items),
+        timeout=timeout,
+    )
+
+
+def drop_on(widget: object, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
+    assert enter.isAccepted()
+    drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, drop)  # type: ignore[arg-type]
+    assert drop.isAccepted()
+
+
+def table_times(win: MainWindow) -> list[tuple[float, float, str]]:
+    from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT, SegmentTableView
+    from app.gui.editor.timecode import parse_time
+
+    view = win.editor.findChild(SegmentTableView)
+    assert view is not None and view.isVisible()
+    model = view.model()
+    rows = []
+    for row in range(model.rowCount()):
+        start = parse_time(str(model.index(row, COL_START).data()))
+        end = parse_time(str(model.index(row, COL_END).data()))
+        rows.append((start, end, str(model.index(row, COL_TEXT).data())))
+    return rows
