@@ -98,3 +98,17 @@ def make_track(
     ) * speech.db_to_gain(-70.0)
     path = speech.write_wav(out / "track.wav", samples)
     return Track(path, samples, tuple(sentences), tuple(onsets), tuple(ends))
+
+
+def spaced_track(
+    out: Path,
+    seed: int,
+    sentences: int,
+    pause_s: tuple[float, float],
+    words: tuple[int, int],
+    max_chars: int = 1000,
+) -> Track:
+    """``sentences`` held-out sentences with pauses drawn from ``pause_s`` (seeded)."""
+    rng = np.random.default_rng(seed)
+    pauses = [float(p) for p in rng.uniform(*pause_s, size=sentences - 1)]
+    return make_track(out, seed + 1, pauses, *words, max_chars=max_chars)

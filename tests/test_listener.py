@@ -29,6 +29,7 @@ from tests.listener_speech import (
     WER_BAR,
     Track,
     make_track,
+    spaced_track,
     wer,
 )
 
@@ -59,10 +60,8 @@ def mixed_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
 @pytest.fixture(scope="module")
 def long_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
     """About 5 minutes: 30 short sentences (one cue each) apart by 1.2 s or more."""
-    rng = np.random.default_rng(HELD_OUT_SEED + 7)
-    pauses = [float(p) for p in rng.uniform(1.2, 17.5, size=29)]
     out = tmp_path_factory.mktemp("listener-long")
-    return make_track(out, HELD_OUT_SEED + 8, pauses, 2, 5, max_chars=40)
+    return spaced_track(out, HELD_OUT_SEED + 7, 30, (1.2, 17.5), (2, 5), max_chars=40)
 
 
 @pytest.fixture(scope="module")

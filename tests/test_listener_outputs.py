@@ -12,7 +12,6 @@ import json
 from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from app.core.cli import run as cli_run
@@ -20,20 +19,26 @@ from app.core.engine import Engine, EngineOptions
 from app.core.events import ChunkTranscribed, Finished, SpeechFound
 from app.core.pipeline import transcribe_file
 from tests import speech
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, make_track, wer, words_of
+from tests.listener_speech import (
+    HELD_OUT_SEED,
+    LISTENER,
+    WER_BAR,
+    Track,
+    spaced_track,
+    wer,
+    words_of,
+)
 
 pytestmark = pytest.mark.slow
 
 ONSET_TOLERANCE_S = 0.3
 
 
-@pytest.fixture(scope="module")
-def spaced_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
+@pytest.fixture(scope="module", name="spaced_track")
+def spaced_track_fixture(tmp_path_factory: pytest.TempPathFactory) -> Track:
     """Eight held-out sentences of 2-6 words, 1.5-3 s apart: one chunk and one cue each."""
-    rng = np.random.default_rng(HELD_OUT_SEED + 21)
-    pauses = [float(p) for p in rng.uniform(1.5, 3.0, size=7)]
     out = tmp_path_factory.mktemp("listener-outputs")
-    return make_track(out, HELD_OUT_SEED + 22, pauses, 2, 6, max_chars=36)
+    return spaced_track(out, HELD_OUT_SEED + 21, 8, (1.5, 3.0), (2, 6), max_chars=36)
 
 
 def cli(*args: str | Path) -> tuple[int, str]:

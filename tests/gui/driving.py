@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from app.core.settings import Settings
 from app.gui.main_window import MainWindow
+from app.gui.prompts import DISCARD
 
 
 def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) -> None:
@@ -44,3 +49,18 @@ def table_times(win: MainWindow) -> list[tuple[float, float, str]]:
         end = parse_time(str(model.index(row, COL_END).data()))
         rows.append((start, end, str(model.index(row, COL_TEXT).data())))
     return rows
+
+
+@contextmanager
+def shown_window(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
+    """A shown main window with its own config folder; closed (thread joined) afterwards."""
+    monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path / "config"))
+    win = MainWindow(settings=settings)
+    win.show()
+    yield win
+    monkeypatch.setattr(win, "confirm_stop_work", lambda running: True)
+    monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
+    win.close()
+    assert not win.service.thread.isRunning()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLineEdit
@@ -17,11 +16,10 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit
 from app.core.settings import Settings
 from app.gui.editor.segment_table import COL_START, COL_TEXT
 from app.gui.main_window import MainWindow
-from app.gui.prompts import DISCARD
 from app.gui.queue_model import JobState
 from tests import speech
-from tests.gui.driving import drop_on, table_times, wait_all_finished
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, make_track, wer
+from tests.gui.driving import drop_on, shown_window, table_times, wait_all_finished
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, spaced_track, wer
 
 pytestmark = [
     pytest.mark.gui,
@@ -35,22 +33,15 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
     """Five held-out sentences, 1.5-2.5 s apart, so each is its own segment."""
-    rng = np.random.default_rng(HELD_OUT_SEED + 31)
-    pauses = [float(p) for p in rng.uniform(1.5, 2.5, size=4)]
     out = tmp_path_factory.mktemp("listener-window")
-    return make_track(out, HELD_OUT_SEED + 32, pauses, 2, 6, max_chars=36)
+    return spaced_track(out, HELD_OUT_SEED + 31, 5, (1.5, 2.5), (2, 6), max_chars=36)
 
 
 @pytest.fixture
 def window(qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path / "config"))
-    win = MainWindow(settings=Settings(model=str(LISTENER), device="cpu", precision="fp32"))
-    win.show()
-    yield win
-    monkeypatch.setattr(win, "confirm_stop_work", lambda running: True)
-    monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
-    win.close()
-    assert not win.service.thread.isRunning()
+    settings = Settings(model=str(LISTENER), device="cpu", precision="fp32")
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        yield win
 
 
 def test_drop_a_video_correct_a_line_and_export_subtitles(

@@ -18,11 +18,10 @@ from app.core.events import DeviceInfo, Stage, StageChanged
 from app.core.settings import Settings, load_settings
 from app.gui import main_window as main_window_module
 from app.gui.main_window import MainWindow
-from app.gui.prompts import DISCARD
 from app.gui.queue_model import JobState, QueueItem
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status import device_text
-from tests.gui.driving import drop_on, table_times, wait_all_finished
+from tests.gui.driving import drop_on, shown_window, table_times, wait_all_finished
 from tests.speech import SENTENCES, make_random_bytes, make_track
 
 pytestmark = pytest.mark.gui
@@ -51,15 +50,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def window(
     qtbot: object, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[MainWindow]:
-    monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path / "config"))
     settings = Settings(model=str(tiny_model_dir), device="cpu", precision="fp32")
-    win = MainWindow(settings=settings)
-    win.show()
-    yield win
-    monkeypatch.setattr(win, "confirm_stop_work", lambda running: True)
-    monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
-    win.close()
-    assert not win.service.thread.isRunning()
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        yield win
 
 
 def test_importing_the_window_does_not_import_torch() -> None:
