@@ -1,6 +1,6 @@
 """Entry point: `murmur` / `python -m app`.
 
-- `murmur transcribe INPUT...` runs the headless CLI (no Qt imported).
+- `murmur <command> ...` runs a headless subcommand from :mod:`app.cli` (no Qt imported).
 - `murmur [--model ID_OR_PATH] [--device ...] [FILE...]` opens the window,
   with those files queued.
 """
@@ -26,10 +26,10 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "transcribe":
-        from app.core.cli import run
+    from app.cli.main import is_subcommand, run_subcommand
 
-        return run(args[1:])
+    if args and is_subcommand(args[0]):
+        return run_subcommand(args[0], args[1:])
     options = _gui_parser().parse_args(args)
     try:
         from app.gui.app import run_gui

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.core.media import decode_audio, probe  # noqa: E402
-from app.core.vad import VadOptions, detect_speech  # noqa: E402
+from app.core.audio.media import decode_audio, probe  # noqa: E402
+from app.core.audio.vad import VadOptions, detect_speech  # noqa: E402
 from tests import speech  # noqa: E402
 
 PATTERN_PAUSES = (0.4, 1.2, 0.3, 2.5, 0.8, 4.0)

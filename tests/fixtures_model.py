@@ -37,7 +37,7 @@ def tiny_looping_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_model_dir: Path) -> Iterator[object]:
     """An Engine loaded from ``tiny_model_dir`` on the CPU in fp32 (batch size 4)."""
-    from app.core.engine import Engine, EngineOptions
+    from app.core.asr.engine import Engine, EngineOptions
 
     engine = Engine(
         EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32", batch_size=4)

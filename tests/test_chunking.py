@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from app.core.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks, split_long_region
-from app.core.media import decode_audio
-from app.core.vad import SpeechRegion, detect_speech
+from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks, split_long_region
+from app.core.audio.media import decode_audio
+from app.core.audio.vad import SpeechRegion, detect_speech
 from tests.speech import SpeechTrack
 
 EPS = 1e-9

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.cli import run
+from app.cli.transcribe import run
 from tests import speech
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,9 @@ class Block:
         if name.split(".")[0] in ("PySide6", "shiboken6"):
             raise ImportError("PySide6 is blocked in this test")
 sys.meta_path.insert(0, Block())
-import app.core
-mods = [m.name for m in pkgutil.walk_packages(app.core.__path__, "app.core.")]
+import app.core, app.cli
+mods = [m.name for top in (app.core, app.cli)
+        for m in pkgutil.walk_packages(top.__path__, top.__name__ + ".")]
 for name in mods:
     importlib.import_module(name)
 heavy = sorted(m for m in ("torch", "transformers", "PySide6", "av", "silero_vad")

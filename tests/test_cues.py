@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from app.core.cues import (
+from app.core.errors import SettingsError
+from app.core.transcript import Segment
+from app.core.transcript.cues import (
     CueOptions,
     InvalidCueOptions,
     cue_fits,
@@ -17,9 +19,7 @@ from app.core.cues import (
     split_text,
     wrap_lines,
 )
-from app.core.errors import SettingsError
-from app.core.text import CLOSING_PUNCT, is_cjk_text
-from app.core.transcript import Segment
+from app.core.transcript.text import CLOSING_PUNCT, is_cjk_text
 
 EPS = 1e-6
 

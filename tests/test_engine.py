@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.core import engine as engine_module
-from app.core.engine import Engine, EngineOptions, build_prompt, max_new_tokens_for
+from app.core.asr import engine as engine_module
+from app.core.asr.engine import Engine, EngineOptions, build_prompt, max_new_tokens_for
+from app.core.asr.repetition import find_text_loop, is_looping
 from app.core.errors import Cancelled, MediaError, ModelError
-from app.core.repetition import find_text_loop, is_looping
 
 SR = 16000
 
@@ -252,7 +252,7 @@ def test_transcribe_before_load_is_a_clear_error(tiny_model_dir: Path) -> None:
 
 
 def test_loop_detector_on_english() -> None:
-    from app.core.repetition import trim_text_loop
+    from app.core.asr.repetition import trim_text_loop
 
     loop = "So I went to the market and I think that I think that I think that I think that"
     assert find_text_loop(loop) is not None
@@ -266,7 +266,7 @@ def test_loop_detector_on_english() -> None:
 
 
 def test_loop_detector_on_chinese() -> None:
-    from app.core.repetition import trim_text_loop
+    from app.core.asr.repetition import trim_text_loop
 
     loop = "今天我们讨论一下这个问题" + "谢谢" * 10
     assert find_text_loop(loop) is not None
@@ -278,7 +278,7 @@ def test_loop_detector_on_chinese() -> None:
 
 
 def test_loop_detector_on_token_ids() -> None:
-    from app.core.repetition import find_tail_loop, trim_loop
+    from app.core.asr.repetition import find_tail_loop, trim_loop
 
     ids = [5, 6, 7, 8] + [1, 2, 3] * 5 + [1]
     loop = find_tail_loop(ids)

@@ -17,9 +17,8 @@ import srt
 import webvtt
 
 from app.core import atomic
-from app.core.cues import CueOptions, wrap_lines
 from app.core.errors import ExportError
-from app.core.exporters import (
+from app.core.export.exporters import (
     FORMATS,
     ExportOptions,
     default_export_path,
@@ -33,8 +32,9 @@ from app.core.exporters import (
     render_txt,
     render_vtt,
 )
-from app.core.text import join_texts
 from app.core.transcript import Segment, Transcript, TranscriptMeta
+from app.core.transcript.cues import CueOptions, wrap_lines
+from app.core.transcript.text import join_texts
 
 SEGMENTS = [
     Segment(0.5, 2.25, "Hello and welcome to the show."),

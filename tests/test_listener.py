@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.core.engine import Engine, EngineOptions
+from app.core.asr.engine import Engine, EngineOptions
 from app.core.events import ChunkTranscribed, Finished, SpeechFound
 from app.core.pipeline import transcribe_file
 from app.core.transcript import Segment, Transcript

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.cli import run as cli_run
-from app.core.engine import Engine, EngineOptions
+from app.cli.transcribe import run as cli_run
+from app.core.asr.engine import Engine, EngineOptions
 from app.core.events import ChunkTranscribed, Finished, SpeechFound
 from app.core.pipeline import transcribe_file
 from tests import speech

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from app.core.audio.media import SAMPLE_RATE, DecodedAudio, decode_audio, probe
 from app.core.errors import Cancelled, MediaError
-from app.core.media import SAMPLE_RATE, DecodedAudio, decode_audio, probe
 from tests import speech
 from tests.speech import SpeechTrack
 
@@ -178,7 +178,7 @@ def test_progress_is_reported_up_to_one(speech_containers: dict[str, Path]) -> N
 
 def test_importing_the_core_is_cheap() -> None:
     code = (
-        "import sys, app.core.media, app.core.vad, app.core.chunking\n"
+        "import sys, app.core.audio.media, app.core.audio.vad, app.core.audio.chunking\n"
         "heavy = [m for m in ('av', 'torch', 'silero_vad', 'soundfile', 'PySide6')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from app.core import model_loader as ml
-from app.core.engine import Engine, EngineOptions
+from app.core.asr import model_loader as ml
+from app.core.asr.engine import Engine, EngineOptions
 from app.core.errors import Cancelled, ModelError, SettingsError
 from app.core.events import DeviceInfo, DownloadProgress
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.engine import Engine, EngineOptions
+from app.core.asr.engine import Engine, EngineOptions
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -109,7 +109,7 @@ def test_cancel_stops(track: speech.SpeechTrack, engine: Engine) -> None:
 
 
 def test_max_pause_option_merges_chunks(track: speech.SpeechTrack, engine: Engine) -> None:
-    from app.core.chunking import ChunkOptions
+    from app.core.audio.chunking import ChunkOptions
 
     options = PipelineOptions(chunks=ChunkOptions(max_pause_s=2.0))
     events = run_all(track.path, engine, options=options)

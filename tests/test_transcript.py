@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from app.core.edits import (
+from app.core.errors import MurmurError
+from app.core.transcript import (
+    Segment,
+    Transcript,
+    TranscriptChange,
+    TranscriptError,
+    TranscriptMeta,
+)
+from app.core.transcript.edits import (
     Batch,
     Delete,
     EditError,
@@ -19,14 +27,6 @@ from app.core.edits import (
     SetTimes,
     Split,
     find_matches,
-)
-from app.core.errors import MurmurError
-from app.core.transcript import (
-    Segment,
-    Transcript,
-    TranscriptChange,
-    TranscriptError,
-    TranscriptMeta,
 )
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.errors import Cancelled
-from app.core.media import decode_audio
-from app.core.vad import (
+from app.core.audio.media import decode_audio
+from app.core.audio.vad import (
     SpeechRegion,
     VadOptions,
     _plan,
@@ -22,6 +21,7 @@ from app.core.vad import (
     normalization_gains,
     speech_probabilities,
 )
+from app.core.errors import Cancelled
 from tests import speech
 from tests.speech import SpeechTrack
 

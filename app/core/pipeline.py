@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
-from app.core.cues import CueOptions, cues_for_chunk
+from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
+from app.core.audio.media import decode_audio, probe
+from app.core.audio.vad import VadOptions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -34,14 +35,13 @@ from app.core.events import (
     Stage,
     StageChanged,
 )
-from app.core.media import decode_audio, probe
 from app.core.transcript import Segment, Transcript, TranscriptMeta
-from app.core.vad import VadOptions, detect_speech
+from app.core.transcript.cues import CueOptions, cues_for_chunk
 
 if TYPE_CHECKING:
     import threading as _threading
 
-    from app.core.engine import Engine
+    from app.core.asr.engine import Engine
 
 
 @dataclass(frozen=True)

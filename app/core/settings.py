@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from app.core.errors import SettingsError
 
 if TYPE_CHECKING:
-    from app.core.chunking import ChunkOptions
-    from app.core.cues import CueOptions
-    from app.core.engine import EngineOptions
+    from app.core.asr.engine import EngineOptions
+    from app.core.audio.chunking import ChunkOptions
     from app.core.pipeline import PipelineOptions
+    from app.core.transcript.cues import CueOptions
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Settings:
         return " ".join(p for p in parts if p)
 
     def engine_options(self) -> EngineOptions:
-        from app.core.engine import EngineOptions
+        from app.core.asr.engine import EngineOptions
 
         return EngineOptions(
             model=self.model,
@@ -102,7 +102,7 @@ class Settings:
         )
 
     def cue_options(self) -> CueOptions:
-        from app.core.cues import CueOptions
+        from app.core.transcript.cues import CueOptions
 
         return CueOptions(
             max_chars_latin=self.max_chars_latin,
@@ -113,7 +113,7 @@ class Settings:
         )
 
     def chunk_options(self) -> ChunkOptions:
-        from app.core.chunking import ChunkOptions
+        from app.core.audio.chunking import ChunkOptions
 
         return ChunkOptions(max_pause_s=self.max_pause_s)
 

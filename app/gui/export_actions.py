@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from app.core.errors import MurmurError
 
 if TYPE_CHECKING:
-    from app.core.exporters import ExportOptions
+    from app.core.export.exporters import ExportOptions
     from app.core.settings import Settings
     from app.gui.document import TranscriptDocument
 
@@ -33,7 +33,7 @@ FORMAT_SHORTCUTS: dict[str, str] = {
 
 def export_options(settings: Settings) -> ExportOptions:
     """The exporter options from the settings (subtitle limits reshape the cues)."""
-    from app.core.exporters import ExportOptions
+    from app.core.export.exporters import ExportOptions
 
     return ExportOptions(timestamps=settings.txt_timestamps, cues=settings.cue_options())
 
@@ -44,7 +44,7 @@ def _file_filter(fmt: str) -> str:
 
 def suggested_path(doc: TranscriptDocument, fmt: str, settings: Settings) -> Path:
     """Where the save dialog starts: the last export folder, then the default one."""
-    from app.core.exporters import default_export_path
+    from app.core.export.exporters import default_export_path
 
     media = Path(doc.media_path)
     name = default_export_path(media, fmt).name
@@ -58,7 +58,7 @@ def write_export(
     doc: TranscriptDocument, fmt: str, path: Path, settings: Settings, mark: bool = True
 ) -> Path:
     """Write one export (and mark the document exported). Raises MurmurError."""
-    from app.core.exporters import export
+    from app.core.export.exporters import export
 
     written = export(doc.transcript, fmt, path, export_options(settings))
     if mark:
@@ -99,7 +99,7 @@ class ExportAllResult:
 
 def export_all(docs: list[TranscriptDocument], settings: Settings) -> ExportAllResult:
     """Every document in the default formats, to the export folder or next to its input."""
-    from app.core.exporters import default_export_path
+    from app.core.export.exporters import default_export_path
 
     result = ExportAllResult()
     folder = settings.export_dir or None

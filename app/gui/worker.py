@@ -23,7 +23,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from app.core.errors import Cancelled, MurmurError
 
 if TYPE_CHECKING:
-    from app.core.engine import Engine
+    from app.core.asr.engine import Engine
     from app.core.settings import Settings
 
 _job_ids = iter(range(1, sys.maxsize))
@@ -87,7 +87,7 @@ class Worker(QObject):
     # -- engine ----------------------------------------------------------------
     def _engine_for(self, settings: Settings) -> Engine:
         """The engine for these settings; a new one only when model/device/precision change."""
-        from app.core.engine import Engine
+        from app.core.asr.engine import Engine
 
         options = settings.engine_options()
         key = _engine_key(settings)

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QLineEdit
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.core.edits import ReplaceAll
 from app.core.transcript import Segment, Transcript, TranscriptMeta
+from app.core.transcript.edits import ReplaceAll
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
 from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT

@@ -102,7 +102,7 @@ def test_drop_transcribe_show_and_export_every_format(
     assert starts == sorted(starts)
 
     # An edit marks the window modified and enables Undo.
-    from app.core.edits import SetText
+    from app.core.transcript.edits import SetText
 
     item.document.push(SetText(0, "Edited first line"))
     assert window.isWindowModified()
@@ -210,7 +210,7 @@ def test_cancel_mid_transcription_then_retry(
 def test_remove_with_unexported_edits_asks(
     qtbot: object, window: MainWindow, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.core.edits import SetText
+    from app.core.transcript.edits import SetText
 
     [item] = window.add_files([str(media["second"])])
     wait_all_finished(qtbot, window)

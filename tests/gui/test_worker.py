@@ -182,7 +182,7 @@ def test_engine_is_reused_and_reloaded_only_for_model_changes(
     speech: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import app.core.engine as engine_module
+    import app.core.asr.engine as engine_module
 
     made: list[object] = []
     real = engine_module.Engine

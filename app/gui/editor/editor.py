@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.edits import Batch, Delete, Insert, Merge, SetText, Split
 from app.core.transcript import Command, EditError, Segment
+from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, Split
 from app.gui.editor.find_replace import FindReplaceBar
 from app.gui.editor.player import MediaPlayer
 from app.gui.editor.segment_table import COL_TEXT, SegmentTableModel, SegmentTableView

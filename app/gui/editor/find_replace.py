@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.edits import ReplaceAll, SetText, find_matches
 from app.core.transcript import EditError
+from app.core.transcript.edits import ReplaceAll, SetText, find_matches
 
 if TYPE_CHECKING:
     from app.gui.document import TranscriptDocument

@@ -40,8 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.edits import SetText, SetTimes
 from app.core.transcript import EditError, Transcript, TranscriptChange
+from app.core.transcript.edits import SetText, SetTimes
 from app.gui.editor.timecode import format_time, parse_time
 
 if TYPE_CHECKING:

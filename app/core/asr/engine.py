@@ -1,6 +1,6 @@
 """GLM-ASR speech recognition: batched greedy decoding of speech chunks.
 
-``Engine.load`` finds the model (hub id or folder, see :mod:`app.core.model_loader`),
+``Engine.load`` finds the model (hub id or folder, see :mod:`app.core.asr.model_loader`),
 picks the device and dtype and loads model and processor. ``Engine.transcribe`` decodes
 chunks grouped by length, in batches with left padding, and decodes a chunk that fell into
 a repetition loop again with anti-repetition settings. A set ``cancel`` event stops
@@ -21,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.errors import Cancelled, MediaError, ModelError
-from app.core.events import DeviceInfo, DownloadProgress
-from app.core.model_loader import (
+from app.core.asr.model_loader import (
     DEFAULT_MODEL_ID,
     choose_device,
     default_batch_size,
@@ -31,7 +29,9 @@ from app.core.model_loader import (
     load_model,
     resolve_model,
 )
-from app.core.repetition import is_looping, trim_loop
+from app.core.asr.repetition import is_looping, trim_loop
+from app.core.errors import Cancelled, MediaError, ModelError
+from app.core.events import DeviceInfo, DownloadProgress
 
 __all__ = [
     "ANTI_REPETITION",
@@ -382,7 +382,7 @@ class Engine:
         on_step: StepHook | None,
     ) -> list[Decoded]:
         """``_generate``, halving the batch when the GPU runs out of memory."""
-        from app.core.model_loader import _empty_cuda_cache, _is_oom
+        from app.core.asr.model_loader import _empty_cuda_cache, _is_oom
 
         try:
             return self._generate(samples, cancel, anti_repetition, on_step)

@@ -173,8 +173,8 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
 
-    from app.core.engine import Engine
-    from app.core.exporters import ExportOptions, default_export_path, export
+    from app.core.asr.engine import Engine
+    from app.core.export.exporters import ExportOptions, default_export_path, export
 
     settings = load_settings()
     if args.model:

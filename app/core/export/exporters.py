@@ -21,10 +21,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.atomic import describe_write_error, write_bytes_atomic
-from app.core.cues import CueOptions, reshape, wrap_lines
 from app.core.errors import ExportError
-from app.core.text import SENTENCE_END_LATIN, SENTENCE_END_WIDE, join_texts, normalize_space
-from app.core.transcript import FORMAT_VERSION, Segment, TranscriptMeta
+from app.core.transcript.cues import CueOptions, reshape, wrap_lines
+from app.core.transcript.model import FORMAT_VERSION, Segment, TranscriptMeta
+from app.core.transcript.text import (
+    SENTENCE_END_LATIN,
+    SENTENCE_END_WIDE,
+    join_texts,
+    normalize_space,
+)
 
 FORMATS = ("srt", "vtt", "txt", "docx", "json")
 FORMAT_NAMES = {

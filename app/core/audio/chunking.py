@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.vad import SpeechRegion, clean_regions
+from app.core.audio.vad import SpeechRegion, clean_regions
 
 # Where to look for the quietest point of an over-long region: the last
 # fraction of the allowed span.

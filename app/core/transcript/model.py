@@ -1,7 +1,7 @@
 """The transcript model: timed segments plus metadata, editable through commands.
 
 A :class:`Transcript` holds an ordered list of :class:`Segment` objects. Every
-edit goes through a command object (see :mod:`app.core.edits`) whose ``apply``
+edit goes through a command object (see :mod:`app.core.transcript.edits`) whose ``apply``
 returns the exact inverse, which makes undo and redo trivial for any front end.
 Listeners subscribe to precise :class:`TranscriptChange` notifications so that a
 Qt model can emit row-level signals without the core knowing about Qt.
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, Protocol
 
 from app.core.errors import MurmurError
-from app.core.text import join_texts
+from app.core.transcript.text import join_texts
 
 FORMAT_VERSION = 1
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from app.core.text import is_cjk_letter, is_wide, join_texts
-from app.core.transcript import Command, EditError, Segment, Transcript
+from app.core.transcript.model import Command, EditError, Segment, Transcript
+from app.core.transcript.text import is_cjk_letter, is_wide, join_texts
 
 __all__ = [
     "Batch",

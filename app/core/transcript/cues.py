@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.errors import SettingsError
-from app.core.text import (
+from app.core.transcript.model import Segment
+from app.core.transcript.text import (
     ABBREVIATIONS,
     CLAUSE_END_LATIN,
     CLAUSE_END_WIDE,
@@ -33,7 +34,6 @@ from app.core.text import (
     normalize_space,
     split_atoms,
 )
-from app.core.transcript import Segment
 
 _MS = 0.001  # shortest duration a cue may keep (one millisecond, as written in SRT/VTT)
 _SNAP_MAX_S = 0.5  # how far (in speech time) a cue boundary may move to reach a pause

@@ -1,0 +1,1 @@
+"""Speech recognition stage: loading GLM-ASR and transcribing chunks in batches."""

@@ -1,0 +1,1 @@
+"""Audio stage: media decoding, speech detection and cutting speech into chunks."""

@@ -1,0 +1,1 @@
+"""Export stage: subtitles and documents written atomically."""
