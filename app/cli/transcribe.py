@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -25,7 +26,7 @@ from app.core.events import (
     SpeechFound,
     StageChanged,
 )
-from app.core.settings import DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
+from app.core.settings import CHANNEL_CHOICES, DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
 
 
 def _formats(value: str) -> list[str]:
@@ -38,12 +39,24 @@ def _formats(value: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
+def _audio_track(value: str) -> int | str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a track number from 1, or auto")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="murmur transcribe",
         description="Transcribe audio or video files to subtitles and text, on this machine.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio or video files")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="audio or video files")
     parser.add_argument(
         "--format",
         "-f",
@@ -65,6 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="longest pause (s) inside one chunk; default 1.0",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist already (default: such an input's outputs "
+        "get the next free name, 'talk (2).srt', and nothing is overwritten)",
+    )
+    parser.add_argument(
+        "--audio-track",
+        type=_audio_track,
+        default=None,
+        metavar="N",
+        help="which audio track to read, from 1 (see --list-tracks); 'auto': the one "
+        "with the most speech; default: the track flagged default, else the first",
+    )
+    parser.add_argument(
+        "--list-tracks",
+        action="store_true",
+        help="list the audio tracks of each INPUT (index, language, codec, channels, "
+        "title, default) and stop",
+    )
+    parser.add_argument(
+        "--channel",
+        choices=CHANNEL_CHOICES,
+        default=None,
+        help="auto: mix down, unless the channels cancel out (then the strongest one); "
+        "mix, left or right by hand",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -167,14 +207,56 @@ def _remove(paths: list[Path]) -> None:
         p.unlink(missing_ok=True)
 
 
-def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
+def list_tracks(inputs: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """`--list-tracks`: a table of each input's audio tracks on stdout."""
+    from app.core.audio.media import list_tracks as tracks_of
+
+    failures = 0
+    for raw in inputs:
+        try:
+            tracks = tracks_of(raw)
+        except MurmurError as exc:
+            stderr.write(f"murmur: error: {exc}\n")
+            failures += 1
+            continue
+        rows = [("#", "language", "codec", "channels", "title", "default")]
+        for t in tracks:
+            channels = f"{t.channels} ({t.layout})" if t.layout else str(t.channels)
+            language = t.language or "-"
+            rows.append(
+                (str(t.index), language, t.codec, channels, t.title, "yes" if t.default else "")
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        stdout.write(f"{raw}: {len(tracks)} audio track{'s' if len(tracks) != 1 else ''}\n")
+        for row in rows:
+            stdout.write(
+                "  "
+                + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                + "\n"
+            )
+    stdout.flush()
+    return 1 if failures else 0
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    stderr: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> int:
     """Run `murmur transcribe`; returns the exit status (0: every input succeeded)."""
     stderr = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    stdout = stdout or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
+    if not args.inputs:
+        parser.error("give at least one INPUT")
+    if args.list_tracks:
+        return list_tracks(args.inputs, stdout, stderr)
 
     from app.core.asr.engine import Engine
-    from app.core.export.exporters import ExportOptions, default_export_path, export
+    from app.core.export.exporters import ExportOptions, export
+    from app.core.export.naming import plan_outputs
 
     settings = load_settings()
     if args.model:
@@ -187,6 +269,8 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
         settings.context, settings.hotwords = args.prompt, []
     if args.max_pause is not None:
         settings.max_pause_s = args.max_pause
+    if args.channel is not None:
+        settings.channel = args.channel
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:
@@ -195,21 +279,28 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
             stderr.write(f"murmur: can't create output folder {args.output_dir}: {exc.strerror}\n")
             return 2
 
+    try:
+        plans = plan_outputs(args.inputs, formats, args.output_dir, overwrite=args.overwrite)
+    except MurmurError as exc:
+        stderr.write(f"murmur: error: {exc}\n")
+        return 2
     engine = Engine(settings.engine_options())
-    pipeline_options = settings.pipeline_options()
+    pipeline_options = replace(settings.pipeline_options(), track=args.audio_track)
     export_options = ExportOptions(
         timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
     )
     progress = ProgressLine(stderr, enabled=not args.quiet)
     cancel = threading.Event()
     failures = 0
-    for position, raw in enumerate(args.inputs):
-        path = Path(raw)
+    for plan in plans:
+        if plan.renamed:
+            progress.say(f"murmur: {plan.note()}")
+    for position, plan in enumerate(plans):
+        path = plan.source
         written: list[Path] = []
         try:
             transcript = _transcribe_one(path, engine, pipeline_options, progress, cancel)
-            for fmt in formats:
-                target = default_export_path(path, fmt, args.output_dir)
+            for fmt, target in plan.paths.items():
                 written.append(export(transcript, fmt, target, export_options))
             for out in written:
                 progress.say(f"wrote {out}")

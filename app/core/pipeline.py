@@ -12,15 +12,15 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
-from app.core.audio.media import decode_audio, probe
-from app.core.audio.vad import VadOptions, detect_speech
+from app.core.audio.media import DecodedAudio, MediaInfo, decode_audio, probe
+from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -49,6 +49,11 @@ class PipelineOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     chunks: ChunkOptions = field(default_factory=ChunkOptions)
     cues: CueOptions = field(default_factory=CueOptions)
+    # Which audio track (1-based); None: the one flagged default, else the first;
+    # "auto": the track with the most detected speech.
+    track: int | str | None = None
+    # "auto" (mix, unless the channels cancel), "mix", "left" or "right".
+    channel: str = "auto"
 
 
 def _check(cancel: _threading.Event | None) -> None:
@@ -111,6 +116,39 @@ def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, flo
     return bounds
 
 
+def track_notice(path: Path, info: MediaInfo) -> str:
+    """Which of several audio tracks was used by default, and how to choose another."""
+    used = info.tracks[info.track - 1].describe()
+    return (
+        f"{path.name} has {len(info.tracks)} audio tracks; used {used}. Choose another with "
+        "--audio-track N (--list-tracks lists them) or the track picker on its queue card"
+    )
+
+
+def _most_speech_track(
+    path: Path, info: MediaInfo, options: PipelineOptions, cancel: _threading.Event | None
+) -> Generator[Event, None, tuple[DecodedAudio, list[SpeechRegion]]]:
+    """``--audio-track auto``: decode each track, keep the one with the most speech."""
+    best: tuple[float, int, DecodedAudio, list[SpeechRegion]] | None = None
+    found: list[str] = []
+    for t in info.tracks:
+        yield StageChanged(Stage.DECODING, f"Decoding {path.name}, audio track {t.index}")
+        audio = decode_audio(path, cancel=cancel, track=t.index, channel=options.channel)
+        yield StageChanged(Stage.DETECTING_SPEECH, f"Finding speech in audio track {t.index}")
+        regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+        speech = sum(r.end - r.start for r in regions)
+        found.append(f"track {t.index}: {speech:.1f} s")
+        if best is None or speech > best[0]:
+            best = (speech, t.index, audio, regions)
+    assert best is not None
+    speech, index, audio, regions = best
+    yield Notice(
+        f"{path.name}: --audio-track auto used {info.tracks[index - 1].describe()}, the one "
+        f"with the most speech ({'; '.join(found)})"
+    )
+    return audio, regions
+
+
 def transcribe_file(
     path: str | Path,
     engine: Engine,
@@ -124,20 +162,30 @@ def transcribe_file(
     options = options or PipelineOptions()
     started = time.monotonic()
     path = Path(path)
-    info = probe(path)
+    track = options.track if isinstance(options.track, int) else None
+    info = probe(path, track=track)
     yield MediaOpened(path=str(path), duration=info.duration or 0.0, has_video=info.has_video)
 
-    yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
-    audio = decode_audio(path, cancel=cancel)
+    if options.track == "auto" and len(info.tracks) > 1:
+        audio, regions = yield from _most_speech_track(path, info, options, cancel)
+    else:
+        if options.track is None and len(info.tracks) > 1:
+            yield Notice(track_notice(path, info))
+        yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
+        audio = decode_audio(path, cancel=cancel, track=track, channel=options.channel)
+        regions: list[SpeechRegion] | None = None
     if audio.warning:
         yield Notice(audio.warning)
+    if audio.channel_note:
+        yield Notice(audio.channel_note)
     duration = audio.duration
     if audio.samples.size == 0:
         raise MediaError(f"{path.name}: no audio could be decoded")
     _check(cancel)
 
-    yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
-    regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+    if regions is None:
+        yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
+        regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
 
     def cut(chunk_options: ChunkOptions) -> list[Chunk]:
         return make_chunks(

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.audio.media import CHANNEL_CHOICES
 from app.core.errors import SettingsError
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class Settings:
     min_duration_s: float = 1.0
     max_duration_s: float = 7.0
     txt_timestamps: bool = False
+    # auto: mix down unless the channels cancel out; mix, left or right by hand
+    channel: str = "auto"
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
 
@@ -78,6 +81,8 @@ class Settings:
             errors.append("Minimum cue duration: between 0.2 and 10 s.")
         if not 1.0 <= self.max_duration_s <= 30.0:
             errors.append("Maximum cue duration: between 1 and 30 s.")
+        if self.channel not in CHANNEL_CHOICES:
+            errors.append(f"Channel: choose one of {', '.join(CHANNEL_CHOICES)}.")
         if self.min_duration_s > self.max_duration_s:
             errors.append("Minimum cue duration must not exceed the maximum.")
         return errors
@@ -120,7 +125,9 @@ class Settings:
     def pipeline_options(self) -> PipelineOptions:
         from app.core.pipeline import PipelineOptions
 
-        return PipelineOptions(chunks=self.chunk_options(), cues=self.cue_options())
+        return PipelineOptions(
+            chunks=self.chunk_options(), cues=self.cue_options(), channel=self.channel
+        )
 
 
 def config_dir() -> Path:

@@ -95,27 +95,53 @@ def export_with_dialog(
 class ExportAllResult:
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # one line per numbered input
 
 
-def export_all(docs: list[TranscriptDocument], settings: Settings) -> ExportAllResult:
-    """Every document in the default formats, to the export folder or next to its input."""
-    from app.core.export.exporters import default_export_path
+def _sources(docs: list[TranscriptDocument]) -> list[str]:
+    return [doc.media_path for doc in docs]
+
+
+def existing_exports(docs: list[TranscriptDocument], settings: Settings) -> list[Path]:
+    """The files "Export all finished" would replace if the user agrees to it."""
+    from app.core.export.naming import existing_outputs
+
+    formats = settings.export_formats
+    return existing_outputs(_sources(docs), formats, settings.export_dir or None)
+
+
+def export_all(
+    docs: list[TranscriptDocument], settings: Settings, overwrite: bool = False
+) -> ExportAllResult:
+    """Every document in the default formats, to the export folder or next to its input.
+
+    Names follow :mod:`app.core.export.naming`: documents that would share a name
+    are numbered (``talk (2).srt``); an existing file is replaced only with
+    ``overwrite``, otherwise that document takes the next free number.
+    """
+    from app.core.export.naming import plan_outputs
 
     result = ExportAllResult()
     folder = settings.export_dir or None
-    for doc in docs:
+    try:
+        plans = plan_outputs(_sources(docs), settings.export_formats, folder, overwrite=overwrite)
+    except MurmurError as exc:
+        result.errors.append(str(exc))
+        return result
+    for doc, plan in zip(docs, plans, strict=True):
         ok = True
-        for fmt in settings.export_formats:
-            target = default_export_path(Path(doc.media_path), fmt, folder)
+        if plan.renamed:
+            result.renamed.append(plan.note())
+        for fmt, target in plan.paths.items():
             try:
-                written = write_export(doc, fmt, Path(target), settings, mark=False)
+                written = write_export(doc, fmt, target, settings, mark=False)
                 result.written.append(written)
             except MurmurError as exc:
                 ok = False
                 result.errors.append(str(exc))
             except OSError as exc:
                 ok = False
-                result.errors.append(f"{Path(target).name}: {exc.strerror or exc}")
+                result.errors.append(f"{target.name}: {exc.strerror or exc}")
         if ok:  # a document stays "unexported" until every default format is written
             doc.mark_exported()
     return result

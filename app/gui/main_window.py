@@ -7,6 +7,7 @@ worker thread, never here.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,15 @@ from app.gui.drop_zone import MEDIA_EXTENSIONS, DropZone, collect_media_files
 from app.gui.editor import TranscriptEditor
 from app.gui.live_view import LiveSegmentsView
 from app.gui.menus import build_menus
-from app.gui.prompts import CANCEL, EXPORT, ask_unexported, confirm_stop_work
-from app.gui.queue_model import JobState, QueueItem, QueueModel
+from app.gui.prompts import (
+    CANCEL,
+    EXPORT,
+    REPLACE,
+    ask_replace,
+    ask_unexported,
+    confirm_stop_work,
+)
+from app.gui.queue_model import JobState, QueueItem, QueueModel, audio_tracks
 from app.gui.queue_view import QueueView
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status import StatusPanel, download_text
@@ -124,6 +132,7 @@ class MainWindow(QMainWindow):
         self.queue_view.cancelRequested.connect(self.cancel_item)
         self.queue_view.removeRequested.connect(self.remove_item)
         self.queue_view.retryRequested.connect(self.retry_item)
+        self.queue_view.trackChosen.connect(self.choose_track)
         self.queue_view.selectionModel().currentChanged.connect(self._on_current_changed)
 
         queue_title = QLabel("Queue")
@@ -229,6 +238,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Not found: {', '.join(missing)}", 8000)
         items = self.queue.add(files)
         for item in items:
+            item.tracks = audio_tracks(item.path)
             self._submit(item)
         if items and self.queue_view.current_item() is None:
             self.queue_view.select_item(items[0].id)
@@ -236,8 +246,26 @@ class MainWindow(QMainWindow):
         return items
 
     def _submit(self, item: QueueItem) -> None:
-        job = self.service.submit(item.path, self.effective_settings(), cancel=item.cancel_event)
+        settings = self.effective_settings()
+        job = self.service.submit(item.path, settings, cancel=item.cancel_event, track=item.track)
+        item.track_used = item.chosen_track
         self._job_items[job.id] = item.id
+
+    def choose_track(self, item_id: int, track: int) -> None:
+        """The track picker on a card: a queued file restarts with it; a finished
+        one can be retried with it."""
+        item = self.queue.find(item_id)
+        if item is None or item.state.active or track == item.chosen_track:
+            return
+        item.track = track
+        if item.state is JobState.QUEUED:
+            # Drop the queued job (its cancellation is not reported) and queue again.
+            for job_id in [j for j, i in self._job_items.items() if i == item_id]:
+                self._end_job(job_id)
+            item.cancel_event.set()
+            item.cancel_event = threading.Event()
+            self._submit(item)
+        self._item_changed(item)
 
     # -- queue actions ----------------------------------------------------------------
     def cancel_item(self, item_id: int) -> None:
@@ -253,8 +281,20 @@ class MainWindow(QMainWindow):
 
     def retry_item(self, item_id: int) -> None:
         item = self.queue.find(item_id)
-        if item is None or item.state not in (JobState.FAILED, JobState.CANCELLED):
+        if item is None:
             return
+        retrack = item.state is JobState.DONE and item.track_changed
+        if item.state not in (JobState.FAILED, JobState.CANCELLED) and not retrack:
+            return
+        doc = item.document
+        if doc is not None:
+            if doc.is_dirty():
+                answer = self.ask_unexported([item])
+                if answer == CANCEL or (answer == EXPORT and not self._export_docs([doc])):
+                    return
+            self.undo_group.removeStack(doc.undo_stack)
+            if self._shown is item:
+                self.editor.set_document(None)
         item.reset_for_retry()
         self._submit(item)
         self._item_changed(item)
@@ -436,7 +476,8 @@ class MainWindow(QMainWindow):
         current = self.queue_view.current_item()
         state = current.state if current is not None else None
         self.action_cancel_item.setEnabled(state is not None and not state.finished)
-        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED))
+        retrack = current is not None and state is JobState.DONE and current.track_changed
+        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED) or retrack)
         self.action_remove_item.setEnabled(current is not None)
 
     # -- export ----------------------------------------------------------------------------------
@@ -452,11 +493,19 @@ class MainWindow(QMainWindow):
         return written
 
     def _export_docs(self, docs: list[TranscriptDocument]) -> bool:
-        result = export_actions.export_all(docs, self.effective_settings())
+        settings = self.effective_settings()
+        existing = export_actions.existing_exports(docs, settings)
+        answer = self.ask_replace(existing) if existing else None
+        if answer == CANCEL:
+            return False
+        result = export_actions.export_all(docs, settings, overwrite=answer == REPLACE)
         if result.errors:
             QMessageBox.warning(self, "Export failed", "\n".join(result.errors))
         elif result.written:
-            self.statusBar().showMessage(f"Exported {len(result.written)} files", 8000)
+            message = f"Exported {len(result.written)} files"
+            if result.renamed:
+                message += " · names taken, numbered: " + "; ".join(result.renamed)
+            self.statusBar().showMessage(message, 15000)
         for item in self.queue.items:
             self.queue.touch(item.id)
         self._update_header()
@@ -490,6 +539,10 @@ class MainWindow(QMainWindow):
     def ask_unexported(self, items: list[QueueItem]) -> str:
         """Ask what to do with unexported edits: EXPORT, DISCARD or CANCEL."""
         return ask_unexported(self, [i.name for i in items])
+
+    def ask_replace(self, existing: list[Path]) -> str:
+        """Exports would replace files: REPLACE, KEEP_BOTH or CANCEL."""
+        return ask_replace(self, existing)
 
     def confirm_stop_work(self, running: int) -> bool:
         return confirm_stop_work(self, running)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 EXPORT, DISCARD, CANCEL = "export", "discard", "cancel"
+REPLACE, KEEP_BOTH = "replace", "keep both"
 
 
 def ask_unexported(parent: QWidget, names: list[str]) -> str:
@@ -35,3 +38,23 @@ def confirm_stop_work(parent: QWidget, running: int) -> bool:
         QMessageBox.StandardButton.No,
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_replace(parent: QWidget, existing: list[Path]) -> str:
+    """Exports would land on existing files: returns REPLACE, KEEP_BOTH or CANCEL."""
+    shown = ", ".join(p.name for p in existing[:5]) + ("…" if len(existing) > 5 else "")
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Files exist already")
+    count = f"{len(existing)} file{'s' if len(existing) != 1 else ''}"
+    box.setText(f"{count} exist{'s' if len(existing) == 1 else ''} already: {shown}")
+    box.setInformativeText(
+        "Replace them, or keep both (the new exports get a number, like “talk (2).srt”)?"
+    )
+    keep = box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole)
+    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(keep)
+    box.exec()
+    clicked = box.clickedButton()
+    return REPLACE if clicked is replace else KEEP_BOTH if clicked is keep else CANCEL

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 if TYPE_CHECKING:
+    from app.core.audio.media import AudioTrack
     from app.core.transcript import Segment
     from app.gui.document import TranscriptDocument
 
@@ -34,6 +35,47 @@ class JobState(enum.Enum):
 
 
 _ids = itertools.count(1)
+
+# Containers that can hold more than one audio track: their headers are read
+# when a file is queued, so that its card can offer a track picker.
+MULTI_TRACK_SUFFIXES = frozenset(
+    [
+        ".mkv",
+        ".mka",
+        ".mk3d",
+        ".webm",
+        ".mp4",
+        ".m4a",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".ts",
+        ".m2ts",
+        ".mts",
+        ".mxf",
+        ".ogg",
+        ".ogv",
+        ".vob",
+        ".wmv",
+        ".asf",
+        ".flv",
+        ".3gp",
+    ]
+)
+
+
+def audio_tracks(path: str) -> tuple[AudioTrack, ...]:
+    """The audio tracks of a container that may hold several; () when unreadable
+    (the job then fails with the reason) or a plain audio file."""
+    from app.core.audio.media import list_tracks
+    from app.core.errors import MurmurError
+
+    if Path(path).suffix.lower() not in MULTI_TRACK_SUFFIXES:
+        return ()
+    try:
+        return list_tracks(path)
+    except MurmurError:
+        return ()
 
 
 def format_eta(seconds: float | None) -> str:
@@ -65,10 +107,26 @@ class QueueItem:
     duration: float | None = None
     document: TranscriptDocument | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    tracks: tuple[AudioTrack, ...] = ()  # the file's audio tracks (a picker when several)
+    track: int | None = None  # chosen by the user (1-based); None: the default track
+    track_used: int | None = None  # the track of the latest (or current) job
 
     @property
     def name(self) -> str:
         return Path(self.path).name
+
+    @property
+    def default_track(self) -> int:
+        return next((t.index for t in self.tracks if t.default), 1)
+
+    @property
+    def chosen_track(self) -> int:
+        return self.track if self.track is not None else self.default_track
+
+    @property
+    def track_changed(self) -> bool:
+        """A finished job read another track than the one chosen now."""
+        return self.track_used is not None and self.track_used != self.chosen_track
 
     def status_text(self) -> str:
         """The one line shown under the file name."""

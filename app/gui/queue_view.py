@@ -14,6 +14,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.audio.media import AudioTrack
 from app.gui.icon_label import IconLabel
 from app.gui.queue_model import ItemRole, JobState, QueueItem, QueueModel
 from app.gui.theme import DANGER, SUCCESS, colors, icon
@@ -49,6 +51,7 @@ class QueueItemCard(QWidget):
     cancelClicked = Signal()
     removeClicked = Signal()
     retryClicked = Signal()
+    trackChosen = Signal(int)  # 1-based audio track, chosen by the user
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +67,17 @@ class QueueItemCard(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(6)
         self.progress.setAccessibleName("Progress")
+
+        # The audio track picker, shown when the file has several tracks.
+        self.track_picker = QComboBox()
+        self.track_picker.setAccessibleName("Audio track")
+        self.track_picker.setToolTip("Which audio track to transcribe")
+        self.track_picker.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.track_picker.setVisible(False)
+        self.track_picker.activated.connect(
+            lambda row: self.trackChosen.emit(int(self.track_picker.itemData(row)))
+        )
+        self._tracks_shown: tuple[object, ...] = ()
 
         self.cancel_button = self._tool_button("cancel", "Cancel", "Cancel this file")
         self.retry_button = self._tool_button("retry", "Retry", "Transcribe this file again")
@@ -83,6 +97,7 @@ class QueueItemCard(QWidget):
         row.setSpacing(10)
         row.addWidget(self.state_icon)
         row.addLayout(text, 1)
+        row.addWidget(self.track_picker)
         for button in (self.cancel_button, self.retry_button, self.remove_button):
             row.addWidget(button)
         self._state: JobState | None = None
@@ -121,11 +136,39 @@ class QueueItemCard(QWidget):
         elif active:
             self.progress.setRange(0, 0)  # busy
         self.cancel_button.setVisible(item.state is JobState.QUEUED or active)
-        self.retry_button.setVisible(item.state in (JobState.FAILED, JobState.CANCELLED))
+        retry = item.state in (JobState.FAILED, JobState.CANCELLED)
+        self.retry_button.setVisible(retry or (item.state is JobState.DONE and item.track_changed))
+        self._update_track_picker(item)
+
+    def _update_track_picker(self, item: QueueItem) -> None:
+        picker = self.track_picker
+        if item.tracks != self._tracks_shown:
+            self._tracks_shown = item.tracks
+            picker.blockSignals(True)
+            picker.clear()
+            for track in item.tracks:
+                picker.addItem(track_label(track), track.index)
+                picker.setItemData(
+                    picker.count() - 1, track.describe(), Qt.ItemDataRole.ToolTipRole
+                )
+            picker.blockSignals(False)
+        picker.setVisible(len(item.tracks) > 1)
+        picker.setEnabled(not item.state.active)
+        row = picker.findData(item.chosen_track)
+        if row >= 0 and row != picker.currentIndex():
+            picker.blockSignals(True)
+            picker.setCurrentIndex(row)
+            picker.blockSignals(False)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.clicked.emit()
         event.accept()
+
+
+def track_label(track: AudioTrack) -> str:
+    """Short text for the picker: "2 · eng · Commentary"."""
+    parts = [str(track.index), track.language, track.title or track.layout]
+    return " · ".join(p for p in parts if p)
 
 
 class _CardDelegate(QStyledItemDelegate):
@@ -164,6 +207,7 @@ class QueueView(QListView):
     cancelRequested = Signal(int)  # item id
     removeRequested = Signal(int)
     retryRequested = Signal(int)
+    trackChosen = Signal(int, int)  # item id, 1-based audio track
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -215,6 +259,7 @@ class QueueView(QListView):
             card.cancelClicked.connect(lambda i=item_id: self.cancelRequested.emit(i))
             card.removeClicked.connect(lambda i=item_id: self.removeRequested.emit(i))
             card.retryClicked.connect(lambda i=item_id: self.retryRequested.emit(i))
+            card.trackChosen.connect(lambda t, i=item_id: self.trackChosen.emit(i, t))
             card.update_from(item)
             self._cards[item_id] = card
             self.setIndexWidget(model.index(row), card)

@@ -40,6 +40,7 @@ class Job:
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     id: int = field(default_factory=lambda: next(_job_ids))
+    track: int | None = None  # 1-based audio track; None: the file's default track
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Worker(QObject):
         self.jobStarted.emit(job.id)
         try:
             engine = self._engine_for(job.settings)
-            options = job.settings.pipeline_options()
+            options = replace(job.settings.pipeline_options(), track=job.track)
             for ev in transcribe_file(job.path, engine, options, cancel=job.cancel):
                 if job.cancel.is_set():
                     raise Cancelled()
@@ -225,9 +226,15 @@ class TranscriptionService(QObject):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
 
-    def submit(self, path: str, settings: Settings, cancel: threading.Event | None = None) -> Job:
+    def submit(
+        self,
+        path: str,
+        settings: Settings,
+        cancel: threading.Event | None = None,
+        track: int | None = None,
+    ) -> Job:
         """Queue a file; ``cancel`` (set from any thread) stops it."""
-        job = Job(path=path, settings=settings, cancel=cancel or threading.Event())
+        job = Job(path=path, settings=settings, cancel=cancel or threading.Event(), track=track)
         self._jobs[job.id] = job
         self._submit.emit(job)
         return job

@@ -7,6 +7,13 @@ declared duration. The source stream (e.g. 48 kHz stereo) is never held in
 memory. Plain WAV/FLAC files that are already at the target rate are read with
 soundfile, which is faster.
 
+A file may hold several audio tracks (:func:`probe` lists them as
+:class:`AudioTrack`); the one the container flags as default is read unless
+another is asked for. Channels are kept through the resampler and mixed here
+(:class:`_ChannelMixer`), so that a mix whose channels cancel (one of them
+phase-inverted) is noticed and the strongest channel used instead, and so that
+5.1 keeps its centre channel, where the dialogue is, at full level.
+
 Errors in a packet or frame are caught one by one, so a damaged or cut-short
 file gives everything that decoded before the damage, flagged ``truncated``
 with a one-line warning. Files that can't be read at all raise
@@ -49,6 +56,45 @@ _CANCEL_CHECK_PACKETS = 64
 _MAX_PREALLOCATE_S = 12 * 3600.0
 _RESAMPLED_FRAME = 8192  # samples per frame out of the resampler
 
+CHANNEL_CHOICES = ("auto", "mix", "left", "right")
+# The phase check looks at the first this many seconds of the stream, decides,
+# then streams on; the whole file's figures are kept as it goes, and only when
+# they disagree with that early decision is the file decoded a second time.
+_PHASE_CHECK_S = 30.0
+# The mix "loses most of the energy" when it keeps less than this share of the
+# energy it would have if its channels were in phase (-10 dB).
+_CANCEL_RATIO = 0.1
+# Below this mean square (-60 dBFS) a stretch is too quiet to judge.
+_SIGNAL_FLOOR = 1e-6
+# Down-mix weights by channel name: the centre (dialogue) at full level, the
+# front pair as in stereo ((L + R) / 2), surrounds at -9 dB, LFE left out.
+_FRONT = frozenset({"FL", "FR", "DL", "DR", "FLC", "FRC"})
+_NAMED_CHANNELS = {"FL": "left", "FR": "right", "FC": "centre"}
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """One audio stream of a media file, as :func:`probe` reports it."""
+
+    index: int  # 1-based among the file's audio tracks (what --audio-track takes)
+    stream_index: int  # the container's stream number
+    codec: str
+    channels: int
+    layout: str  # "stereo", "5.1", ...
+    sample_rate: int
+    language: str  # "" when the container says nothing
+    title: str
+    default: bool  # flagged as the default track by the container
+
+    def describe(self) -> str:
+        """``track 2 (eng, opus, stereo, "Commentary", default)``."""
+        parts = [self.language, self.codec, self.layout or f"{self.channels} ch"]
+        if self.title:
+            parts.append(f'"{self.title}"')
+        if self.default:
+            parts.append("default")
+        return f"track {self.index} ({', '.join(p for p in parts if p)})"
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -58,6 +104,13 @@ class MediaInfo:
     codec: str  # audio codec name
     sample_rate: int  # of the source audio stream
     channels: int
+    tracks: tuple[AudioTrack, ...] = ()  # every audio track of the file
+    track: int = 1  # the 1-based track these figures (and the decoded audio) are of
+
+
+def default_track(tracks: tuple[AudioTrack, ...] | list[AudioTrack]) -> int:
+    """The track the container flags as default, else the first (1-based)."""
+    return next((t.index for t in tracks if t.default), 1)
 
 
 @dataclass(frozen=True)
@@ -67,6 +120,7 @@ class DecodedAudio:
     info: MediaInfo
     truncated: bool  # decoding stopped early (file cut short / corrupt tail)
     warning: str | None  # one line for the user when something was wrong
+    channel_note: str | None = None  # one line when a single channel was used instead of the mix
 
     @property
     def duration(self) -> float:
@@ -140,13 +194,55 @@ def _is_real_video(stream: Any) -> bool:
         return True
 
 
-def _audio_stream(container: Any, p: Path) -> Any:
+def _audio_stream(container: Any, p: Path, track: int | None = None) -> Any:
+    """The audio stream to read: ``track`` (1-based), by default the default track."""
     streams = list(container.streams.audio)
     if not streams:
         if any(_is_real_video(s) for s in container.streams):
             raise _error(p, "no audio track (the video has no sound)")
         raise _error(p, "no audio stream")
-    return streams[0]
+    if track is None:
+        track = default_track(_tracks(streams))
+    if not 1 <= track <= len(streams):
+        count = f"{len(streams)} audio track{'s' if len(streams) != 1 else ''}"
+        raise _error(p, f"there is no audio track {track}; the file has {count}")
+    return streams[track - 1]
+
+
+def _tracks(streams: list[Any]) -> tuple[AudioTrack, ...]:
+    import av
+
+    tracks = []
+    for number, stream in enumerate(streams, start=1):
+        ctx = stream.codec_context
+        metadata = dict(stream.metadata or {})
+        try:
+            default = bool(stream.disposition & av.stream.Disposition.default)
+        except (AttributeError, TypeError):
+            default = False
+        language = getattr(stream, "language", None) or metadata.get("language") or ""
+        layout = ctx.layout.name if ctx.layout is not None else ""
+        tracks.append(
+            AudioTrack(
+                index=number,
+                stream_index=int(stream.index),
+                codec=str(ctx.name or "unknown"),
+                channels=_channel_count(ctx),
+                layout=layout,
+                sample_rate=int(ctx.sample_rate or stream.sample_rate or 0),
+                language="" if language == "und" else str(language),
+                title=str(metadata.get("title") or ""),
+                default=default,
+            )
+        )
+    return tuple(tracks)
+
+
+def _channel_count(ctx: Any) -> int:
+    channels = int(getattr(ctx, "channels", 0) or 0)
+    if not channels and ctx.layout is not None:
+        channels = len(ctx.layout.channels)
+    return channels
 
 
 def _declared_duration(container: Any, stream: Any) -> float | None:
@@ -159,27 +255,37 @@ def _declared_duration(container: Any, stream: Any) -> float | None:
 
 def _info(container: Any, stream: Any, p: Path) -> MediaInfo:
     ctx = stream.codec_context
-    channels = int(getattr(ctx, "channels", 0) or 0)
-    if not channels and ctx.layout is not None:
-        channels = len(ctx.layout.channels)
+    streams = list(container.streams.audio)
+    tracks = _tracks(streams)
+    track = next((t.index for t in tracks if t.stream_index == stream.index), 1)
     return MediaInfo(
         path=str(p),
         duration=_declared_duration(container, stream),
         has_video=any(_is_real_video(s) for s in container.streams),
         codec=str(ctx.name or "unknown"),
         sample_rate=int(ctx.sample_rate or stream.sample_rate or 0),
-        channels=channels,
+        channels=_channel_count(ctx),
+        tracks=tracks,
+        track=track,
     )
 
 
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Read the container header: duration, audio codec, rate, channels. Cheap."""
+def probe(path: str | os.PathLike[str], *, track: int | None = None) -> MediaInfo:
+    """Read the container header: duration, audio codec, rate, channels, every track. Cheap.
+
+    The figures are those of ``track`` (1-based; by default the default track).
+    """
     p = _check_file(path)
     container = _open_container(p)
     try:
-        return _info(container, _audio_stream(container, p), p)
+        return _info(container, _audio_stream(container, p, track), p)
     finally:
         container.close()
+
+
+def list_tracks(path: str | os.PathLike[str]) -> tuple[AudioTrack, ...]:
+    """Every audio track of ``path`` (raises MediaError like :func:`probe`)."""
+    return probe(path).tracks
 
 
 class _SampleBuffer:
@@ -217,41 +323,212 @@ class _SampleBuffer:
         return data
 
 
+def _channel_names(layout: Any) -> tuple[str, ...]:
+    """FFmpeg's names for the channels; a layout without names (a WAV with no
+    channel mask) is read as mono or left/right when it has one or two channels."""
+    names = tuple(str(c.name) for c in layout.channels)
+    if any(name in _FRONT or name == "FC" for name in names):
+        return names
+    return {1: ("FC",), 2: ("FL", "FR")}.get(len(names), names)
+
+
+def _mix_weights(names: tuple[str, ...]) -> np.ndarray:
+    """Down-mix weights for channels named as FFmpeg names them (FL, FR, FC, LFE...)."""
+    n = len(names)
+    if n <= 1:
+        return np.ones(max(n, 1), dtype=np.float32)
+    if not any(name in _FRONT or name == "FC" for name in names):
+        return np.full(n, 1.0 / n, dtype=np.float32)  # unnamed channels: the plain average
+    weights = []
+    for name in names:
+        if name == "FC":
+            weights.append(1.0)
+        elif name in _FRONT:
+            weights.append(0.5)
+        elif name.startswith("LFE"):
+            weights.append(0.0)
+        else:
+            weights.append(0.35)
+    return np.asarray(weights, dtype=np.float32)
+
+
+def _channel_name(names: tuple[str, ...], index: int) -> str:
+    name = names[index] if index < len(names) else f"channel {index + 1}"
+    return _NAMED_CHANNELS.get(name, name)
+
+
+def _pick_channel(names: tuple[str, ...], choice: str) -> int:
+    """The index of the channel that ``left``/``right`` means in this layout."""
+    wanted = "FL" if choice == "left" else "FR"
+    if wanted in names:
+        return names.index(wanted)
+    return 0 if choice == "left" or len(names) < 2 else 1
+
+
+class _ChannelMixer:
+    """Mix blocks of ``(channels, n)`` samples to mono into a buffer, streaming.
+
+    ``mode``: ``"mix"`` (weighted down-mix), ``"left"``/``"right"`` (one channel)
+    or ``"auto"``: the first :data:`_PHASE_CHECK_S` seconds are held back and
+    measured; when their mix keeps less than :data:`_CANCEL_RATIO` of the energy
+    an in-phase mix would have (the channels cancel), the strongest channel is
+    used from the start, else the mix. The whole stream's figures are kept
+    as well; :attr:`second_opinion` says whether they disagree.
+    """
+
+    def __init__(self, buffer: _SampleBuffer, mode: str | int, rate: int) -> None:
+        self.buffer = buffer
+        self.mode = mode  # an int: that channel (the whole file's verdict, see decode_audio)
+        self._check_samples = int(_PHASE_CHECK_S * rate)
+        self._pending: list[tuple[np.ndarray, tuple[str, ...]]] = []
+        self._pending_n = 0
+        # channel index, or None for the mix
+        self._choice: int | None = mode if isinstance(mode, int) else None
+        self._decided = mode != "auto"
+        self._window = _Levels()
+        self._whole = _Levels()
+        self.names: tuple[str, ...] = ()
+        self.note: str | None = None
+
+    @property
+    def size(self) -> int:
+        return self.buffer.size + self._pending_n
+
+    def add(self, block: np.ndarray, names: tuple[str, ...]) -> None:
+        block = np.asarray(block, dtype=np.float32).reshape(len(names) or 1, -1)
+        if not block.shape[1]:
+            return
+        self.names = names
+        weights = _mix_weights(names)
+        if self.mode == "auto" and len(names) > 1:
+            self._whole.add(block, weights)
+        if self._decided:
+            self.buffer.append(self._mono(block, names, weights))
+            return
+        if len(names) > 1:
+            self._window.add(block, weights)
+        self._pending.append((block, names))
+        self._pending_n += block.shape[1]
+        if self._pending_n >= self._check_samples:
+            self._decide()
+
+    def add_silence(self, n: int) -> None:
+        if n <= 0:
+            return
+        if self._decided:
+            self.buffer.append_silence(n)
+        else:
+            names = self.names or ("FC",)
+            self.add(np.zeros((len(names), n), dtype=np.float32), names)
+
+    def _mono(self, block: np.ndarray, names: tuple[str, ...], weights: np.ndarray) -> np.ndarray:
+        if block.shape[0] == 1:
+            return block[0]
+        if self.mode in ("left", "right"):
+            return block[_pick_channel(names, self.mode)]
+        if self._choice is not None and self._choice < block.shape[0]:
+            return block[self._choice]
+        return weights @ block
+
+    def _decide(self) -> None:
+        self._choice = self._window.cancelled_channel()
+        self._decided = True
+        for block, names in self._pending:
+            self.buffer.append(self._mono(block, names, _mix_weights(names)))
+        self._pending = []
+        self._pending_n = 0
+
+    def finish(self) -> None:
+        """Decide (if the stream was shorter than the check) and write what is held back."""
+        if not self._decided:
+            self._decide()
+        if self.mode in ("left", "right") and len(self.names) > 1:
+            self.note = None  # asked for by hand: nothing to say
+        elif self._choice is not None:
+            self.note = (
+                "the channels cancel each other out when mixed (one is probably "
+                f"phase-inverted); used the {_channel_name(self.names, self._choice)} channel "
+                "only (--channel or Settings choose by hand)"
+            )
+
+    def second_opinion(self) -> int | str | None:
+        """None when the whole stream agrees with the early decision, else what it
+        says instead: a channel index, or ``"mix"``."""
+        if self.mode != "auto" or not self._whole.frames:
+            return None
+        whole = self._whole.cancelled_channel()
+        if (whole is None) == (self._choice is None):
+            return None
+        return "mix" if whole is None else whole
+
+
+class _Levels:
+    """Running energy of each channel and of their mix."""
+
+    def __init__(self) -> None:
+        self.channels: np.ndarray | None = None
+        self.mix = 0.0
+        self.frames = 0
+        self.weights = np.ones(1, dtype=np.float32)
+
+    def add(self, block: np.ndarray, weights: np.ndarray) -> None:
+        energy = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        if self.channels is None or len(self.channels) != len(energy):
+            self.channels = np.zeros(len(energy), dtype=np.float64)
+        self.channels += energy
+        self.weights = weights
+        mix = weights @ block
+        self.mix += float(np.dot(mix, mix))
+        self.frames += block.shape[1]
+
+    def cancelled_channel(self) -> int | None:
+        """The strongest channel when the mix loses most of the energy, else None."""
+        if self.channels is None or not self.frames:
+            return None
+        heard = self.weights > 0 if len(self.weights) == len(self.channels) else True
+        strongest = int(np.argmax(np.where(heard, self.channels, -1.0)))
+        if self.channels[strongest] / self.frames < _SIGNAL_FLOOR:
+            return None  # too quiet to judge
+        # the energy the mix would have if every channel were in phase
+        coherent = float(np.dot(self.weights, np.sqrt(self.channels))) ** 2
+        if coherent <= 0.0:
+            return None
+        return strongest if self.mix < _CANCEL_RATIO * coherent else None
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled()
 
 
 class _StreamDecoder:
-    """Decode one audio stream into a mono buffer at ``rate``, frame by frame."""
+    """Decode one audio stream into a mono buffer at ``rate``, frame by frame.
 
-    def __init__(self, rate: int, expected_samples: int) -> None:
+    The resampler keeps the source's channels; :class:`_ChannelMixer` mixes them.
+    """
+
+    def __init__(self, rate: int, expected_samples: int, channel: str = "auto") -> None:
         self.rate = rate
         self.buffer = _SampleBuffer(expected_samples)
+        self.mixer = _ChannelMixer(self.buffer, channel, rate)
         self._resampler: Any = None
         self._layout_key: tuple[str, str, int] | None = None
+        self._names: tuple[str, ...] = ()
         self._origin: float | None = None  # time of the first frame, s
         self._source_end: float = 0.0  # source time reached so far, s (from origin)
         self.frames = 0
 
-    def _new_resampler(self) -> Any:
+    def _new_resampler(self, layout: Any) -> Any:
         import av
 
-        # rematrix_maxval=1 normalises the mix so that the coefficients sum to 1:
-        # stereo becomes (L + R) / 2. FFmpeg's default for float output is
-        # (L + R) / sqrt(2), which makes a centred voice 3 dB louder.
         # frame_size: fewer, larger output frames (less per-frame Python work).
         return av.AudioResampler(
-            format="flt",
-            layout="mono",
-            rate=self.rate,
-            frame_size=_RESAMPLED_FRAME,
-            options={"rematrix_maxval": "1.0"},
+            format="fltp", layout=layout, rate=self.rate, frame_size=_RESAMPLED_FRAME
         )
 
     def _drain(self, frames: list[Any]) -> None:
         for out in frames:
-            self.buffer.append(out.to_ndarray().reshape(-1))
+            self.mixer.add(out.to_ndarray(), self._names)
 
     def _fill_gap(self, frame: Any) -> None:
         """Keep the audio's place in time when frames are missing (skipped packets)."""
@@ -266,7 +543,7 @@ class _StreamDecoder:
             self._origin += gap
         elif gap > _GAP_FILL_S:
             self.flush()
-            self.buffer.append_silence(round(gap * self.rate))
+            self.mixer.add_silence(round(gap * self.rate))
             self._source_end += gap
 
     def add(self, frame: Any) -> None:
@@ -274,8 +551,9 @@ class _StreamDecoder:
         key = (frame.format.name, frame.layout.name, int(frame.sample_rate))
         if key != self._layout_key:
             self.flush()
-            self._resampler = self._new_resampler()
+            self._resampler = self._new_resampler(frame.layout)
             self._layout_key = key
+            self._names = _channel_names(frame.layout)
         self._drain(self._resampler.resample(frame))
         if frame.sample_rate:
             self._source_end += frame.samples / frame.sample_rate
@@ -294,24 +572,33 @@ def _decode_with_soundfile(
     sample_rate: int,
     cancel: threading.Event | None,
     progress: Callable[[float], None] | None,
-) -> np.ndarray | None:
-    """Read a plain WAV/FLAC at the target rate; None when soundfile doesn't apply."""
-    if p.suffix.lower() not in _SOUNDFILE_SUFFIXES or info.sample_rate != sample_rate:
+    channel: str = "auto",
+) -> _ChannelMixer | None:
+    """Read a plain mono/stereo WAV/FLAC at the target rate (into the returned
+    mixer's buffer); None when soundfile doesn't apply."""
+    if (
+        p.suffix.lower() not in _SOUNDFILE_SUFFIXES
+        or info.sample_rate != sample_rate
+        or info.channels > 2
+        or info.track != 1
+    ):
         return None
     import soundfile as sf
 
     try:
         with sf.SoundFile(str(p)) as f:
-            if f.samplerate != sample_rate or f.frames <= 0:
+            if f.samplerate != sample_rate or f.frames <= 0 or f.channels > 2:
                 return None
-            buffer = _SampleBuffer(int(f.frames))
+            mixer = _ChannelMixer(_SampleBuffer(int(f.frames)), channel, sample_rate)
+            names = ("FC",) if f.channels == 1 else ("FL", "FR")
             block = 1 << 16
             for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
                 _check_cancel(cancel)
-                buffer.append(data[:, 0] if data.shape[1] == 1 else data.mean(axis=1))
+                mixer.add(data.T, names)
                 if progress is not None:
-                    progress(min(1.0, buffer.size / f.frames))
-            return buffer.finish()
+                    progress(min(1.0, mixer.size / f.frames))
+            mixer.finish()
+            return mixer
     except (sf.LibsndfileError, RuntimeError, ValueError):
         return None
 
@@ -336,32 +623,28 @@ def decode_audio(
     cancel: threading.Event | None = None,
     *,
     progress: Callable[[float], None] | None = None,
+    track: int | None = None,
+    channel: str = "auto",
 ) -> DecodedAudio:
-    """Decode the first audio stream of ``path`` to float32 mono at ``sample_rate``.
+    """Decode one audio track of ``path`` to float32 mono at ``sample_rate``.
 
+    ``track`` is 1-based (default: the track flagged default, else the first).
+    ``channel``: ``"auto"`` mixes down unless the channels cancel each other out
+    (then the strongest channel, said in ``channel_note``), ``"mix"`` always
+    mixes, ``"left"``/``"right"`` take one channel.
     ``progress`` (optional) is called with the fraction of the declared duration
     decoded so far. Raises :class:`MediaError` when nothing can be decoded and
     :class:`Cancelled` when ``cancel`` is set.
     """
-    import av
-
+    if channel not in CHANNEL_CHOICES:
+        raise MediaError(f"unknown channel {channel!r}; choose from {', '.join(CHANNEL_CHOICES)}")
     p = _check_file(path)
-    container = _open_container(p)
-    try:
-        stream = _audio_stream(container, p)
-        info = _info(container, stream, p)
-        audio_duration_known = bool(stream.duration and stream.duration > 0)
-        samples = _decode_with_soundfile(p, info, sample_rate, cancel, progress)
-        demux_error: str | None = None
-        decode_errors = 0
-        if samples is None:
-            samples, demux_error, decode_errors = _decode_with_av(
-                container, stream, info, sample_rate, cancel, progress, p
-            )
-    except av.FFmpegError as exc:
-        raise _error(p, f"can't decode the audio ({_one_line(exc)})") from None
-    finally:
-        container.close()
+    audio = _decode(p, sample_rate, cancel, progress, track, channel)
+    if audio[3].second_opinion() is not None:
+        # The first seconds misled the phase check (e.g. a silent or mono intro):
+        # the whole file says otherwise, so read it again the way it says.
+        audio = _decode(p, sample_rate, cancel, progress, track, audio[3].second_opinion())
+    samples, info, (demux_error, decode_errors, audio_duration_known), mixer = audio
 
     decoded = len(samples) / sample_rate
     truncated = demux_error is not None or _cut_short(decoded, info, audio_duration_known)
@@ -387,8 +670,44 @@ def decode_audio(
     if progress is not None:
         progress(1.0)
     return DecodedAudio(
-        samples=samples, sample_rate=sample_rate, info=info, truncated=truncated, warning=warning
+        samples=samples,
+        sample_rate=sample_rate,
+        info=info,
+        truncated=truncated,
+        warning=warning,
+        channel_note=f"{p.name}: {mixer.note}" if mixer.note else None,
     )
+
+
+def _decode(
+    p: Path,
+    sample_rate: int,
+    cancel: threading.Event | None,
+    progress: Callable[[float], None] | None,
+    track: int | None,
+    channel: str | int,
+) -> tuple[np.ndarray, MediaInfo, tuple[str | None, int, bool], _ChannelMixer]:
+    """One pass over the file: samples, info, (demux error, decode errors,
+    whether the stream declares its duration) and the mixer that made the samples."""
+    import av
+
+    container = _open_container(p)
+    try:
+        stream = _audio_stream(container, p, track)
+        info = _info(container, stream, p)
+        audio_duration_known = bool(stream.duration and stream.duration > 0)
+        mixer = _decode_with_soundfile(p, info, sample_rate, cancel, progress, channel)
+        demux_error: str | None = None
+        decode_errors = 0
+        if mixer is None:
+            mixer, demux_error, decode_errors = _decode_with_av(
+                container, stream, info, sample_rate, cancel, progress, p, channel
+            )
+    except av.FFmpegError as exc:
+        raise _error(p, f"can't decode the audio ({_one_line(exc)})") from None
+    finally:
+        container.close()
+    return mixer.buffer.finish(), info, (demux_error, decode_errors, audio_duration_known), mixer
 
 
 def _decode_with_av(
@@ -399,14 +718,16 @@ def _decode_with_av(
     cancel: threading.Event | None,
     progress: Callable[[float], None] | None,
     p: Path,
-) -> tuple[np.ndarray, str | None, int]:
-    """Stream-decode with PyAV. Returns (samples, demux error or None, decode error count)."""
+    channel: str | int = "auto",
+) -> tuple[_ChannelMixer, str | None, int]:
+    """Stream-decode with PyAV. Returns (the mixer holding the samples, demux error
+    or None, decode error count)."""
     import av
 
     # np.empty only reserves address space; cap it in case the header is bogus.
     declared = min(info.duration or 0.0, _MAX_PREALLOCATE_S)
     expected = math.ceil(declared * sample_rate) + sample_rate
-    decoder = _StreamDecoder(sample_rate, expected)
+    decoder = _StreamDecoder(sample_rate, expected, channel)
     demuxer = container.demux(stream)
     demux_error: str | None = None
     decode_errors = 0
@@ -424,7 +745,7 @@ def _decode_with_av(
         if packets % _CANCEL_CHECK_PACKETS == 0:
             _check_cancel(cancel)
             if progress is not None and info.duration:
-                progress(min(1.0, decoder.buffer.size / (info.duration * sample_rate)))
+                progress(min(1.0, decoder.mixer.size / (info.duration * sample_rate)))
         try:
             frames = packet.decode()
         except av.FFmpegError:
@@ -450,5 +771,6 @@ def _decode_with_av(
         decoder.flush()
     except (av.FFmpegError, ValueError):
         decode_errors += 1
+    decoder.mixer.finish()
     _check_cancel(cancel)
-    return decoder.buffer.finish(), demux_error, decode_errors
+    return decoder.mixer, demux_error, decode_errors
