@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
         for item in items:
             item.tracks = audio_tracks(item.path)
             self._submit(item)
+            self.queue.touch(item.id)
         if items and self.queue_view.current_item() is None:
             self.queue_view.select_item(items[0].id)
         self._update_actions()
@@ -293,10 +294,10 @@ class MainWindow(QMainWindow):
                 if answer == CANCEL or (answer == EXPORT and not self._export_docs([doc])):
                     return
             self.undo_group.removeStack(doc.undo_stack)
-            if self._shown is item:
-                self.editor.set_document(None)
         item.reset_for_retry()
         self._submit(item)
+        if self._shown is item:
+            self._show_item(item)  # the live view again, not the old transcript
         self._item_changed(item)
 
     def remove_item(self, item_id: int) -> None:
