@@ -134,3 +134,14 @@ def test_inputs_that_share_a_stem_never_overwrite(tracks: list[Track], tmp_path:
     assert len(list(out.iterdir())) == 6
     assert wer([tracks[2].text], [(out / "talk.txt").read_text(encoding="utf-8")]) <= WER_BAR
     assert all((out / n).read_text(encoding="utf-8") == first[n] for n in names[1:])
+
+
+def test_one_person_per_channel_by_hand(tracks: list[Track], tmp_path: Path) -> None:
+    """An interview with one voice per channel: --channel right gives the right one's words."""
+    codec = ("-ar", "48000", "-c:a", "flac")
+    path = media_layouts.two_channel(tracks[0].path, tracks[1].path, tmp_path / "i.flac", codec)
+    code, err = listener_cli(path, "--channel", "right", "-f", "json", "-o", tmp_path)
+    assert code == 0, err
+    got = json_text(tmp_path / "i.json")
+    assert wer([tracks[1].text], [got]) <= WER_BAR, got
+    assert "cancel" not in err

@@ -37,6 +37,7 @@ def test_round_trip(config_dir: Path) -> None:
         hotwords=["Murmur"],
         max_lines=1,
         max_chars_latin=32,
+        channel="right",
     )
     path = save_settings(s)
     assert path.parent == config_dir
@@ -57,6 +58,7 @@ def test_round_trip(config_dir: Path) -> None:
         {"min_duration_s": 8.0, "max_duration_s": 7.0},
         {"model": "  "},
         {"export_dir": "/nonexistent/folder/for/murmur"},
+        {"channel": "centre"},
     ],
 )
 def test_invalid_values_refused(change: dict) -> None:
@@ -91,5 +93,7 @@ def test_option_views() -> None:
     assert s.prompt_context() == "A talk about Qt. Terms: PySide6, QThread"
     assert s.cue_options().max_lines == s.max_lines
     assert s.pipeline_options().chunks.max_pause_s == 0.7
+    assert s.pipeline_options().channel == "auto"
+    assert Settings(channel="left").pipeline_options().channel == "left"
     eo = s.engine_options()
     assert eo.context == s.prompt_context() and eo.model == s.model

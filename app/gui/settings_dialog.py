@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
+from app.core.settings import CHANNEL_CHOICES, DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
 from app.gui.theme import DANGER
 
 _DEVICE_LABELS = {
@@ -32,6 +32,12 @@ _DEVICE_LABELS = {
     "cuda": "NVIDIA GPU (CUDA)",
     "mps": "Apple GPU (MPS)",
     "cpu": "CPU",
+}
+_CHANNEL_LABELS = {
+    "auto": "Mix, or the stronger channel when they cancel out",
+    "mix": "Always mix the channels",
+    "left": "Left channel only",
+    "right": "Right channel only",
 }
 _PRECISION_LABELS = {
     "auto": "Automatic",
@@ -109,11 +115,17 @@ class SettingsDialog(QDialog):
         self.hotwords_edit.setPlaceholderText("Names and terms, separated by commas")
         self.max_pause = _dspin(0.1, 10.0, settings.max_pause_s)
         self.max_pause.setAccessibleName("Longest pause inside a chunk")
+        self.channel_combo = QComboBox()
+        self.channel_combo.setAccessibleName("Channels")
+        for key in CHANNEL_CHOICES:
+            self.channel_combo.addItem(_CHANNEL_LABELS.get(key, key), key)
+        self.channel_combo.setCurrentIndex(max(0, self.channel_combo.findData(settings.channel)))
         trans_box = QGroupBox("Transcription")
         form = QFormLayout(trans_box)
         form.addRow("Context:", self.context_edit)
         form.addRow("Hot words:", self.hotwords_edit)
         form.addRow("Longest pause kept together:", self.max_pause)
+        form.addRow("Channels:", self.channel_combo)
 
         # -- subtitles -----------------------------------------------------------
         self.max_chars_latin = _spin(10, 120, settings.max_chars_latin)
@@ -214,6 +226,7 @@ class SettingsDialog(QDialog):
         self.context_edit.setText(d.context)
         self.hotwords_edit.setText(", ".join(d.hotwords))
         self.max_pause.setValue(d.max_pause_s)
+        self.channel_combo.setCurrentIndex(self.channel_combo.findData(d.channel))
         self.max_chars_latin.setValue(d.max_chars_latin)
         self.max_chars_cjk.setValue(d.max_chars_cjk)
         self.max_lines.setValue(d.max_lines)
@@ -235,6 +248,7 @@ class SettingsDialog(QDialog):
             context=self.context_edit.text().strip(),
             hotwords=hotwords,
             max_pause_s=round(self.max_pause.value(), 2),
+            channel=str(self.channel_combo.currentData()),
             max_chars_latin=self.max_chars_latin.value(),
             max_chars_cjk=self.max_chars_cjk.value(),
             max_lines=self.max_lines.value(),

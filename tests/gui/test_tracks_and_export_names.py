@@ -13,6 +13,7 @@ from app.core.settings import Settings
 from app.gui.main_window import MainWindow
 from app.gui.prompts import CANCEL, KEEP_BOTH, REPLACE
 from app.gui.queue_model import JobState
+from app.gui.settings_dialog import SettingsDialog
 from tests import media_layouts, speech
 from tests.gui.driving import shown_window, wait_all_finished
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, spaced_track, wer
@@ -146,3 +147,17 @@ def test_export_all_finished_with_clashing_names(
     answers.append(CANCEL)
     assert not window.export_all_finished()
     assert len(listing()) == 8 and texts()["talk.txt"] == "stale"
+
+
+def test_channel_setting_in_the_settings_dialog(qtbot: object) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)  # type: ignore[attr-defined]
+    combo = dialog.channel_combo
+    assert combo.currentData() == "auto"
+    combo.setFocus()
+    for _ in range(2):  # auto -> mix -> left
+        qtbot.keyClick(combo, Qt.Key.Key_Down)  # type: ignore[attr-defined]
+    dialog.accept()
+    result = dialog.result_settings()
+    assert result is not None and result.channel == "left"
+    assert result.pipeline_options().channel == "left"
