@@ -18,16 +18,22 @@ HELP_HTML = f"""
 or use <i>File → Add files…</i> (Ctrl+O). Each file is transcribed in turn,
 on this computer; nothing is uploaded.</li>
 <li><b>Follow the queue</b>: every file shows its state, progress and time left.
-Cancel, retry or remove a file with the buttons on its row.</li>
+Cancel, retry or remove a file with the buttons on its row. A video with several
+audio tracks gets a track picker on its row, set to the default track: choose
+another before it starts, or afterwards and press Retry.</li>
 <li><b>Edit</b>: select a finished file to see its transcript. Edit the text and
 times, split, merge, insert or delete segments; Ctrl+Z undoes, Ctrl+Shift+Z redoes.
 Ctrl+F finds and Ctrl+H replaces. Play the media to check a passage.</li>
 <li><b>Export</b>: SRT and VTT subtitles, plain text, Word (DOCX) or JSON, from the
 buttons above the transcript or <i>File → Export</i>. <i>Export all finished</i>
-writes every finished file in your default formats.</li>
+writes every finished file in your default formats, as <i>name.srt</i>; files that
+would share a name are numbered (<i>name (2).srt</i>), and when a file exists already
+you choose: keep both (a new number) or replace it.</li>
 </ol>
-<p>Subtitle line length, lines per cue and cue durations, the model, the device
-and the default export folder are in <i>File → Settings…</i> (Ctrl+,).</p>
+<p>Subtitle line length, lines per cue and cue durations, the model, the device,
+the channels (mix, left or right) and the default export folder are in
+<i>File → Settings…</i> (Ctrl+,). Stereo whose channels cancel each other out
+(one phase-inverted) is noticed: the stronger channel is used, and the queue says so.</p>
 <p>The status bar shows where the model runs. When a GPU is not used it says why.</p>
 """
 
