@@ -112,3 +112,15 @@ def spaced_track(
     rng = np.random.default_rng(seed)
     pauses = [float(p) for p in rng.uniform(*pause_s, size=sentences - 1)]
     return make_track(out, seed + 1, pauses, *words, max_chars=max_chars)
+
+
+def distinct_tracks(
+    factory: object, prefix: str, seed: int, count: int, sentences: int
+) -> list[Track]:
+    """``count`` different held-out recordings of ``sentences`` sentences of 2-5 words,
+    1.2-2 s apart, each in its own folder from ``factory`` (a TempPathFactory)."""
+    made = []
+    for i in range(count):
+        out = factory.mktemp(f"{prefix}-{i}")  # type: ignore[attr-defined]
+        made.append(spaced_track(out, seed + 7 * i, sentences, (1.2, 2.0), (2, 5)))
+    return made

@@ -10,21 +10,46 @@ EXPORT, DISCARD, CANCEL = "export", "discard", "cancel"
 REPLACE, KEEP_BOTH = "replace", "keep both"
 
 
-def ask_unexported(parent: QWidget, names: list[str]) -> str:
-    """Unexported edits: returns EXPORT, DISCARD or CANCEL."""
-    shown = ", ".join(names[:5]) + ("…" if len(names) > 5 else "")
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + ("…" if len(names) > 5 else "")
+
+
+def _ask(
+    parent: QWidget,
+    kind: QMessageBox.Icon,
+    title: str,
+    text: str,
+    question: str,
+    accept: tuple[str, str],
+    destructive: tuple[str, str],
+) -> str:
+    """A box with an accepting button (the default), a destructive one and Cancel;
+    returns the chosen button's value, or CANCEL."""
     box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Unexported edits")
-    box.setText(f"Edits to {shown} have not been exported.")
-    box.setInformativeText("Export them in your default formats before going on?")
-    export = box.addButton("Export", QMessageBox.ButtonRole.AcceptRole)
-    discard = box.addButton("Discard edits", QMessageBox.ButtonRole.DestructiveRole)
+    box.setIcon(kind)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(question)
+    first = box.addButton(accept[0], QMessageBox.ButtonRole.AcceptRole)
+    second = box.addButton(destructive[0], QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(export)
+    box.setDefaultButton(first)
     box.exec()
     clicked = box.clickedButton()
-    return EXPORT if clicked is export else DISCARD if clicked is discard else CANCEL
+    return accept[1] if clicked is first else destructive[1] if clicked is second else CANCEL
+
+
+def ask_unexported(parent: QWidget, names: list[str]) -> str:
+    """Unexported edits: returns EXPORT, DISCARD or CANCEL."""
+    return _ask(
+        parent,
+        QMessageBox.Icon.Warning,
+        "Unexported edits",
+        f"Edits to {_some(names)} have not been exported.",
+        "Export them in your default formats before going on?",
+        ("Export", EXPORT),
+        ("Discard edits", DISCARD),
+    )
 
 
 def confirm_stop_work(parent: QWidget, running: int) -> bool:
@@ -42,19 +67,14 @@ def confirm_stop_work(parent: QWidget, running: int) -> bool:
 
 def ask_replace(parent: QWidget, existing: list[Path]) -> str:
     """Exports would land on existing files: returns REPLACE, KEEP_BOTH or CANCEL."""
-    shown = ", ".join(p.name for p in existing[:5]) + ("…" if len(existing) > 5 else "")
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Files exist already")
     count = f"{len(existing)} file{'s' if len(existing) != 1 else ''}"
-    box.setText(f"{count} exist{'s' if len(existing) == 1 else ''} already: {shown}")
-    box.setInformativeText(
-        "Replace them, or keep both (the new exports get a number, like “talk (2).srt”)?"
+    verb = "exists" if len(existing) == 1 else "exist"
+    return _ask(
+        parent,
+        QMessageBox.Icon.Question,
+        "Files exist already",
+        f"{count} {verb} already: {_some([p.name for p in existing])}",
+        "Replace them, or keep both (the new exports get a number, like “talk (2).srt”)?",
+        ("Keep both", KEEP_BOTH),
+        ("Replace", REPLACE),
     )
-    keep = box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole)
-    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(keep)
-    box.exec()
-    clicked = box.clickedButton()
-    return REPLACE if clicked is replace else KEEP_BOTH if clicked is keep else CANCEL

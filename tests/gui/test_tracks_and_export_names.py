@@ -16,18 +16,21 @@ from app.gui.queue_model import JobState
 from app.gui.settings_dialog import SettingsDialog
 from tests import media_layouts, speech
 from tests.gui.driving import shown_window, wait_all_finished
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, spaced_track, wer
+from tests.listener_speech import (
+    HELD_OUT_SEED,
+    LISTENER,
+    WER_BAR,
+    Track,
+    distinct_tracks,
+    wer,
+)
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def tracks(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
-    made = []
-    for i in range(2):
-        out = tmp_path_factory.mktemp(f"window-tracks-{i}")
-        made.append(spaced_track(out, HELD_OUT_SEED + 251 + 5 * i, 3, (1.2, 2.0), (2, 5)))
-    return made
+    return distinct_tracks(tmp_path_factory, "window-tracks", HELD_OUT_SEED + 251, 2, 3)
 
 
 @pytest.fixture
