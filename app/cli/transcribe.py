@@ -26,6 +26,7 @@ from app.core.events import (
     StageChanged,
 )
 from app.core.settings import DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
+from app.core.transcript.chinese import CHINESE_SCRIPTS
 
 
 def _formats(value: str) -> list[str]:
@@ -65,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="longest pause (s) inside one chunk; default 1.0",
+    )
+    parser.add_argument(
+        "--chinese",
+        choices=CHINESE_SCRIPTS,
+        default=None,
+        help="Chinese characters: as the model wrote them (original), simplified, "
+        "traditional, hk (Hong Kong) or tw (Taiwan, with Taiwan phrases); default original",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -187,6 +195,8 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
         settings.context, settings.hotwords = args.prompt, []
     if args.max_pause is not None:
         settings.max_pause_s = args.max_pause
+    if args.chinese is not None:
+        settings.chinese_script = args.chinese
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:

@@ -36,6 +36,7 @@ from app.core.events import (
     StageChanged,
 )
 from app.core.transcript import Segment, Transcript, TranscriptMeta
+from app.core.transcript.chinese import check_script, convert_script
 from app.core.transcript.cues import CueOptions, cues_for_chunk
 
 if TYPE_CHECKING:
@@ -49,6 +50,12 @@ class PipelineOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     chunks: ChunkOptions = field(default_factory=ChunkOptions)
     cues: CueOptions = field(default_factory=CueOptions)
+    # Chinese characters: "original" (as the model wrote them), "simplified",
+    # "traditional", "hk" or "tw"; converted once, before cue shaping.
+    chinese: str = "original"
+
+    def __post_init__(self) -> None:
+        check_script(self.chinese)
 
 
 def _check(cancel: _threading.Event | None) -> None:
@@ -186,6 +193,7 @@ def transcribe_file(
     for index, text, retried in engine.transcribe(audios, cancel=cancel):
         _check(cancel)  # results of a finished batch are not reported after a cancel
         chunk = chunks[index]
+        text = convert_script(text, options.chinese)
         segments = cues_for_chunk(
             text,
             chunk.regions,

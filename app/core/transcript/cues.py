@@ -31,8 +31,8 @@ from app.core.transcript.text import (
     is_cjk_text,
     is_wide,
     join_texts,
+    line_atoms,
     normalize_space,
-    split_atoms,
 )
 
 _MS = 0.001  # shortest duration a cue may keep (one millisecond, as written in SRT/VTT)
@@ -54,6 +54,12 @@ class CueOptions:
     max_lines: int = 2
     min_duration_s: float = 1.0
     max_duration_s: float = 7.0
+    # Reading speed (0: no limit): a cue stays up as long as its characters
+    # take to read, where the time after it is free. Chinese is read by the
+    # character (letters and digits counted), about 9 a second; Latin text by
+    # every character (off by default here; the app's settings use 17).
+    max_cps_latin: float = 0.0
+    max_cps_cjk: float = 9.0
 
     def __post_init__(self) -> None:
         for name in ("max_chars_latin", "max_chars_cjk", "max_lines"):
@@ -62,7 +68,7 @@ class CueOptions:
                 raise InvalidCueOptions(
                     f"{name} must be a whole number of at least 1, not {value!r}"
                 )
-        for name in ("min_duration_s", "max_duration_s"):
+        for name in ("min_duration_s", "max_duration_s", "max_cps_latin", "max_cps_cjk"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
@@ -70,7 +76,7 @@ class CueOptions:
                 or not math.isfinite(value)
                 or value < 0
             ):
-                raise InvalidCueOptions(f"{name} must be a number of seconds >= 0, not {value!r}")
+                raise InvalidCueOptions(f"{name} must be a number >= 0, not {value!r}")
         if self.max_duration_s <= 0:
             raise InvalidCueOptions("max_duration_s must be more than 0 seconds")
         if self.min_duration_s > self.max_duration_s:
@@ -82,6 +88,21 @@ class CueOptions:
     def max_chars(self, text: str) -> int:
         """Characters per line for ``text``: the CJK limit when most letters are CJK."""
         return self.max_chars_cjk if is_cjk_text(text) else self.max_chars_latin
+
+    def reading_seconds(self, text: str) -> float:
+        """How long ``text`` takes to read at the reading-speed limit (0 when there is none).
+
+        CJK text counts its letters and digits (punctuation is not read as a
+        character); Latin text counts every character, spaces included.
+        """
+        if is_cjk_text(text):
+            cps = self.max_cps_cjk
+            count = sum(1 for ch in text if ch.isalnum())
+        else:
+            cps = self.max_cps_latin
+            count = len(normalize_space(text))
+        return count / cps if cps > 0 else 0.0
+
 
 
 class _TimeSpan(Protocol):
@@ -183,13 +204,15 @@ def wrap_lines(text: str, options: CueOptions | None = None) -> list[str]:
     """Wrap one cue's text into at most ``max_lines`` balanced lines.
 
     Lines hold at most ``max_chars_latin`` characters (``max_chars_cjk`` when
-    most letters are CJK); Latin text breaks at spaces, CJK text between
-    characters but never before closing punctuation. A word longer than a line
-    is never cut. Text that cannot fit is still wrapped into ``max_lines``
+    most letters are CJK); Latin text breaks at spaces, Chinese text between
+    words (never inside a word, a number with its unit or a short quotation),
+    never before closing punctuation nor after opening punctuation. A Latin
+    word longer than a line is never cut; a Chinese one is, as a last resort,
+    between its characters. Text that cannot fit is still wrapped into ``max_lines``
     balanced lines, longer than the limit: nothing is ever dropped.
     """
     options = options or CueOptions()
-    atoms = split_atoms(text)
+    atoms = line_atoms(text, options.max_chars_cjk)
     if not atoms:
         return []
     words = [normalize_space(text[a.start : a.end]) for a in atoms]
@@ -232,7 +255,7 @@ def _join_atoms(words: list[str], atoms: list[Atom], i: int, j: int) -> str:
 def cue_fits(text: str, options: CueOptions | None = None) -> bool:
     """Whether ``text`` fits on one cue (``max_lines`` lines of ``max_chars``)."""
     options = options or CueOptions()
-    atoms = split_atoms(text)
+    atoms = line_atoms(text, options.max_chars_cjk)
     if not atoms:
         return True
     widths = [len(normalize_space(text[a.start : a.end])) for a in atoms]
@@ -285,7 +308,7 @@ class _Pieces:
         self.text = text
         self.options = options
         self.timeline = timeline
-        self.atoms = split_atoms(text)
+        self.atoms = line_atoms(text, options.max_chars_cjk)
         self.words = [normalize_space(text[a.start : a.end]) for a in self.atoms]
         n = len(self.atoms)
         self.len_sum = [0] * (n + 1)
@@ -360,6 +383,20 @@ class _Pieces:
 
     def piece_text(self, i: int, j: int) -> str:
         return _join_atoms(self.words, self.atoms, i, j)
+
+    def cue_text(self, i: int, j: int) -> str:
+        """The text of a cue, ending in the model's space where :func:`join_texts` needs it.
+
+        Cues joined back must give the model's text. A space between two Latin
+        words comes back by itself; one next to a Chinese character or a
+        full-width mark ("使用 GLM") would be lost, so the cue keeps it at its end.
+        """
+        text = self.piece_text(i, j)
+        if j < len(self.atoms) and self.atoms[j].space_before:
+            nxt = self.words[j]
+            if text and nxt and (is_wide(text[-1]) or is_wide(nxt[0])):
+                text += " "
+        return text
 
     # -- punctuation -------------------------------------------------------
 
@@ -562,7 +599,7 @@ def _timed_pieces(pieces: _Pieces) -> list[Segment]:
     ranges, bounds = _merge_short(pieces, ranges, bounds)
     tl = pieces.timeline
     return [
-        Segment(tl.start_at(bounds[k]), tl.end_at(bounds[k + 1]), pieces.piece_text(i, j))
+        Segment(tl.start_at(bounds[k]), tl.end_at(bounds[k + 1]), pieces.cue_text(i, j))
         for k, (i, j) in enumerate(ranges)
     ]
 
@@ -594,7 +631,7 @@ def enforce_timing(
     if not_after is not None:
         hi = min(hi, float(not_after))
     hi = max(hi, lo)
-    texts = [s.text.strip() for s in segments]
+    texts = [_trim(s.text) for s in segments]
     times: list[list[float]] = []
     prev_end = lo
     for seg in segments:
@@ -603,15 +640,43 @@ def enforce_timing(
         end = min(end, start + options.max_duration_s)
         times.append([start, end])
         prev_end = end
-    _lengthen_short(times, options.min_duration_s, lo, hi)
+    _lengthen_short(times, [options.min_duration_s] * len(times), lo, hi)
+    _give_reading_time(times, texts, options, hi)
     return _finish(times, texts, hi)
 
 
-def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float) -> None:
+def _trim(text: str) -> str:
+    """Strip a cue's text, but keep one trailing space a cue of wide text ends in.
+
+    That space is the model's, kept by :meth:`_Pieces.cue_text` so that cues
+    join back into the exact text; nothing shows it in a subtitle.
+    """
+    core = text.strip()
+    if core and text[-1:] == " " and any(is_wide(ch) for ch in core):
+        return core + " "
+    return core
+
+
+def _give_reading_time(
+    times: list[list[float]], texts: list[str], options: CueOptions, hi: float
+) -> None:
+    """Keep a cue up until it can be read (the reading-speed limit), where the time is free.
+
+    Only the end moves, into the pause after the cue, never past the next cue,
+    the media or ``max_duration_s``: a subtitle never comes before its speech.
+    """
+    for i, (start, end) in enumerate(times):
+        wanted = min(start + options.reading_seconds(texts[i]), start + options.max_duration_s)
+        room = times[i + 1][0] if i + 1 < len(times) else hi
+        if wanted > end:
+            times[i][1] = max(end, min(wanted, room))
+
+
+def _lengthen_short(times: list[list[float]], mins: list[float], lo: float, hi: float) -> None:
     n = len(times)
     for i in range(n):
         start, end = times[i]
-        short = min_s - (end - start)
+        short = mins[i] - (end - start)
         if short <= 1e-9:
             continue
         # 1. free time after the cue
@@ -622,7 +687,7 @@ def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float
         # 2. spare time of the next cue
         if short > 1e-9 and i + 1 < n:
             nxt = times[i + 1]
-            take = max(0.0, min(short, (nxt[1] - nxt[0]) - min_s))
+            take = max(0.0, min(short, (nxt[1] - nxt[0]) - mins[i + 1]))
             end += take
             nxt[0] += take
             short -= take
@@ -635,7 +700,7 @@ def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float
         # 4. spare time of the previous cue
         if short > 1e-9 and i:
             prev = times[i - 1]
-            take = max(0.0, min(short, (prev[1] - prev[0]) - min_s))
+            take = max(0.0, min(short, (prev[1] - prev[0]) - mins[i - 1]))
             start -= take
             prev[1] -= take
         times[i] = [start, end]
@@ -652,18 +717,23 @@ def _finish(times: list[list[float]], texts: list[str], hi: float = math.inf) ->
             continue
         if end - start < _MS - 1e-9:
             if out:
-                out[-1][2] = join_texts([str(out[-1][2]), text])
+                out[-1][2] = _join_cues(str(out[-1][2]), text)
             else:
-                pending = join_texts([pending, text])
+                pending = _join_cues(pending, text)
             continue
         if pending:
-            text = join_texts([pending, text])
+            text = _join_cues(pending, text)
             pending = ""
         out.append([start, end, text])
     if pending:  # every cue was empty: nowhere to show it but at the start
         start = rounded[0][0] if rounded else 0.0
         out.append([start, start, pending])
     return [Segment(float(s), float(e), str(t)) for s, e, t in out]
+
+
+def _join_cues(first: str, second: str) -> str:
+    """Two cue texts as one, keeping a trailing space the second holds (see :func:`_trim`)."""
+    return _trim(join_texts([first, second]) + (" " if second.endswith(" ") else ""))
 
 
 def cues_for_chunk(

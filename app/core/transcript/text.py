@@ -143,13 +143,21 @@ class Atom(NamedTuple):
     space_before: bool  # separated from the previous atom by white space
 
 
-def split_atoms(text: str) -> list[Atom]:
+def split_atoms(text: str, *, words: bool = True) -> list[Atom]:
     """Cut ``text`` at every place a line may break (spaces, between CJK characters).
 
     A closing mark after a space ("Ça marche !", "word 。") stays with the word
     before it, so an atom may hold white space; use :func:`normalize_space` on
-    its text.
+    its text. With ``words`` (the default), Chinese text breaks only between
+    words, never between a number and its unit, inside a short quotation or
+    inside a Latin name (see :func:`app.core.transcript.chinese.glued_positions`);
+    ``words=False`` allows a break between any two CJK characters.
     """
+    glued: frozenset[int] = frozenset()
+    if words and any(is_han_or_kana(ch) for ch in text):
+        from app.core.transcript.chinese import glued_positions
+
+        glued = glued_positions(text)
     out: list[Atom] = []
     start = -1
     space_before = False
@@ -162,14 +170,14 @@ def split_atoms(text: str) -> list[Atom]:
             seen_space = True
             continue
         if start < 0:
-            if seen_space and out and ch in _CLOSING_AFTER_SPACE:
+            if seen_space and out and (ch in _CLOSING_AFTER_SPACE or idx in glued):
                 previous = out.pop()  # reopen the previous atom
                 start, space_before = previous.start, previous.space_before
             else:
                 start = idx
                 space_before = seen_space and bool(out)
             seen_space = False
-        elif can_break_between(text[idx - 1], ch):
+        elif idx not in glued and can_break_between(text[idx - 1], ch):
             out.append(Atom(start, idx, space_before))
             start = idx
             space_before = False
@@ -178,16 +186,55 @@ def split_atoms(text: str) -> list[Atom]:
     return out
 
 
-def join_texts(parts: Iterable[str]) -> str:
-    """Join pieces of text with a space, except between two CJK pieces."""
-    result = ""
-    for part in parts:
-        part = part.strip()
-        if not part:
+def split_long_atoms(text: str, atoms: list[Atom], limit: int) -> list[Atom]:
+    """Atoms wider than ``limit`` cut again between characters, as a last resort.
+
+    A Chinese word (or glued group) longer than a line is broken where the
+    typesetting rules allow; a Latin word never is.
+    """
+    out: list[Atom] = []
+    for atom in atoms:
+        piece = text[atom.start : atom.end]
+        if len(normalize_space(piece)) <= limit:
+            out.append(atom)
             continue
-        if result and not (is_wide(result[-1]) and is_wide(part[0])):
+        parts = split_atoms(piece, words=False)
+        for k, part in enumerate(parts):
+            space = atom.space_before if k == 0 else part.space_before
+            out.append(Atom(atom.start + part.start, atom.start + part.end, space))
+    return out
+
+
+def line_atoms(text: str, limit: int) -> list[Atom]:
+    """:func:`split_atoms`, with atoms longer than ``limit`` cut by :func:`split_long_atoms`."""
+    return split_long_atoms(text, split_atoms(text), limit)
+
+
+def _joins_without_space(before: str, after: str) -> bool:
+    """Two pieces meet without a space when either side is a wide character."""
+    return is_wide(before) or is_wide(after)
+
+
+def join_texts(parts: Iterable[str]) -> str:
+    """Join pieces of text (segments, cues) back into running text.
+
+    White space inside a piece is collapsed to single spaces. Where two pieces
+    meet, a space that either piece holds at that end is kept (as one space);
+    otherwise a space is added only between two Latin (narrow) characters, so
+    nothing is ever added next to a Chinese character or a full-width mark:
+    "第一个例子：" + "GLM-ASR" gives "第一个例子：GLM-ASR".
+    """
+    result = ""
+    trailing = False
+    for part in parts:
+        core = normalize_space(part)
+        if not core:
+            continue
+        leading = part[:1].isspace()
+        if result and (leading or trailing or not _joins_without_space(result[-1], core[0])):
             result += " "
-        result += part
+        result += core
+        trailing = part[-1:].isspace()
     return result
 
 
