@@ -68,8 +68,8 @@ _CANTONESE_WORDS = (
     "点解 点样 几多 几时 而家 宜家 啱啱 琴日 听日 今日 寻日 后日 一齐 咁样 咁多 系咪 "
     "唔系 唔好 唔该 唔该晒 唔使 唔紧要 唔知 唔得 冇问题 冇得 冇嘢 多谢 钟意 靓仔 靓女 "
     "搞掂 饮茶 埋单 返工 放工 返屋企 屋企 睇戏 睇下 揾食 倾偈 食饭 瞓觉 出便 入便 "
-    "上便 下便 后便 前便 好似 系咁 得唔得 使唔使 有冇 系唔系 咪住 即系 跟住 然之后"
-).split()
+    "上便 下便 后便 前便 好似 系咁 得唔得 使唔使 有冇 系唔系 咪住 即系 跟住 然之后".split()
+)
 
 _lock = threading.RLock()
 
@@ -86,7 +86,7 @@ def _segmenter() -> rjieba.Jieba:
     import rjieba
 
     jieba = rjieba.Jieba()
-    for word in _CANTONESE_WORDS:
+    for word in _CANTONESE_WORDS.split():
         jieba.add_word(word, None, None)
     return jieba
 

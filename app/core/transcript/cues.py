@@ -104,7 +104,6 @@ class CueOptions:
         return count / cps if cps > 0 else 0.0
 
 
-
 class _TimeSpan(Protocol):
     @property
     def start(self) -> float: ...
