@@ -157,7 +157,7 @@ def _narrow_alnum(ch: str) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def glued_positions(text: str) -> frozenset[int]:
+def glued_positions(text: str, *, groups: bool = True) -> frozenset[int]:
     """Offsets ``k`` where a line must not break between ``text[:k]`` and ``text[k:]``.
 
     For text that holds Chinese characters (and no Japanese kana, which the
@@ -169,6 +169,10 @@ def glued_positions(text: str) -> frozenset[int]:
     mostly CJK, also at a space between two Latin words or numbers
     (``iPhone 15 Pro``, ``50 km``), so that they move as one. Elsewhere the
     set is empty: Latin text keeps its own rules.
+
+    ``groups=False`` leaves out the groups of words (number and unit, short
+    quotations, particles, Latin runs): what is left when such a group is
+    longer than a line.
     """
     from app.core.transcript.text import is_cjk_text, is_han_or_kana
 
@@ -184,11 +188,12 @@ def glued_positions(text: str) -> frozenset[int]:
     for index, token in enumerate(tokens):
         start, end = pos, pos + len(token)
         glued.update(range(start + 1, end))  # inside a word
-        if index and not token.isspace():
+        if groups and index and not token.isspace():
             unit = simple[start]
             if len(token) == 1 and simple[start] in _PARTICLES and previous[-1:].strip():
                 glued.add(start)
-            if _is_number(previous) and (unit in _UNIT_STARTS or unit.isdigit()):
+            measure = len(token) == 1 and _is_han(unit)  # 3瓶, 120张: a measure word
+            if _is_number(previous) and (unit in _UNIT_STARTS or unit.isdigit() or measure):
                 glued.add(start)
             if previous.endswith(("第", "約", "约", "近", "逾")) and _is_number(token):
                 glued.add(start)
@@ -203,9 +208,10 @@ def glued_positions(text: str) -> frozenset[int]:
             glued.add(k)
         if before.isalnum() and after.isalnum() and not _is_han(before) and not _is_han(after):
             glued.add(k)
-    _glue_short_quotes(text, glued)
-    if is_cjk_text(text):
-        _glue_latin_runs(text, glued)
+    if groups:
+        _glue_short_quotes(text, glued)
+        if is_cjk_text(text):
+            _glue_latin_runs(text, glued)
     return frozenset(glued)
 
 

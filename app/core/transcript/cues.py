@@ -32,6 +32,7 @@ from app.core.transcript.text import (
     is_wide,
     join_texts,
     line_atoms,
+    line_width,
     normalize_space,
 )
 
@@ -88,6 +89,10 @@ class CueOptions:
     def max_chars(self, text: str) -> int:
         """Characters per line for ``text``: the CJK limit when most letters are CJK."""
         return self.max_chars_cjk if is_cjk_text(text) else self.max_chars_latin
+
+    def line_limit(self, cjk: bool) -> int:
+        """The line limit in the unit of :func:`line_width`: half-cells for CJK lines."""
+        return 2 * self.max_chars_cjk if cjk else self.max_chars_latin
 
     def reading_seconds(self, text: str) -> float:
         """How long ``text`` takes to read at the reading-speed limit (0 when there is none).
@@ -215,9 +220,10 @@ def wrap_lines(text: str, options: CueOptions | None = None) -> list[str]:
     if not atoms:
         return []
     words = [normalize_space(text[a.start : a.end]) for a in atoms]
-    widths = [len(w) for w in words]
+    cjk = is_cjk_text(text)
+    widths = [line_width(w, cjk) for w in words]
     seps = [0] + [1 if a.space_before else 0 for a in atoms[1:]]
-    limit = options.max_chars(text)
+    limit = options.line_limit(cjk)
     needed = _greedy_line_count(widths, seps, limit)
     lines = min(needed, options.max_lines, len(atoms))
     # a line may rather start after punctuation than be perfectly even
@@ -257,9 +263,10 @@ def cue_fits(text: str, options: CueOptions | None = None) -> bool:
     atoms = line_atoms(text, options.max_chars_cjk)
     if not atoms:
         return True
-    widths = [len(normalize_space(text[a.start : a.end])) for a in atoms]
+    cjk = is_cjk_text(text)
+    widths = [line_width(normalize_space(text[a.start : a.end]), cjk) for a in atoms]
     seps = [0] + [1 if a.space_before else 0 for a in atoms[1:]]
-    return _greedy_line_count(widths, seps, options.max_chars(text)) <= options.max_lines
+    return _greedy_line_count(widths, seps, options.line_limit(cjk)) <= options.max_lines
 
 
 # --------------------------------------------------------------------------- time
@@ -313,11 +320,11 @@ class _Pieces:
         self.len_sum = [0] * (n + 1)
         self.sep_sum = [0] * (n + 1)
         self.weight_sum = [0.0] * (n + 1)
-        self.letter_sum = [0] * (n + 1)
-        self.cjk_sum = [0] * (n + 1)
+        self.letter_sum = [0] * (n + 1)  # non-CJK letters
+        self.cjk_sum = [0.0] * (n + 1)  # weight of the CJK letters (see is_cjk_text)
         for k, (atom, word) in enumerate(zip(self.atoms, self.words, strict=True)):
-            letters = sum(1 for ch in word if ch.isalpha())
-            cjk = sum(1 for ch in word if is_cjk_letter(ch))
+            cjk = sum(char_weight(ch) for ch in word if is_cjk_letter(ch))
+            letters = sum(1 for ch in word if ch.isalpha() and not is_cjk_letter(ch))
             self.len_sum[k + 1] = self.len_sum[k] + len(word)
             self.sep_sum[k + 1] = self.sep_sum[k] + (1 if atom.space_before and k else 0)
             self.weight_sum[k + 1] = self.weight_sum[k] + sum(char_weight(ch) for ch in word)
@@ -325,21 +332,20 @@ class _Pieces:
             self.cjk_sum[k + 1] = self.cjk_sum[k] + cjk
         if self.weight_sum[-1] <= 0:  # only punctuation or symbols: count characters
             self.weight_sum = [float(x) for x in self.len_sum]
-        self.reach = {
-            options.max_chars_latin: self._reach(options.max_chars_latin),
-            options.max_chars_cjk: self._reach(options.max_chars_cjk),
-        }
+        self.reach = {cjk: self._reach(cjk) for cjk in (False, True)}
 
-    def _reach(self, limit: int) -> list[int]:
-        """reach[i]: the largest j such that atoms [i, j) fit in max_lines lines of limit."""
+    def _reach(self, cjk: bool) -> list[int]:
+        """reach[i]: the largest j such that atoms [i, j) fit in max_lines lines."""
         n = len(self.atoms)
         out = [0] * n
+        limit = self.options.line_limit(cjk)
+        widths = [line_width(word, cjk) for word in self.words]
         for i in range(n):
             lines = 1
-            current = len(self.words[i])
+            current = widths[i]
             j = i + 1
             while j < n:
-                w = len(self.words[j])
+                w = widths[j]
                 sep = 1 if self.atoms[j].space_before else 0
                 if current + sep + w <= limit:
                     current += sep + w
@@ -355,11 +361,9 @@ class _Pieces:
     def width(self, i: int, j: int) -> int:
         return self.len_sum[j] - self.len_sum[i] + self.sep_sum[j] - self.sep_sum[i + 1]
 
-    def limit(self, i: int, j: int) -> int:
-        letters = self.letter_sum[j] - self.letter_sum[i]
-        cjk = self.cjk_sum[j] - self.cjk_sum[i]
-        o = self.options
-        return o.max_chars_cjk if cjk * 2 > letters else o.max_chars_latin
+    def is_cjk(self, i: int, j: int) -> bool:
+        """Whether atoms [i, j) are CJK text (as :func:`is_cjk_text` decides)."""
+        return self.cjk_sum[j] - self.cjk_sum[i] > self.letter_sum[j] - self.letter_sum[i]
 
     def pos(self, k: int) -> float:
         """Speech position of the boundary before atom ``k``."""
@@ -372,7 +376,7 @@ class _Pieces:
         return self.timeline.end_at(self.pos(j)) - self.timeline.start_at(self.pos(i))
 
     def text_fits(self, i: int, j: int) -> bool:
-        return j <= self.reach[self.limit(i, j)][i]
+        return j <= self.reach[self.is_cjk(i, j)][i]
 
     def fits(self, i: int, j: int) -> bool:
         """A cue may hold atoms [i, j): one atom always, more if short enough."""
@@ -478,7 +482,7 @@ class _Pieces:
         if m <= 1:
             return list(units)
         o = self.options
-        widest = o.max_lines * (max(o.max_chars_latin, o.max_chars_cjk) + 1)
+        widest = o.max_lines * (max(o.max_chars_latin, 2 * o.max_chars_cjk) + 1)
         inf = (math.inf, math.inf)
         # best[j]: (cues, sum of squared widths) for units [0, j); back[j]: where the cue starts
         best: list[tuple[float, float]] = [inf] * (m + 1)
@@ -645,15 +649,13 @@ def enforce_timing(
 
 
 def _trim(text: str) -> str:
-    """Strip a cue's text, but keep one trailing space a cue of wide text ends in.
+    """Strip a cue's text, but keep one trailing space (not a new line) it ends in.
 
     That space is the model's, kept by :meth:`_Pieces.cue_text` so that cues
-    join back into the exact text; nothing shows it in a subtitle.
+    join back into the exact text ("使用 " + "GLM-ASR"); no subtitle shows it.
     """
     core = text.strip()
-    if core and text[-1:] == " " and any(is_wide(ch) for ch in core):
-        return core + " "
-    return core
+    return core + " " if core and text[-1:] == " " else core
 
 
 def _give_reading_time(

@@ -10,6 +10,7 @@ opening one (``「``, ``(``, ...).
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -97,15 +98,21 @@ def is_wide(ch: str) -> bool:
 
 
 def is_cjk_text(text: str) -> bool:
-    """True when most letters of ``text`` are CJK (Chinese, Japanese, Korean)."""
-    letters = 0
-    cjk = 0
+    """True when most of ``text`` is CJK (Chinese, Japanese, Korean).
+
+    Letters are weighed by what they say (:func:`char_weight`): a Chinese
+    character is a syllable, worth about three Latin letters, so
+    "我们使用 GLM-ASR" is Chinese text with an English name in it.
+    """
+    cjk = 0.0
+    other = 0.0
     for ch in text:
         if ch.isalpha():
-            letters += 1
             if is_cjk_letter(ch):
-                cjk += 1
-    return cjk * 2 > letters
+                cjk += char_weight(ch)
+            else:
+                other += 1.0
+    return cjk > other
 
 
 def can_break_between(before: str, after: str) -> bool:
@@ -130,6 +137,22 @@ def char_weight(ch: str) -> float:
     return 0.0
 
 
+@functools.lru_cache(maxsize=8192)
+def cell_width(ch: str) -> int:
+    """Half-cells a character takes on screen: 2 for a wide (full-width) one, else 1."""
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def line_width(text: str, cjk: bool) -> int:
+    """Width of a line in the unit of its limit.
+
+    Latin lines count characters. CJK lines count half-cells, so that a
+    Chinese character or full-width mark takes a whole cell and a Latin
+    letter, digit or space half of one, as on screen ("GLM-ASR" takes 3.5).
+    """
+    return sum(cell_width(ch) for ch in text) if cjk else len(text)
+
+
 def text_weight(text: str) -> float:
     """Sum of :func:`char_weight` over ``text``."""
     return sum(char_weight(ch) for ch in text)
@@ -143,7 +166,7 @@ class Atom(NamedTuple):
     space_before: bool  # separated from the previous atom by white space
 
 
-def split_atoms(text: str, *, words: bool = True) -> list[Atom]:
+def split_atoms(text: str, *, words: bool = True, groups: bool = True) -> list[Atom]:
     """Cut ``text`` at every place a line may break (spaces, between CJK characters).
 
     A closing mark after a space ("Ça marche !", "word 。") stays with the word
@@ -151,13 +174,14 @@ def split_atoms(text: str, *, words: bool = True) -> list[Atom]:
     its text. With ``words`` (the default), Chinese text breaks only between
     words, never between a number and its unit, inside a short quotation or
     inside a Latin name (see :func:`app.core.transcript.chinese.glued_positions`);
-    ``words=False`` allows a break between any two CJK characters.
+    ``groups=False`` keeps only whole words together; ``words=False`` allows a
+    break between any two CJK characters.
     """
     glued: frozenset[int] = frozenset()
     if words and any(is_han_or_kana(ch) for ch in text):
         from app.core.transcript.chinese import glued_positions
 
-        glued = glued_positions(text)
+        glued = glued_positions(text, groups=groups)
     out: list[Atom] = []
     start = -1
     space_before = False
@@ -187,18 +211,25 @@ def split_atoms(text: str, *, words: bool = True) -> list[Atom]:
 
 
 def split_long_atoms(text: str, atoms: list[Atom], limit: int) -> list[Atom]:
-    """Atoms wider than ``limit`` cut again between characters, as a last resort.
+    """Atoms wider than ``limit`` cut again, as a last resort.
 
-    A Chinese word (or glued group) longer than a line is broken where the
-    typesetting rules allow; a Latin word never is.
+    A group of Chinese words kept together (a number with its unit, a short
+    quotation) that is longer than a line is cut between its words; a word
+    that is still longer, between its characters where the typesetting rules
+    allow. A Latin word is never cut.
     """
+    return _split_long(text, atoms, limit, 0)
+
+
+def _split_long(text: str, atoms: list[Atom], limit: int, level: int) -> list[Atom]:
     out: list[Atom] = []
     for atom in atoms:
         piece = text[atom.start : atom.end]
-        if len(normalize_space(piece)) <= limit:
+        if level > 1 or len(normalize_space(piece)) <= limit:
             out.append(atom)
             continue
-        parts = split_atoms(piece, words=False)
+        parts = split_atoms(piece, words=level == 0, groups=False)
+        parts = _split_long(piece, parts, limit, level + 1)
         for k, part in enumerate(parts):
             space = atom.space_before if k == 0 else part.space_before
             out.append(Atom(atom.start + part.start, atom.start + part.end, space))
