@@ -398,7 +398,7 @@ class StandInEngine:
         "这个程序的默认设置已经优化过了，打印机和出租车的视频数据库也可以直接导入。",
     )
 
-    class options:  # noqa: N801 - read like the Engine's options
+    class options:  # read like the Engine's options
         model = "stand-in"
 
     loaded = True
@@ -429,8 +429,7 @@ def test_pipeline_converts_once_before_shaping(tmp_path: Path, script: str) -> N
         "simplified": StandInEngine.TEXTS[0],
         "original": StandInEngine.TEXTS[0],
     }[script]
-    assert chunks[0].text == expected if chunks[0].index == 0 else True
-    first = [e for e in chunks if e.index == 0][0]
+    first = next(e for e in chunks if e.index == 0)
     assert first.text == expected
     assert join_texts(s.text for s in first.segments) == expected  # the editor's text
     for seg in transcript.segments:  # the limits hold for the converted characters
@@ -497,3 +496,22 @@ def test_cli_flag_sets_the_script() -> None:
     assert parser.parse_args(["a.wav"]).chinese is None
     with pytest.raises(SystemExit):
         parser.parse_args(["a.wav", "--chinese", "klingon"])
+
+
+def test_cli_writes_traditional_taiwan_subtitles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli.transcribe import run
+    from app.core.asr import engine as engine_module
+    from tests import speech
+
+    monkeypatch.setattr(engine_module, "Engine", lambda options: StandInEngine())
+    track = speech.make_track(speech.SENTENCES[:2], (1.5,), tmp_path, name="粤语")
+    err = io.StringIO()
+    code = run([str(track.path), "--chinese", "tw", "-f", "txt,srt", "-q"], stderr=err)
+    assert code == 0, err.getvalue()
+    txt = track.path.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "我們的軟體用滑鼠就能操作" in txt and "預設設定已經最佳化過了" in txt
+    assert "软件" not in txt and "鼠标" not in txt
+    subtitles = track.path.with_suffix(".srt").read_text(encoding="utf-8")
+    assert no_space("".join(s.content for s in srt.parse(subtitles))) == no_space(txt)
