@@ -20,6 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from app.core.errors import SettingsError
+from app.core.transcript.text import is_cjk_text, is_han, is_han_or_kana, is_wide
 
 if TYPE_CHECKING:
     import rjieba
@@ -100,7 +101,7 @@ def _opencc(config: str) -> Any:
 
 def _simplified_for_segmenting(text: str) -> str:
     """The text in Simplified characters, position for position (the dictionary is Simplified)."""
-    if not any(_is_han(ch) for ch in text):
+    if not any(is_han(ch) for ch in text):
         return text
     with _lock:
         converted = str(_opencc("t2s").convert(text))
@@ -134,12 +135,6 @@ def word_boundaries(text: str) -> set[int]:
     return bounds
 
 
-def _is_han(ch: str) -> bool:
-    from app.core.transcript.text import is_han_or_kana
-
-    return is_han_or_kana(ch) and not ("\u3040" <= ch <= "\u30ff")
-
-
 def _is_number(token: str) -> bool:
     stripped = token.strip()
     if not stripped:
@@ -151,8 +146,6 @@ def _is_number(token: str) -> bool:
 
 
 def _narrow_alnum(ch: str) -> bool:
-    from app.core.transcript.text import is_wide
-
     return ch.isalnum() and not is_wide(ch)
 
 
@@ -174,10 +167,8 @@ def glued_positions(text: str, *, groups: bool = True) -> frozenset[int]:
     quotations, particles, Latin runs): what is left when such a group is
     longer than a line.
     """
-    from app.core.transcript.text import is_cjk_text, is_han_or_kana
-
-    if not any(_is_han(ch) for ch in text) or any(
-        is_han_or_kana(ch) and not _is_han(ch) for ch in text
+    if not any(is_han(ch) for ch in text) or any(
+        is_han_or_kana(ch) and not is_han(ch) for ch in text
     ):
         return frozenset()
     glued: set[int] = set()
@@ -192,7 +183,7 @@ def glued_positions(text: str, *, groups: bool = True) -> frozenset[int]:
             unit = simple[start]
             if len(token) == 1 and simple[start] in _PARTICLES and previous[-1:].strip():
                 glued.add(start)
-            measure = len(token) == 1 and _is_han(unit)  # 3瓶, 120张: a measure word
+            measure = len(token) == 1 and is_han(unit)  # 3瓶, 120张: a measure word
             if _is_number(previous) and (unit in _UNIT_STARTS or unit.isdigit() or measure):
                 glued.add(start)
             if previous.endswith(("第", "約", "约", "近", "逾")) and _is_number(token):
@@ -206,7 +197,7 @@ def glued_positions(text: str, *, groups: bool = True) -> frozenset[int]:
             glued.add(k)
         if before in "·•" or after in "·•":
             glued.add(k)
-        if before.isalnum() and after.isalnum() and not _is_han(before) and not _is_han(after):
+        if before.isalnum() and after.isalnum() and not is_han(before) and not is_han(after):
             glued.add(k)
     if groups:
         _glue_short_quotes(text, glued)
@@ -252,7 +243,7 @@ def convert_script(text: str, script: str) -> str:
     phrase for phrase in ``tw``); spaces, Latin text and punctuation stay.
     """
     check_script(script)
-    if script == "original" or not any(_is_han(ch) for ch in text):
+    if script == "original" or not any(is_han(ch) for ch in text):
         return text
     with _lock:
         return str(_opencc(_OPENCC_CONFIGS[script]).convert(text))

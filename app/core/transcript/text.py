@@ -86,6 +86,12 @@ def is_han_or_kana(ch: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
+def is_han(ch: str) -> bool:
+    """A Chinese character (hanzi, kanji, hanja), of any extension block."""
+    return _in_ranges(ord(ch), _HAN_RANGES)
+
+
+@functools.lru_cache(maxsize=8192)
 def is_cjk_letter(ch: str) -> bool:
     """A letter of Chinese, Japanese or Korean."""
     return is_han_or_kana(ch) or _in_ranges(ord(ch), _HANGUL_RANGES)
