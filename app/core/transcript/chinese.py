@@ -125,16 +125,6 @@ def words(text: str) -> list[str]:
     return out
 
 
-def word_boundaries(text: str) -> set[int]:
-    """Offsets between two words of ``text`` by the segmenter alone (no extra rules)."""
-    bounds: set[int] = set()
-    pos = 0
-    for token in words(text)[:-1]:
-        pos += len(token)
-        bounds.add(pos)
-    return bounds
-
-
 def _is_number(token: str) -> bool:
     stripped = token.strip()
     if not stripped:
@@ -180,11 +170,11 @@ def glued_positions(text: str, *, groups: bool = True) -> frozenset[int]:
         start, end = pos, pos + len(token)
         glued.update(range(start + 1, end))  # inside a word
         if groups and index and not token.isspace():
-            unit = simple[start]
-            if len(token) == 1 and simple[start] in _PARTICLES and previous[-1:].strip():
+            first = simple[start]
+            if len(token) == 1 and first in _PARTICLES and previous[-1:].strip():
                 glued.add(start)
-            measure = len(token) == 1 and is_han(unit)  # 3瓶, 120张: a measure word
-            if _is_number(previous) and (unit in _UNIT_STARTS or unit.isdigit() or measure):
+            measure = len(token) == 1 and is_han(first)  # 3瓶, 120张: a measure word
+            if _is_number(previous) and (first in _UNIT_STARTS or first.isdigit() or measure):
                 glued.add(start)
             if previous.endswith(("第", "約", "约", "近", "逾")) and _is_number(token):
                 glued.add(start)
@@ -257,6 +247,5 @@ __all__ = [
     "check_script",
     "convert_script",
     "glued_positions",
-    "word_boundaries",
     "words",
 ]

@@ -145,8 +145,15 @@ def char_weight(ch: str) -> float:
 
 @functools.lru_cache(maxsize=8192)
 def cell_width(ch: str) -> int:
-    """Half-cells a character takes on screen: 2 for a wide (full-width) one, else 1."""
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    """Half-cells a character takes on a CJK line: 2 for a wide (full-width) one, else 1.
+
+    Marks of ambiguous width (“ ” ‘ ’ — … ·) are set full-width by Chinese
+    fonts, so they count as wide; letters of ambiguous width (é) do not.
+    """
+    width = unicodedata.east_asian_width(ch)
+    if width in ("W", "F") or (width == "A" and not ch.isalnum()):
+        return 2
+    return 1
 
 
 def line_width(text: str, cjk: bool) -> int:
