@@ -340,6 +340,18 @@ def test_txt_json_and_docx_read_back_give_the_models_text(tmp_path: Path) -> Non
     path = export(transcript, "docx", tmp_path / "out.docx", ExportOptions(paragraph_gap_s=100.0))
     paragraphs = [p.text for p in Document(str(path)).paragraphs]
     assert "".join(paragraphs[2:]) == full
+    # a cue cut at the model's space next to a Chinese character keeps it in TXT
+    text = "我们使用 GLM-ASR 模型来识别普通话和粤语的语音内容，效果非常好。"
+    cues = cues_for_chunk(text, [(0.0, 12.0)], CueOptions(max_chars_cjk=8, max_lines=1))
+    assert cues[0].text == "我们使用 "
+    tight = Transcript(cues, TranscriptMeta(duration=12.0))
+    assert render_txt(tight, ExportOptions(paragraph_gap_s=100.0)) == text + "\n"
+    assert (
+        "".join(
+            p.text for p in Document(str(export(tight, "docx", tmp_path / "t.docx"))).paragraphs[2:]
+        )
+        == text
+    )
     # paragraphs that break at pauses still hold the exact text, in order
     txt = render_txt(transcript, ExportOptions(paragraph_gap_s=1.0))
     assert txt.split("\n\n")[0] == CHUNKS[0]
