@@ -207,8 +207,9 @@ def _greedy_line_count(widths: list[int], seps: list[int], limit: int) -> int:
 def wrap_lines(text: str, options: CueOptions | None = None) -> list[str]:
     """Wrap one cue's text into at most ``max_lines`` balanced lines.
 
-    Lines hold at most ``max_chars_latin`` characters (``max_chars_cjk`` when
-    most letters are CJK); Latin text breaks at spaces, Chinese text between
+    Lines hold at most ``max_chars_latin`` characters (``max_chars_cjk``
+    full-width cells when the text is mostly CJK, a Latin letter, digit or
+    space taking half a cell); Latin text breaks at spaces, Chinese text between
     words (never inside a word, a number with its unit or a short quotation),
     never before closing punctuation nor after opening punctuation. A Latin
     word longer than a line is never cut; a Chinese one is, as a last resort,
@@ -643,7 +644,7 @@ def enforce_timing(
         end = min(end, start + options.max_duration_s)
         times.append([start, end])
         prev_end = end
-    _lengthen_short(times, [options.min_duration_s] * len(times), lo, hi)
+    _lengthen_short(times, options.min_duration_s, lo, hi)
     _give_reading_time(times, texts, options, hi)
     return _finish(times, texts, hi)
 
@@ -673,11 +674,11 @@ def _give_reading_time(
             times[i][1] = max(end, min(wanted, room))
 
 
-def _lengthen_short(times: list[list[float]], mins: list[float], lo: float, hi: float) -> None:
+def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float) -> None:
     n = len(times)
     for i in range(n):
         start, end = times[i]
-        short = mins[i] - (end - start)
+        short = min_s - (end - start)
         if short <= 1e-9:
             continue
         # 1. free time after the cue
@@ -688,7 +689,7 @@ def _lengthen_short(times: list[list[float]], mins: list[float], lo: float, hi: 
         # 2. spare time of the next cue
         if short > 1e-9 and i + 1 < n:
             nxt = times[i + 1]
-            take = max(0.0, min(short, (nxt[1] - nxt[0]) - mins[i + 1]))
+            take = max(0.0, min(short, (nxt[1] - nxt[0]) - min_s))
             end += take
             nxt[0] += take
             short -= take
@@ -701,7 +702,7 @@ def _lengthen_short(times: list[list[float]], mins: list[float], lo: float, hi: 
         # 4. spare time of the previous cue
         if short > 1e-9 and i:
             prev = times[i - 1]
-            take = max(0.0, min(short, (prev[1] - prev[0]) - mins[i - 1]))
+            take = max(0.0, min(short, (prev[1] - prev[0]) - min_s))
             start -= take
             prev[1] -= take
         times[i] = [start, end]
