@@ -20,8 +20,8 @@ mods = [m.name for top in (app.core, app.cli)
         for m in pkgutil.walk_packages(top.__path__, top.__name__ + ".")]
 for name in mods:
     importlib.import_module(name)
-heavy = sorted(m for m in ("torch", "transformers", "PySide6", "av", "silero_vad")
-               if m in sys.modules)
+heavy = sorted(m for m in ("torch", "transformers", "PySide6", "av", "silero_vad",
+                           "rjieba", "opencc") if m in sys.modules)
 print(len(mods), ",".join(heavy))
 """
 

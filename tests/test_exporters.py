@@ -148,7 +148,8 @@ def test_txt_paragraphs_break_at_pauses_and_sentence_counts() -> None:
         ["我们继续。"],
     ]
     text = render_txt(StandIn(segments), ExportOptions(paragraph_sentences=10))
-    assert text == "One. Two. Three.\n\nAfter a pause. 好的。我们继续。\n"
+    # no space is added next to a Chinese character (issue #17)
+    assert text == "One. Two. Three.\n\nAfter a pause.好的。我们继续。\n"
 
 
 def test_txt_with_timestamps(transcript: Transcript) -> None:

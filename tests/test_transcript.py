@@ -47,7 +47,8 @@ def test_segments_are_read_only_copies() -> None:
     segs = t.segments
     assert isinstance(segs, tuple)
     assert len(t) == 4 and t[0].text == "Hello world."
-    assert t.text() == "Hello world. The cat sat on the mat. Concatenate the CAT. 你好世界"
+    # no space is added next to a Chinese character (issue #17)
+    assert t.text() == "Hello world. The cat sat on the mat. Concatenate the CAT.你好世界"
 
 
 def test_revision_dirty_and_mark_saved() -> None:
@@ -163,9 +164,15 @@ def test_merge_joins_latin_with_space_and_cjk_without() -> None:
     t2.apply(Merge(0))
     assert t2[0] == Segment(0, 2, "你好世界")
     t2.apply(Merge(0))
-    assert t2[0].text == "你好世界 ok"  # a space between CJK and Latin
+    # no space is added next to a Chinese character (issue #17): the model
+    # writes "第一个例子：GLM-ASR", and joining must not make it "例子： GLM-ASR"
+    assert t2[0].text == "你好世界ok"
     with pytest.raises(EditError, match="no next segment"):
         t2.apply(Merge(0))
+    # ... but a space the text holds at the joint is the model's, and is kept
+    t4 = Transcript([Segment(0, 1, "我们使用 "), Segment(1, 2, "GLM-ASR 模型")])
+    t4.apply(Merge(0))
+    assert t4[0].text == "我们使用 GLM-ASR 模型"
     t3 = Transcript([Segment(0, 1, "안녕하세요"), Segment(1, 2, "여러분")])
     t3.apply(Merge(0))
     assert t3[0].text == "안녕하세요 여러분"  # Korean writes spaces between words

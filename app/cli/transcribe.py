@@ -27,6 +27,7 @@ from app.core.events import (
     StageChanged,
 )
 from app.core.settings import CHANNEL_CHOICES, DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
+from app.core.transcript.chinese import CHINESE_SCRIPTS
 
 
 def _formats(value: str) -> list[str]:
@@ -105,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="auto: mix down, unless the channels cancel out (then the strongest one); "
         "mix, left or right by hand",
+    )
+    parser.add_argument(
+        "--chinese",
+        choices=CHINESE_SCRIPTS,
+        default=None,
+        help="Chinese characters: as the model wrote them (original), simplified, "
+        "traditional, hk (Hong Kong) or tw (Taiwan, with Taiwan phrases); default original",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -271,6 +279,8 @@ def run(
         settings.max_pause_s = args.max_pause
     if args.channel is not None:
         settings.channel = args.channel
+    if args.chinese is not None:
+        settings.chinese_script = args.chinese
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:

@@ -36,6 +36,7 @@ from app.core.events import (
     StageChanged,
 )
 from app.core.transcript import Segment, Transcript, TranscriptMeta
+from app.core.transcript.chinese import check_script, convert_script
 from app.core.transcript.cues import CueOptions, cues_for_chunk
 
 if TYPE_CHECKING:
@@ -54,6 +55,12 @@ class PipelineOptions:
     track: int | str | None = None
     # "auto" (mix, unless the channels cancel), "mix", "left" or "right".
     channel: str = "auto"
+    # Chinese characters: "original" (as the model wrote them), "simplified",
+    # "traditional", "hk" or "tw"; converted once, before cue shaping.
+    chinese: str = "original"
+
+    def __post_init__(self) -> None:
+        check_script(self.chinese)
 
 
 def _check(cancel: _threading.Event | None) -> None:
@@ -234,6 +241,7 @@ def transcribe_file(
     for index, text, retried in engine.transcribe(audios, cancel=cancel):
         _check(cancel)  # results of a finished batch are not reported after a cancel
         chunk = chunks[index]
+        text = convert_script(text, options.chinese)
         segments = cues_for_chunk(
             text,
             chunk.regions,

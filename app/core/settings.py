@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.audio.media import CHANNEL_CHOICES
 from app.core.errors import SettingsError
+from app.core.transcript.chinese import CHINESE_SCRIPTS
 
 if TYPE_CHECKING:
     from app.core.asr.engine import EngineOptions
@@ -49,6 +50,11 @@ class Settings:
     max_lines: int = 2
     min_duration_s: float = 1.0
     max_duration_s: float = 7.0
+    # Reading speed, in characters a second (0: no limit). Chinese is read by
+    # the character, about 9 a second; Latin text about 17 (spaces counted).
+    max_cps_latin: float = 17.0
+    max_cps_cjk: float = 9.0
+    chinese_script: str = "original"  # see app.core.transcript.chinese.CHINESE_SCRIPTS
     txt_timestamps: bool = False
     # auto: mix down unless the channels cancel out; mix, left or right by hand
     channel: str = "auto"
@@ -85,6 +91,12 @@ class Settings:
             errors.append(f"Channel: choose one of {', '.join(CHANNEL_CHOICES)}.")
         if self.min_duration_s > self.max_duration_s:
             errors.append("Minimum cue duration must not exceed the maximum.")
+        if not (self.max_cps_latin == 0 or 5.0 <= self.max_cps_latin <= 40.0):
+            errors.append("Reading speed (Latin): 0 (no limit) or 5 to 40 characters a second.")
+        if not (self.max_cps_cjk == 0 or 2.0 <= self.max_cps_cjk <= 30.0):
+            errors.append("Reading speed (CJK): 0 (no limit) or 2 to 30 characters a second.")
+        if self.chinese_script not in CHINESE_SCRIPTS:
+            errors.append(f"Chinese characters: choose one of {', '.join(CHINESE_SCRIPTS)}.")
         return errors
 
     # -- views onto the core's option types --------------------------------
@@ -115,6 +127,8 @@ class Settings:
             max_lines=self.max_lines,
             min_duration_s=self.min_duration_s,
             max_duration_s=self.max_duration_s,
+            max_cps_latin=self.max_cps_latin,
+            max_cps_cjk=self.max_cps_cjk,
         )
 
     def chunk_options(self) -> ChunkOptions:
@@ -126,7 +140,10 @@ class Settings:
         from app.core.pipeline import PipelineOptions
 
         return PipelineOptions(
-            chunks=self.chunk_options(), cues=self.cue_options(), channel=self.channel
+            chunks=self.chunk_options(),
+            cues=self.cue_options(),
+            channel=self.channel,
+            chinese=self.chinese_script,
         )
 
 

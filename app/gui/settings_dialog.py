@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import CHANNEL_CHOICES, DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
+from app.core.transcript.chinese import CHINESE_SCRIPT_NAMES, CHINESE_SCRIPTS
 from app.gui.theme import DANGER
 
 _DEVICE_LABELS = {
@@ -62,6 +63,13 @@ def _dspin(low: float, high: float, value: float, suffix: str = " s") -> QDouble
     box.setRange(low, high)
     box.setValue(value)
     box.setSuffix(suffix)
+    return box
+
+
+def _cps_spin(high: float, value: float) -> QDoubleSpinBox:
+    box = _dspin(0.0, high, value, " characters/s")
+    box.setSingleStep(1.0)
+    box.setSpecialValueText("No limit")  # shown for 0
     return box
 
 
@@ -138,6 +146,17 @@ class SettingsDialog(QDialog):
         self.min_duration.setAccessibleName("Shortest cue")
         self.max_duration = _dspin(1.0, 30.0, settings.max_duration_s)
         self.max_duration.setAccessibleName("Longest cue")
+        self.max_cps_latin = _cps_spin(40.0, settings.max_cps_latin)
+        self.max_cps_latin.setAccessibleName("Reading speed, Latin")
+        self.max_cps_cjk = _cps_spin(30.0, settings.max_cps_cjk)
+        self.max_cps_cjk.setAccessibleName("Reading speed, CJK")
+        self.chinese_combo = QComboBox()
+        self.chinese_combo.setAccessibleName("Chinese characters")
+        for key in CHINESE_SCRIPTS:
+            self.chinese_combo.addItem(CHINESE_SCRIPT_NAMES[key], key)
+        self.chinese_combo.setCurrentIndex(
+            max(0, self.chinese_combo.findData(settings.chinese_script))
+        )
         subs_box = QGroupBox("Subtitles")
         form = QFormLayout(subs_box)
         form.addRow("Characters per line (Latin):", self.max_chars_latin)
@@ -145,6 +164,9 @@ class SettingsDialog(QDialog):
         form.addRow("Lines per cue:", self.max_lines)
         form.addRow("Shortest cue:", self.min_duration)
         form.addRow("Longest cue:", self.max_duration)
+        form.addRow("Reading speed (Latin):", self.max_cps_latin)
+        form.addRow("Reading speed (CJK):", self.max_cps_cjk)
+        form.addRow("Chinese characters:", self.chinese_combo)
 
         # -- export --------------------------------------------------------------
         self.format_checks: dict[str, QCheckBox] = {}
@@ -232,6 +254,9 @@ class SettingsDialog(QDialog):
         self.max_lines.setValue(d.max_lines)
         self.min_duration.setValue(d.min_duration_s)
         self.max_duration.setValue(d.max_duration_s)
+        self.max_cps_latin.setValue(d.max_cps_latin)
+        self.max_cps_cjk.setValue(d.max_cps_cjk)
+        self.chinese_combo.setCurrentIndex(self.chinese_combo.findData(d.chinese_script))
         for fmt, check in self.format_checks.items():
             check.setChecked(fmt in d.export_formats)
         self.export_dir_edit.setText(d.export_dir)
@@ -254,6 +279,9 @@ class SettingsDialog(QDialog):
             max_lines=self.max_lines.value(),
             min_duration_s=round(self.min_duration.value(), 2),
             max_duration_s=round(self.max_duration.value(), 2),
+            max_cps_latin=round(self.max_cps_latin.value(), 1),
+            max_cps_cjk=round(self.max_cps_cjk.value(), 1),
+            chinese_script=str(self.chinese_combo.currentData()),
             export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
             export_dir=self.export_dir_edit.text().strip(),
             txt_timestamps=self.txt_timestamps.isChecked(),

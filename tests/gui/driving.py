@@ -29,7 +29,7 @@ def drop_on(widget: object, paths: list[Path]) -> None:
     point = widget.rect().center()  # type: ignore[attr-defined]
     center = QPointF(point)
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    # PySide6 6.11 takes a QPoint for QDragEnterEvent, a QPointF for QDropEvent.
+    # QDragEnterEvent takes a QPoint (PySide6 6.11 refuses a QPointF), QDropEvent a QPointF
     enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()

@@ -172,7 +172,7 @@ def paragraphs(
 
 def _paragraph_texts(segments: Sequence[Segment], options: ExportOptions) -> list[str]:
     groups = paragraphs(segments, options.paragraph_gap_s, options.paragraph_sentences)
-    return [join_texts(normalize_space(s.text) for s in group) for group in groups]
+    return [join_texts(s.text for s in group) for group in groups]
 
 
 def _encode(text: str) -> bytes:

@@ -31,8 +31,9 @@ from app.core.transcript.text import (
     is_cjk_text,
     is_wide,
     join_texts,
+    line_atoms,
+    line_width,
     normalize_space,
-    split_atoms,
 )
 
 _MS = 0.001  # shortest duration a cue may keep (one millisecond, as written in SRT/VTT)
@@ -54,6 +55,12 @@ class CueOptions:
     max_lines: int = 2
     min_duration_s: float = 1.0
     max_duration_s: float = 7.0
+    # Reading speed (0: no limit): a cue stays up as long as its characters
+    # take to read, where the time after it is free. Chinese is read by the
+    # character (letters and digits counted), about 9 a second; Latin text by
+    # every character (off by default here; the app's settings use 17).
+    max_cps_latin: float = 0.0
+    max_cps_cjk: float = 9.0
 
     def __post_init__(self) -> None:
         for name in ("max_chars_latin", "max_chars_cjk", "max_lines"):
@@ -62,7 +69,7 @@ class CueOptions:
                 raise InvalidCueOptions(
                     f"{name} must be a whole number of at least 1, not {value!r}"
                 )
-        for name in ("min_duration_s", "max_duration_s"):
+        for name in ("min_duration_s", "max_duration_s", "max_cps_latin", "max_cps_cjk"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)
@@ -70,7 +77,7 @@ class CueOptions:
                 or not math.isfinite(value)
                 or value < 0
             ):
-                raise InvalidCueOptions(f"{name} must be a number of seconds >= 0, not {value!r}")
+                raise InvalidCueOptions(f"{name} must be a number >= 0, not {value!r}")
         if self.max_duration_s <= 0:
             raise InvalidCueOptions("max_duration_s must be more than 0 seconds")
         if self.min_duration_s > self.max_duration_s:
@@ -82,6 +89,24 @@ class CueOptions:
     def max_chars(self, text: str) -> int:
         """Characters per line for ``text``: the CJK limit when most letters are CJK."""
         return self.max_chars_cjk if is_cjk_text(text) else self.max_chars_latin
+
+    def line_limit(self, cjk: bool) -> int:
+        """The line limit in the unit of :func:`line_width`: half-cells for CJK lines."""
+        return 2 * self.max_chars_cjk if cjk else self.max_chars_latin
+
+    def reading_seconds(self, text: str) -> float:
+        """How long ``text`` takes to read at the reading-speed limit (0 when there is none).
+
+        CJK text counts its letters and digits (punctuation is not read as a
+        character); Latin text counts every character, spaces included.
+        """
+        if is_cjk_text(text):
+            cps = self.max_cps_cjk
+            count = sum(1 for ch in text if ch.isalnum())
+        else:
+            cps = self.max_cps_latin
+            count = len(normalize_space(text))
+        return count / cps if cps > 0 else 0.0
 
 
 class _TimeSpan(Protocol):
@@ -182,20 +207,24 @@ def _greedy_line_count(widths: list[int], seps: list[int], limit: int) -> int:
 def wrap_lines(text: str, options: CueOptions | None = None) -> list[str]:
     """Wrap one cue's text into at most ``max_lines`` balanced lines.
 
-    Lines hold at most ``max_chars_latin`` characters (``max_chars_cjk`` when
-    most letters are CJK); Latin text breaks at spaces, CJK text between
-    characters but never before closing punctuation. A word longer than a line
-    is never cut. Text that cannot fit is still wrapped into ``max_lines``
+    Lines hold at most ``max_chars_latin`` characters (``max_chars_cjk``
+    full-width cells when the text is mostly CJK, a Latin letter, digit or
+    space taking half a cell); Latin text breaks at spaces, Chinese text between
+    words (never inside a word, a number with its unit or a short quotation),
+    never before closing punctuation nor after opening punctuation. A Latin
+    word longer than a line is never cut; a Chinese one is, as a last resort,
+    between its characters. Text that cannot fit is still wrapped into ``max_lines``
     balanced lines, longer than the limit: nothing is ever dropped.
     """
     options = options or CueOptions()
-    atoms = split_atoms(text)
+    atoms = line_atoms(text, options.max_chars_cjk)
     if not atoms:
         return []
     words = [normalize_space(text[a.start : a.end]) for a in atoms]
-    widths = [len(w) for w in words]
+    cjk = is_cjk_text(text)
+    widths = [line_width(w, cjk) for w in words]
     seps = [0] + [1 if a.space_before else 0 for a in atoms[1:]]
-    limit = options.max_chars(text)
+    limit = options.line_limit(cjk)
     needed = _greedy_line_count(widths, seps, limit)
     lines = min(needed, options.max_lines, len(atoms))
     # a line may rather start after punctuation than be perfectly even
@@ -232,12 +261,13 @@ def _join_atoms(words: list[str], atoms: list[Atom], i: int, j: int) -> str:
 def cue_fits(text: str, options: CueOptions | None = None) -> bool:
     """Whether ``text`` fits on one cue (``max_lines`` lines of ``max_chars``)."""
     options = options or CueOptions()
-    atoms = split_atoms(text)
+    atoms = line_atoms(text, options.max_chars_cjk)
     if not atoms:
         return True
-    widths = [len(normalize_space(text[a.start : a.end])) for a in atoms]
+    cjk = is_cjk_text(text)
+    widths = [line_width(normalize_space(text[a.start : a.end]), cjk) for a in atoms]
     seps = [0] + [1 if a.space_before else 0 for a in atoms[1:]]
-    return _greedy_line_count(widths, seps, options.max_chars(text)) <= options.max_lines
+    return _greedy_line_count(widths, seps, options.line_limit(cjk)) <= options.max_lines
 
 
 # --------------------------------------------------------------------------- time
@@ -285,17 +315,17 @@ class _Pieces:
         self.text = text
         self.options = options
         self.timeline = timeline
-        self.atoms = split_atoms(text)
+        self.atoms = line_atoms(text, options.max_chars_cjk)
         self.words = [normalize_space(text[a.start : a.end]) for a in self.atoms]
         n = len(self.atoms)
         self.len_sum = [0] * (n + 1)
         self.sep_sum = [0] * (n + 1)
         self.weight_sum = [0.0] * (n + 1)
-        self.letter_sum = [0] * (n + 1)
-        self.cjk_sum = [0] * (n + 1)
+        self.letter_sum = [0] * (n + 1)  # non-CJK letters
+        self.cjk_sum = [0.0] * (n + 1)  # weight of the CJK letters (see is_cjk_text)
         for k, (atom, word) in enumerate(zip(self.atoms, self.words, strict=True)):
-            letters = sum(1 for ch in word if ch.isalpha())
-            cjk = sum(1 for ch in word if is_cjk_letter(ch))
+            cjk = sum(char_weight(ch) for ch in word if is_cjk_letter(ch))
+            letters = sum(1 for ch in word if ch.isalpha() and not is_cjk_letter(ch))
             self.len_sum[k + 1] = self.len_sum[k] + len(word)
             self.sep_sum[k + 1] = self.sep_sum[k] + (1 if atom.space_before and k else 0)
             self.weight_sum[k + 1] = self.weight_sum[k] + sum(char_weight(ch) for ch in word)
@@ -303,21 +333,20 @@ class _Pieces:
             self.cjk_sum[k + 1] = self.cjk_sum[k] + cjk
         if self.weight_sum[-1] <= 0:  # only punctuation or symbols: count characters
             self.weight_sum = [float(x) for x in self.len_sum]
-        self.reach = {
-            options.max_chars_latin: self._reach(options.max_chars_latin),
-            options.max_chars_cjk: self._reach(options.max_chars_cjk),
-        }
+        self.reach = {cjk: self._reach(cjk) for cjk in (False, True)}
 
-    def _reach(self, limit: int) -> list[int]:
-        """reach[i]: the largest j such that atoms [i, j) fit in max_lines lines of limit."""
+    def _reach(self, cjk: bool) -> list[int]:
+        """reach[i]: the largest j such that atoms [i, j) fit in max_lines lines."""
         n = len(self.atoms)
         out = [0] * n
+        limit = self.options.line_limit(cjk)
+        widths = [line_width(word, cjk) for word in self.words]
         for i in range(n):
             lines = 1
-            current = len(self.words[i])
+            current = widths[i]
             j = i + 1
             while j < n:
-                w = len(self.words[j])
+                w = widths[j]
                 sep = 1 if self.atoms[j].space_before else 0
                 if current + sep + w <= limit:
                     current += sep + w
@@ -333,11 +362,9 @@ class _Pieces:
     def width(self, i: int, j: int) -> int:
         return self.len_sum[j] - self.len_sum[i] + self.sep_sum[j] - self.sep_sum[i + 1]
 
-    def limit(self, i: int, j: int) -> int:
-        letters = self.letter_sum[j] - self.letter_sum[i]
-        cjk = self.cjk_sum[j] - self.cjk_sum[i]
-        o = self.options
-        return o.max_chars_cjk if cjk * 2 > letters else o.max_chars_latin
+    def is_cjk(self, i: int, j: int) -> bool:
+        """Whether atoms [i, j) are CJK text (as :func:`is_cjk_text` decides)."""
+        return self.cjk_sum[j] - self.cjk_sum[i] > self.letter_sum[j] - self.letter_sum[i]
 
     def pos(self, k: int) -> float:
         """Speech position of the boundary before atom ``k``."""
@@ -350,7 +377,7 @@ class _Pieces:
         return self.timeline.end_at(self.pos(j)) - self.timeline.start_at(self.pos(i))
 
     def text_fits(self, i: int, j: int) -> bool:
-        return j <= self.reach[self.limit(i, j)][i]
+        return j <= self.reach[self.is_cjk(i, j)][i]
 
     def fits(self, i: int, j: int) -> bool:
         """A cue may hold atoms [i, j): one atom always, more if short enough."""
@@ -360,6 +387,20 @@ class _Pieces:
 
     def piece_text(self, i: int, j: int) -> str:
         return _join_atoms(self.words, self.atoms, i, j)
+
+    def cue_text(self, i: int, j: int) -> str:
+        """The text of a cue, ending in the model's space where :func:`join_texts` needs it.
+
+        Cues joined back must give the model's text. A space between two Latin
+        words comes back by itself; one next to a Chinese character or a
+        full-width mark ("使用 GLM") would be lost, so the cue keeps it at its end.
+        """
+        text = self.piece_text(i, j)
+        if j < len(self.atoms) and self.atoms[j].space_before:
+            nxt = self.words[j]
+            if text and nxt and (is_wide(text[-1]) or is_wide(nxt[0])):
+                text += " "
+        return text
 
     # -- punctuation -------------------------------------------------------
 
@@ -442,7 +483,7 @@ class _Pieces:
         if m <= 1:
             return list(units)
         o = self.options
-        widest = o.max_lines * (max(o.max_chars_latin, o.max_chars_cjk) + 1)
+        widest = o.max_lines * (max(o.max_chars_latin, 2 * o.max_chars_cjk) + 1)
         inf = (math.inf, math.inf)
         # best[j]: (cues, sum of squared widths) for units [0, j); back[j]: where the cue starts
         best: list[tuple[float, float]] = [inf] * (m + 1)
@@ -562,7 +603,7 @@ def _timed_pieces(pieces: _Pieces) -> list[Segment]:
     ranges, bounds = _merge_short(pieces, ranges, bounds)
     tl = pieces.timeline
     return [
-        Segment(tl.start_at(bounds[k]), tl.end_at(bounds[k + 1]), pieces.piece_text(i, j))
+        Segment(tl.start_at(bounds[k]), tl.end_at(bounds[k + 1]), pieces.cue_text(i, j))
         for k, (i, j) in enumerate(ranges)
     ]
 
@@ -594,7 +635,7 @@ def enforce_timing(
     if not_after is not None:
         hi = min(hi, float(not_after))
     hi = max(hi, lo)
-    texts = [s.text.strip() for s in segments]
+    texts = [_trim(s.text) for s in segments]
     times: list[list[float]] = []
     prev_end = lo
     for seg in segments:
@@ -604,7 +645,33 @@ def enforce_timing(
         times.append([start, end])
         prev_end = end
     _lengthen_short(times, options.min_duration_s, lo, hi)
+    _give_reading_time(times, texts, options, hi)
     return _finish(times, texts, hi)
+
+
+def _trim(text: str) -> str:
+    """Strip a cue's text, but keep one trailing space (not a new line) it ends in.
+
+    That space is the model's, kept by :meth:`_Pieces.cue_text` so that cues
+    join back into the exact text ("使用 " + "GLM-ASR"); no subtitle shows it.
+    """
+    core = text.strip()
+    return core + " " if core and text[-1:] == " " else core
+
+
+def _give_reading_time(
+    times: list[list[float]], texts: list[str], options: CueOptions, hi: float
+) -> None:
+    """Keep a cue up until it can be read (the reading-speed limit), where the time is free.
+
+    Only the end moves, into the pause after the cue, never past the next cue,
+    the media or ``max_duration_s``: a subtitle never comes before its speech.
+    """
+    for i, (start, end) in enumerate(times):
+        wanted = min(start + options.reading_seconds(texts[i]), start + options.max_duration_s)
+        room = times[i + 1][0] if i + 1 < len(times) else hi
+        if wanted > end:
+            times[i][1] = max(end, min(wanted, room))
 
 
 def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float) -> None:
@@ -652,18 +719,23 @@ def _finish(times: list[list[float]], texts: list[str], hi: float = math.inf) ->
             continue
         if end - start < _MS - 1e-9:
             if out:
-                out[-1][2] = join_texts([str(out[-1][2]), text])
+                out[-1][2] = _join_cues(str(out[-1][2]), text)
             else:
-                pending = join_texts([pending, text])
+                pending = _join_cues(pending, text)
             continue
         if pending:
-            text = join_texts([pending, text])
+            text = _join_cues(pending, text)
             pending = ""
         out.append([start, end, text])
     if pending:  # every cue was empty: nowhere to show it but at the start
         start = rounded[0][0] if rounded else 0.0
         out.append([start, start, pending])
     return [Segment(float(s), float(e), str(t)) for s, e, t in out]
+
+
+def _join_cues(first: str, second: str) -> str:
+    """Two cue texts as one, keeping a trailing space the second holds (see :func:`_trim`)."""
+    return _trim(join_texts([first, second]) + (" " if second.endswith(" ") else ""))
 
 
 def cues_for_chunk(

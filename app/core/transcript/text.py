@@ -10,6 +10,7 @@ opening one (``「``, ``(``, ...).
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -85,6 +86,12 @@ def is_han_or_kana(ch: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
+def is_han(ch: str) -> bool:
+    """A Chinese character (hanzi, kanji, hanja), of any extension block."""
+    return _in_ranges(ord(ch), _HAN_RANGES)
+
+
+@functools.lru_cache(maxsize=8192)
 def is_cjk_letter(ch: str) -> bool:
     """A letter of Chinese, Japanese or Korean."""
     return is_han_or_kana(ch) or _in_ranges(ord(ch), _HANGUL_RANGES)
@@ -97,15 +104,21 @@ def is_wide(ch: str) -> bool:
 
 
 def is_cjk_text(text: str) -> bool:
-    """True when most letters of ``text`` are CJK (Chinese, Japanese, Korean)."""
-    letters = 0
-    cjk = 0
+    """True when most of ``text`` is CJK (Chinese, Japanese, Korean).
+
+    Letters are weighed by what they say (:func:`char_weight`): a Chinese
+    character is a syllable, worth about three Latin letters, so
+    "我们使用 GLM-ASR" is Chinese text with an English name in it.
+    """
+    cjk = 0.0
+    other = 0.0
     for ch in text:
         if ch.isalpha():
-            letters += 1
             if is_cjk_letter(ch):
-                cjk += 1
-    return cjk * 2 > letters
+                cjk += char_weight(ch)
+            else:
+                other += 1.0
+    return cjk > other
 
 
 def can_break_between(before: str, after: str) -> bool:
@@ -130,6 +143,29 @@ def char_weight(ch: str) -> float:
     return 0.0
 
 
+@functools.lru_cache(maxsize=8192)
+def cell_width(ch: str) -> int:
+    """Half-cells a character takes on a CJK line: 2 for a wide (full-width) one, else 1.
+
+    Marks of ambiguous width (“ ” ‘ ’ — … ·) are set full-width by Chinese
+    fonts, so they count as wide; letters of ambiguous width (é) do not.
+    """
+    width = unicodedata.east_asian_width(ch)
+    if width in ("W", "F") or (width == "A" and not ch.isalnum()):
+        return 2
+    return 1
+
+
+def line_width(text: str, cjk: bool) -> int:
+    """Width of a line in the unit of its limit.
+
+    Latin lines count characters. CJK lines count half-cells, so that a
+    Chinese character or full-width mark takes a whole cell and a Latin
+    letter, digit or space half of one, as on screen ("GLM-ASR" takes 3.5).
+    """
+    return sum(cell_width(ch) for ch in text) if cjk else len(text)
+
+
 def text_weight(text: str) -> float:
     """Sum of :func:`char_weight` over ``text``."""
     return sum(char_weight(ch) for ch in text)
@@ -143,13 +179,22 @@ class Atom(NamedTuple):
     space_before: bool  # separated from the previous atom by white space
 
 
-def split_atoms(text: str) -> list[Atom]:
+def split_atoms(text: str, *, words: bool = True, groups: bool = True) -> list[Atom]:
     """Cut ``text`` at every place a line may break (spaces, between CJK characters).
 
     A closing mark after a space ("Ça marche !", "word 。") stays with the word
     before it, so an atom may hold white space; use :func:`normalize_space` on
-    its text.
+    its text. With ``words`` (the default), Chinese text breaks only between
+    words, never between a number and its unit, inside a short quotation or
+    inside a Latin name (see :func:`app.core.transcript.chinese.glued_positions`);
+    ``groups=False`` keeps only whole words together; ``words=False`` allows a
+    break between any two CJK characters.
     """
+    glued: frozenset[int] = frozenset()
+    if words and any(is_han_or_kana(ch) for ch in text):
+        from app.core.transcript.chinese import glued_positions
+
+        glued = glued_positions(text, groups=groups)
     out: list[Atom] = []
     start = -1
     space_before = False
@@ -162,14 +207,14 @@ def split_atoms(text: str) -> list[Atom]:
             seen_space = True
             continue
         if start < 0:
-            if seen_space and out and ch in _CLOSING_AFTER_SPACE:
+            if seen_space and out and (ch in _CLOSING_AFTER_SPACE or idx in glued):
                 previous = out.pop()  # reopen the previous atom
                 start, space_before = previous.start, previous.space_before
             else:
                 start = idx
                 space_before = seen_space and bool(out)
             seen_space = False
-        elif can_break_between(text[idx - 1], ch):
+        elif idx not in glued and can_break_between(text[idx - 1], ch):
             out.append(Atom(start, idx, space_before))
             start = idx
             space_before = False
@@ -178,16 +223,62 @@ def split_atoms(text: str) -> list[Atom]:
     return out
 
 
-def join_texts(parts: Iterable[str]) -> str:
-    """Join pieces of text with a space, except between two CJK pieces."""
-    result = ""
-    for part in parts:
-        part = part.strip()
-        if not part:
+def split_long_atoms(text: str, atoms: list[Atom], limit: int) -> list[Atom]:
+    """Atoms wider than ``limit`` cut again, as a last resort.
+
+    A group of Chinese words kept together (a number with its unit, a short
+    quotation) that is longer than a line is cut between its words; a word
+    that is still longer, between its characters where the typesetting rules
+    allow. A Latin word is never cut.
+    """
+    return _split_long(text, atoms, limit, 0)
+
+
+def _split_long(text: str, atoms: list[Atom], limit: int, level: int) -> list[Atom]:
+    out: list[Atom] = []
+    for atom in atoms:
+        piece = text[atom.start : atom.end]
+        if level > 1 or len(normalize_space(piece)) <= limit:
+            out.append(atom)
             continue
-        if result and not (is_wide(result[-1]) and is_wide(part[0])):
+        parts = split_atoms(piece, words=level == 0, groups=False)
+        parts = _split_long(piece, parts, limit, level + 1)
+        for k, part in enumerate(parts):
+            space = atom.space_before if k == 0 else part.space_before
+            out.append(Atom(atom.start + part.start, atom.start + part.end, space))
+    return out
+
+
+def line_atoms(text: str, limit: int) -> list[Atom]:
+    """:func:`split_atoms`, with atoms longer than ``limit`` cut by :func:`split_long_atoms`."""
+    return split_long_atoms(text, split_atoms(text), limit)
+
+
+def _joins_without_space(before: str, after: str) -> bool:
+    """Two pieces meet without a space when either side is a wide character."""
+    return is_wide(before) or is_wide(after)
+
+
+def join_texts(parts: Iterable[str]) -> str:
+    """Join pieces of text (segments, cues) back into running text.
+
+    White space inside a piece is collapsed to single spaces. Where two pieces
+    meet, a space that either piece holds at that end is kept (as one space);
+    otherwise a space is added only between two Latin (narrow) characters, so
+    nothing is ever added next to a Chinese character or a full-width mark:
+    "第一个例子：" + "GLM-ASR" gives "第一个例子：GLM-ASR".
+    """
+    result = ""
+    trailing = False
+    for part in parts:
+        core = normalize_space(part)
+        if not core:
+            continue
+        leading = part[:1].isspace()
+        if result and (leading or trailing or not _joins_without_space(result[-1], core[0])):
             result += " "
-        result += part
+        result += core
+        trailing = part[-1:].isspace()
     return result
 
 
