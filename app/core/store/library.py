@@ -28,7 +28,15 @@ from typing import Any
 from app.core.audio.chunking import Chunk
 from app.core.audio.vad import SpeechRegion
 from app.core.errors import MurmurError
-from app.core.store.schema import SCHEMA_VERSION, has_fts, migrate, schema_version
+from app.core.store.schema import (
+    SCHEMA_VERSION,
+    has_fts,
+    has_short_index,
+    migrate,
+    register_functions,
+    schema_version,
+    spaced,
+)
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 
 log = logging.getLogger(__name__)
@@ -199,6 +207,7 @@ class Library:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._fts: bool | None = None
+        self._short: bool | None = None
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -282,6 +291,7 @@ class Library:
                 conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                 conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            register_functions(conn)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -657,72 +667,92 @@ class Library:
         return written
 
     # -- search -------------------------------------------------------------
+    @property
+    def short_index(self) -> bool:
+        """Whether 1-2 character terms have their own index (else LIKE)."""
+        if self._short is None:
+            self._short = self.full_text and has_short_index(self.conn)
+        return self._short
+
     def search(self, text: str, limit: int = 100) -> list[Match]:
         """Segments that hold every word of ``text`` (case-insensitive), newest first.
 
-        Words of 3 characters or more go through the trigram index; shorter ones
-        (e.g. one or two Chinese characters) and a library without FTS5 use LIKE.
+        Words of 3 characters or more are found anywhere in a segment through the
+        trigram index. Shorter ones go through the short-term index: CJK characters
+        as written ("预算" anywhere), other scripts as the start of a word ("ok"
+        finds "okay"). Without FTS5, and for terms of punctuation only, LIKE.
         """
         terms = list(dict.fromkeys(text.split()))
         if not terms:
             return []
-        indexed = [t for t in terms if self.full_text and len(t) >= MIN_TRIGRAM]
-        likes = [t for t in terms if t not in indexed]
-        where = " AND ".join("s.text LIKE ? ESCAPE '\\'" for _ in likes)
-        params: list[Any] = ["%" + _like_escape(t) + "%" for t in likes]
-        columns = "s.id, s.transcription_id, s.start_ms, s.end_ms, s.text, s.ord"
-        if indexed:
-            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in indexed)
-            sql = (
-                f"SELECT {columns} FROM segments_fts f JOIN segments s ON s.id = f.rowid"
-                " WHERE segments_fts MATCH ?"
-                + (" AND " + where if where else "")
+        trigram = [t for t in terms if self.full_text and len(t) >= MIN_TRIGRAM]
+        short = [
+            t
+            for t in terms
+            if t not in trigram and self.short_index and any(c.isalnum() for c in t)
+        ]
+        likes = [t for t in terms if t not in trigram and t not in short]
+        filters: list[str] = []
+        params: list[Any] = []
+        if trigram:
+            source = "segments_fts"
+            match = " AND ".join(_phrase(t) for t in trigram)
+            if short:
+                filters.append(
+                    "s.id IN (SELECT rowid FROM segments_short WHERE segments_short MATCH ?)"
+                )
+                params.append(" AND ".join(_short_phrase(t) for t in short))
+        elif short:
+            source = "segments_short"
+            match = " AND ".join(_short_phrase(t) for t in short)
+        else:
+            source = ""
+        for term in likes:
+            filters.append("s.text LIKE ? ESCAPE '\\'")
+            params.append("%" + _like_escape(term) + "%")
+        if source:
+            hits = (
+                f"SELECT s.* FROM {source} f JOIN segments s ON s.id = f.rowid"
+                f" WHERE {source} MATCH ?"
+                + "".join(" AND " + f for f in filters)
                 + " ORDER BY f.rowid DESC LIMIT ?"
             )
             params = [match, *params, limit]
         else:
-            sql = f"SELECT {columns} FROM segments s WHERE {where} ORDER BY s.id DESC LIMIT ?"
+            hits = f"SELECT s.* FROM segments s WHERE {' AND '.join(filters)}"
+            hits += " ORDER BY s.id DESC LIMIT ?"
             params.append(limit)
-        rows = self.conn.execute(sql, params).fetchall()
-        return [self._match(*row) for row in rows]
-
-    def _match(self, sid: int, tid: int, start: int, end: int, text: str, ord_: int) -> Match:
-        conn = self.conn
-        title = conn.execute("SELECT title FROM transcriptions WHERE id = ?", (tid,)).fetchone()
-        row = conn.execute(
-            "SELECT count(*) FROM segments WHERE transcription_id = ? AND (ord < ? OR"
-            " (ord = ? AND id < ?))",
-            (tid, ord_, ord_, sid),
-        ).fetchone()[0]
-        before = conn.execute(
-            "SELECT text FROM segments WHERE transcription_id = ? AND (ord < ? OR"
-            " (ord = ? AND id < ?)) ORDER BY ord DESC, id DESC LIMIT 1",
-            (tid, ord_, ord_, sid),
-        ).fetchone()
-        after = conn.execute(
-            "SELECT text FROM segments WHERE transcription_id = ? AND (ord > ? OR"
-            " (ord = ? AND id > ?)) ORDER BY ord, id LIMIT 1",
-            (tid, ord_, ord_, sid),
-        ).fetchone()
-        context = " ".join(
-            p
-            for p in (
-                _tail(before[0]) if before else "",
-                text,
-                _head(after[0]) if after else "",
+        # Rows are numbered 0..n-1 by ``ord`` once a job is finished; while it runs,
+        # ``ord`` is chunk * 100000 + position, and the row is counted.
+        sql = (
+            f"WITH hits AS ({hits})"
+            " SELECT h.id, h.transcription_id, h.start_ms, h.end_ms, h.text, t.title,"
+            " CASE WHEN h.ord < 100000 THEN h.ord ELSE (SELECT count(*) FROM segments c"
+            "  WHERE c.transcription_id = h.transcription_id AND c.ord < h.ord) END,"
+            " (SELECT p.text FROM segments p WHERE p.transcription_id = h.transcription_id"
+            "  AND p.ord < h.ord ORDER BY p.ord DESC LIMIT 1),"
+            " (SELECT n.text FROM segments n WHERE n.transcription_id = h.transcription_id"
+            "  AND n.ord > h.ord ORDER BY n.ord LIMIT 1)"
+            " FROM hits h JOIN transcriptions t ON t.id = h.transcription_id"
+            " ORDER BY h.id DESC"
+        )
+        return [
+            Match(
+                transcription_id=tid,
+                title=title,
+                row=int(row),
+                segment_id=sid,
+                start=start / 1000,
+                end=end / 1000,
+                text=seg_text,
+                context=" ".join(
+                    p for p in (_tail(before or ""), seg_text, _head(after or "")) if p
+                ),
             )
-            if p
-        )
-        return Match(
-            transcription_id=tid,
-            title=title[0] if title else "",
-            row=int(row),
-            segment_id=sid,
-            start=start / 1000,
-            end=end / 1000,
-            text=text,
-            context=context,
-        )
+            for sid, tid, start, end, seg_text, title, row, before, after in self.conn.execute(
+                sql, params
+            )
+        ]
 
     # -- sharing: one transcript as a .murmur.json file -----------------------
     def share_dict(self, transcription_id: int) -> dict[str, Any]:
@@ -836,6 +866,17 @@ def _alive(pid: int | None) -> bool:
     except OSError:
         return True  # exists, owned by someone else
     return True
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _short_phrase(term: str) -> str:
+    """A 1-2 character term for the short-term index: CJK as a phrase, else a word prefix."""
+    words = spaced(term).split()
+    phrase = _phrase(" ".join(words))
+    return phrase if any(spaced(c) != c for c in term) else phrase + "*"
 
 
 def _like_escape(term: str) -> str:

@@ -15,14 +15,34 @@ History:
 3. ``transcriptions.pid``: the process that runs a job, so that a job left
    "running" by a process that died is told apart from one still running in
    another process.
+4. a second FTS5 index for terms shorter than a trigram (one or two Chinese
+   characters are whole words): ``unicode61`` tokens over the text with every
+   CJK character spaced out (:func:`spaced`), so that "预算" is the phrase
+   "预 算". Its triggers call ``murmur_spaced``, which every connection that
+   writes registers (:func:`register_functions`).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+# Scripts written without spaces: Han (with extensions and compatibility forms), kana.
+_CJK = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f])")
+
+
+def spaced(text: str) -> str:
+    """Text with every CJK character made a word of its own (for the short-term index)."""
+    return _CJK.sub(r" \1 ", text)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the schema's triggers call; every writing connection needs them."""
+    conn.create_function("murmur_spaced", 1, spaced, deterministic=True)
+
 
 _V1 = """
 CREATE TABLE transcriptions (
@@ -95,7 +115,30 @@ END;
 INSERT INTO segments_fts (segments_fts) VALUES ('rebuild');
 """
 
+_SHORT = """
+CREATE VIRTUAL TABLE segments_short USING fts5 (
+    text, content = '', tokenize = 'unicode61'
+);
+CREATE TRIGGER segments_short_insert AFTER INSERT ON segments BEGIN
+    INSERT INTO segments_short (rowid, text) VALUES (new.id, murmur_spaced(new.text));
+END;
+CREATE TRIGGER segments_short_delete AFTER DELETE ON segments BEGIN
+    INSERT INTO segments_short (segments_short, rowid, text)
+    VALUES ('delete', old.id, murmur_spaced(old.text));
+END;
+CREATE TRIGGER segments_short_update AFTER UPDATE OF text ON segments BEGIN
+    INSERT INTO segments_short (segments_short, rowid, text)
+    VALUES ('delete', old.id, murmur_spaced(old.text));
+    INSERT INTO segments_short (rowid, text) VALUES (new.id, murmur_spaced(new.text));
+END;
+INSERT INTO segments_short (rowid, text) SELECT id, murmur_spaced(text) FROM segments;
+"""
+
 _FTS_OBJECTS = (
+    "DROP TRIGGER IF EXISTS segments_short_insert",
+    "DROP TRIGGER IF EXISTS segments_short_delete",
+    "DROP TRIGGER IF EXISTS segments_short_update",
+    "DROP TABLE IF EXISTS segments_short",
     "DROP TRIGGER IF EXISTS segments_fts_insert",
     "DROP TRIGGER IF EXISTS segments_fts_delete",
     "DROP TRIGGER IF EXISTS segments_fts_update",
@@ -134,6 +177,25 @@ def create_fts(conn: sqlite3.Connection) -> bool:
     return True
 
 
+def has_short_index(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments_short'"
+    ).fetchone()
+    return row is not None
+
+
+def create_short_index(conn: sqlite3.Connection) -> bool:
+    """The index for 1-2 character terms, where FTS5 is there; returns whether it exists."""
+    if has_short_index(conn):
+        return True
+    if not has_fts(conn):
+        return False
+    register_functions(conn)
+    for statement in _split(_SHORT):
+        conn.execute(statement)
+    return True
+
+
 def drop_fts(conn: sqlite3.Connection) -> None:
     for statement in _FTS_OBJECTS:
         conn.execute(statement)
@@ -167,7 +229,11 @@ def _to_v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE transcriptions ADD COLUMN pid INTEGER")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3)
+def _to_v4(conn: sqlite3.Connection) -> None:
+    create_short_index(conn)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
