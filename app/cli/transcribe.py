@@ -10,7 +10,6 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -180,11 +179,11 @@ def _transcribe_one(
     events: Iterable[Event] = transcribe_file(path, engine, pipeline_options, cancel=cancel)
     recorder = None
     if library is not None and path.is_file():
-        from app.core.store import start_job
+        from app.core.store.jobs import settings_record, start_job
 
         try:
             recorder = start_job(
-                library, path, settings=stored_settings(settings), model=engine.options.model
+                library, path, settings=settings_record(settings), model=engine.options.model
             )
         except MurmurError as exc:
             progress.say(f"warning: {exc}; {path.name} is not kept in the library")
@@ -194,16 +193,6 @@ def _transcribe_one(
     if recorder is not None and recorder.store_error is None:
         progress.say(f"kept in the library as #{recorder.id}")
     return transcript
-
-
-def stored_settings(settings: Settings | None) -> dict[str, object]:
-    """The settings a job used, as kept with it in the library (no window layout)."""
-    if settings is None:
-        return {}
-    data = asdict(settings)
-    for key in ("window_geometry", "window_state", "last_export_dir"):
-        data.pop(key, None)
-    return data
 
 
 def open_library(progress: ProgressLine) -> Library | None:

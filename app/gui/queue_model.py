@@ -65,6 +65,7 @@ class QueueItem:
     duration: float | None = None
     document: TranscriptDocument | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    library_id: int | None = None  # its transcript in the library
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,19 @@ from app.core.store.library import Library, LibraryError, MediaChanged, NewJob
 if TYPE_CHECKING:
     from app.core.asr.engine import Engine
     from app.core.pipeline import PipelineOptions
+    from app.core.settings import Settings
 
 RESUMABLE = ("interrupted", "failed", "cancelled")
+
+
+def settings_record(settings: Settings | None) -> dict[str, Any]:
+    """The settings a job used, as kept with it in the library (no window layout)."""
+    if settings is None:
+        return {}
+    data = asdict(settings)
+    for key in ("window_geometry", "window_state", "last_export_dir"):
+        data.pop(key, None)
+    return data
 
 
 class JobRecorder:
@@ -42,6 +54,7 @@ class JobRecorder:
         self.id = transcription_id
         self.resuming = False  # the chunk cut is already stored: keep it
         self.store_error: str | None = None  # set when the library stopped taking writes
+        self.finished = False  # the Finished event was stored
 
     def consume(self, event: Event) -> None:
         lib = self.library
@@ -57,6 +70,7 @@ class JobRecorder:
                 lib.add_chunk(self.id, index, text, segments)
             case Finished(transcript=transcript):
                 lib.finish(self.id, transcript.meta)
+                self.finished = True
             case _:
                 pass
 
@@ -82,8 +96,9 @@ class JobRecorder:
         except MurmurError as exc:
             self._end("failed", str(exc))
             raise
-        except GeneratorExit:
-            self._end("cancelled", "Stopped")
+        except GeneratorExit:  # the consumer stopped listening
+            if not self.finished:
+                self._end("cancelled", "Stopped")
             raise
         except BaseException as exc:
             self._end("failed", f"{type(exc).__name__}: {exc}")
