@@ -423,3 +423,37 @@ def test_a_read_only_data_folder_still_lets_the_library_be_read(tmp_path: Path) 
         empty = folder / "sub"
         with pytest.raises(LibraryUnavailable, match="can't create the data folder"):
             Library.open(empty / "library.sqlite3")
+
+
+def test_a_recorder_keeps_the_outcome_when_its_consumer_stops(lib: Library) -> None:
+    from app.core.errors import Cancelled
+    from app.core.events import Finished, MediaOpened
+    from app.core.store import JobRecorder
+    from app.core.transcript import Transcript, TranscriptMeta
+
+    def events(fail: BaseException | None = None):  # type: ignore[no-untyped-def]
+        yield MediaOpened(path="/m/x.wav", duration=3.5, has_video=False)
+        if fail is not None:
+            raise fail
+        yield Finished(Transcript([Segment(0.0, 1.0, "hi")], TranscriptMeta(duration=3.5)))
+
+    done = lib.create(NewJob(title="done", status="running"))
+    for event in JobRecorder(lib, done).record(events()):
+        if isinstance(event, Finished):
+            break  # the GUI worker returns as soon as it has the transcript
+    stopped = lib.create(NewJob(title="stopped", status="running"))
+    for _event in JobRecorder(lib, stopped).record(events()):
+        break  # gone before the end: the job did not finish
+    cancelled = lib.create(NewJob(title="cancelled", status="running"))
+    with pytest.raises(Cancelled):
+        list(JobRecorder(lib, cancelled).record(events(Cancelled())))
+    failed = lib.create(NewJob(title="failed", status="running"))
+    with pytest.raises(LibraryError):
+        list(JobRecorder(lib, failed).record(events(LibraryError("disk on fire"))))
+    import gc
+
+    gc.collect()
+    assert (lib.get(done).status, lib.get(done).duration) == ("done", 3.5)
+    assert lib.get(stopped).status == "cancelled"
+    assert lib.get(cancelled).status == "cancelled"
+    assert (lib.get(failed).status, lib.get(failed).error) == ("failed", "disk on fire")

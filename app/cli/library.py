@@ -131,21 +131,16 @@ def _export(library: Library, args: argparse.Namespace, out: TextIO) -> int:
 
 def _resume(library: Library, args: argparse.Namespace, err: TextIO) -> int:
     from app.cli.interrupt import cancel_on_signals
-    from app.cli.transcribe import ProgressLine, show_events
+    from app.cli.transcribe import ProgressLine, override_engine, show_events
     from app.core.asr.engine import Engine
     from app.core.settings import settings_from_dict
     from app.core.store import resume
 
     entry = library.get(args.id)
     settings = settings_from_dict(entry.settings)
-    if args.model:
-        settings.model = args.model
-    elif entry.model:
+    if entry.model:
         settings.model = entry.model
-    if args.device:
-        settings.device = args.device
-    if args.precision:
-        settings.precision = args.precision
+    settings = override_engine(settings, args)
     engine = Engine(settings.engine_options())
     progress = ProgressLine(err, enabled=not args.quiet)
     cancel = threading.Event()

@@ -213,6 +213,17 @@ def open_library(progress: ProgressLine) -> Library | None:
     return library
 
 
+def override_engine(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``--model``, ``--device`` and ``--precision`` over the settings (in place)."""
+    if args.model:
+        settings.model = args.model
+    if args.device:
+        settings.device = args.device
+    if args.precision:
+        settings.precision = args.precision
+    return settings
+
+
 def _remove(paths: list[Path]) -> None:
     """No partial output: drop what was written for an input that then failed."""
     for p in paths:
@@ -228,13 +239,7 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
     from app.core.asr.engine import Engine
     from app.core.export.exporters import ExportOptions, default_export_path, export
 
-    settings = load_settings()
-    if args.model:
-        settings.model = args.model
-    if args.device:
-        settings.device = args.device
-    if args.precision:
-        settings.precision = args.precision
+    settings = override_engine(load_settings(), args)
     if args.prompt is not None:
         settings.context, settings.hotwords = args.prompt, []
     if args.max_pause is not None:

@@ -80,6 +80,8 @@ def test_the_history_shows_a_finished_job(
             item = win.queue.items[0]
             assert item.library_id == entry.id
             assert lib.segments(entry.id) == list(item.document.transcript.segments)
+    with Library.open() as lib:  # the worker has stopped: the job stays done
+        assert [e.status for e in lib.entries()] == ["done"]
 
 
 def test_search_finds_a_word_and_opens_that_segment(

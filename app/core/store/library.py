@@ -347,30 +347,22 @@ class Library:
         if job.status not in STATUSES:
             raise ValueError(f"unknown status {job.status!r}")
         stat = media_stat(job.media_path) if job.media_path else None
-        stamp = now_iso()
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO transcriptions (title, media_path, media_size, media_mtime,"
-                " duration, kind, model, device, precision, settings, status, created, updated,"
-                " pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job.title,
-                    job.media_path,
-                    stat[0] if stat else None,
-                    stat[1] if stat else None,
-                    job.duration,
-                    job.kind,
-                    job.model,
-                    job.device,
-                    job.precision,
-                    json.dumps(dict(job.settings), ensure_ascii=False, sort_keys=True),
-                    job.status,
-                    stamp,
-                    stamp,
-                    os.getpid() if job.status in UNFINISHED else None,
-                ),
+            return _insert_transcription(
+                conn,
+                title=job.title,
+                media_path=job.media_path,
+                media_size=stat[0] if stat else None,
+                media_mtime=stat[1] if stat else None,
+                duration=job.duration,
+                kind=job.kind,
+                model=job.model,
+                device=job.device,
+                precision=job.precision,
+                settings=job.settings,
+                status=job.status,
+                pid=os.getpid() if job.status in UNFINISHED else None,
             )
-            return int(cursor.lastrowid or 0)
 
     def update(self, transcription_id: int, **values: Any) -> None:
         """Set columns of a transcript (title, duration, model, device, status, error...)."""
@@ -554,9 +546,7 @@ class Library:
             )
             if cursor.rowcount == 0:
                 raise LibraryError(f"Transcript {transcription_id} has no chunk {index}")
-            conn.execute(
-                "UPDATE transcriptions SET updated = ? WHERE id = ?", (now_iso(), transcription_id)
-            )
+            _touch(conn, transcription_id)
 
     def finish(self, transcription_id: int, meta: TranscriptMeta | None = None) -> None:
         """Mark a job done and number its segments 0..n-1."""
@@ -594,9 +584,7 @@ class Library:
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"Transcript {transcription_id} has no segment {row}")
-            conn.execute(
-                "UPDATE transcriptions SET updated = ? WHERE id = ?", (now_iso(), transcription_id)
-            )
+            _touch(conn, transcription_id)
 
     def save_segments(self, transcription_id: int, segments: Sequence[Segment]) -> int:
         """Make the stored segments equal ``segments``, writing only what differs.
@@ -661,9 +649,7 @@ class Library:
                         written += 1
                     else:
                         conn.execute("UPDATE segments SET ord = ? WHERE id = ?", (position, sid))
-            conn.execute(
-                "UPDATE transcriptions SET updated = ? WHERE id = ?", (now_iso(), transcription_id)
-            )
+            _touch(conn, transcription_id)
         return written
 
     # -- search -------------------------------------------------------------
@@ -795,31 +781,23 @@ class Library:
 
         number = data.get("duration", 0.0)
         settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
-        stamp = now_iso()
+        size, mtime = data.get("media_size"), data.get("media_mtime")
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO transcriptions (title, media_path, media_size, media_mtime,"
-                " duration, kind, model, device, precision, settings, status, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    text("title"),
-                    text("media"),
-                    data.get("media_size") if isinstance(data.get("media_size"), int) else None,
-                    data.get("media_mtime")
-                    if isinstance(data.get("media_mtime"), (int, float))
-                    else None,
-                    float(number) if isinstance(number, (int, float)) else 0.0,
-                    kind,
-                    text("model"),
-                    text("device"),
-                    text("precision"),
-                    json.dumps(settings, ensure_ascii=False, sort_keys=True),
-                    status,
-                    text("created") or stamp,
-                    stamp,
-                ),
+            tid = _insert_transcription(
+                conn,
+                title=text("title"),
+                media_path=text("media"),
+                media_size=size if isinstance(size, int) else None,
+                media_mtime=mtime if isinstance(mtime, (int, float)) else None,
+                duration=float(number) if isinstance(number, (int, float)) else 0.0,
+                kind=kind,
+                model=text("model"),
+                device=text("device"),
+                precision=text("precision"),
+                settings=settings,
+                status=status,
+                created=text("created") or None,
             )
-            tid = int(cursor.lastrowid or 0)
             conn.executemany(
                 "INSERT INTO segments (transcription_id, ord, start_ms, end_ms, text)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -852,6 +830,28 @@ class Library:
                 f" {entry.media_path}"
             )
         return None
+
+
+def _insert_transcription(conn: sqlite3.Connection, **values: Any) -> int:
+    """Insert a transcript row; ``created`` defaults to now, ``settings`` becomes JSON."""
+    stamp = now_iso()
+    values["created"] = values.get("created") or stamp
+    values["updated"] = stamp
+    values["settings"] = json.dumps(
+        dict(values.get("settings") or {}), ensure_ascii=False, sort_keys=True
+    )
+    names = sorted(values)
+    cursor = conn.execute(
+        f"INSERT INTO transcriptions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [values[n] for n in names],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _touch(conn: sqlite3.Connection, transcription_id: int) -> None:
+    conn.execute(
+        "UPDATE transcriptions SET updated = ? WHERE id = ?", (now_iso(), transcription_id)
+    )
 
 
 def _alive(pid: int | None) -> bool:

@@ -156,12 +156,16 @@ def fts_available(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def has_fts(conn: sqlite3.Connection) -> bool:
-    """Whether this library has its full-text index."""
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments_fts'"
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
     ).fetchone()
     return row is not None
+
+
+def has_fts(conn: sqlite3.Connection) -> bool:
+    """Whether this library has its full-text (trigram) index."""
+    return _has_table(conn, "segments_fts")
 
 
 def create_fts(conn: sqlite3.Connection) -> bool:
@@ -178,10 +182,8 @@ def create_fts(conn: sqlite3.Connection) -> bool:
 
 
 def has_short_index(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments_short'"
-    ).fetchone()
-    return row is not None
+    """Whether this library has its index for 1-2 character terms."""
+    return _has_table(conn, "segments_short")
 
 
 def create_short_index(conn: sqlite3.Connection) -> bool:
