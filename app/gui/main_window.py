@@ -281,7 +281,9 @@ class MainWindow(QMainWindow):
             item.state = JobState.DONE
             item.fraction = 1.0
             item.duration = transcript.meta.duration
-            self._adopt_document(item, document_for(transcript))
+            # an unfinished job is shown as it is; edits are kept once it is finished
+            done = self.library.get(tid).status == "done"
+            self._adopt_document(item, document_for(transcript), autosave=done)
         if item is not None:
             self.queue_view.select_item(item.id)
         return item
@@ -306,11 +308,13 @@ class MainWindow(QMainWindow):
         self._submit(item, resume=True)
         self.queue_view.select_item(item.id)
 
-    def _adopt_document(self, item: QueueItem, doc: TranscriptDocument) -> None:
+    def _adopt_document(
+        self, item: QueueItem, doc: TranscriptDocument, autosave: bool = True
+    ) -> None:
         doc.dirtyChanged.connect(lambda _d, i=item: self._item_changed(i))
         self.undo_group.addStack(doc.undo_stack)
         item.document = doc
-        if self.library is not None and item.library_id is not None:
+        if autosave and self.library is not None and item.library_id is not None:
             autosave = LibraryAutosave(doc, self.library, item.library_id)
             autosave.saveFailed.connect(lambda m: self.statusBar().showMessage(m, 8000))
             self._autosaves[item.id] = autosave
