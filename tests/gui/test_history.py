@@ -137,3 +137,38 @@ def test_an_edit_survives_closing_and_reopening_the_window(
         assert win.editor.document.transcript[1].text == "Today we talk about the holidays."
         with Library.open() as lib:
             assert [m.row for m in lib.search("holidays")] == [1]
+
+
+def test_resume_from_the_history_finishes_a_stopped_job(
+    qtbot: object, wav: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.asr.engine import Engine
+    from app.core.events import ChunkTranscribed
+    from app.core.store import transcribe_into
+
+    engine = Engine(settings.engine_options())
+    with Library.open() as lib:
+        tid, events = transcribe_into(lib, wav, engine, settings.pipeline_options())
+        for event in events:
+            if isinstance(event, ChunkTranscribed):
+                first = event.index
+                break  # stopped after one chunk
+        events.close()
+        cut = [(c.start, c.end) for c in lib.chunks(tid)]
+        assert len(cut) == 2 and lib.get(tid).status == "cancelled"
+        kept = lib.segments(tid)
+    engine.unload()
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        assert "cancelled" in list_texts(win)[0]
+        win.history.resumeRequested.emit(tid)
+        wait_all_finished(qtbot, win)
+        item = win.queue.items[0]
+        assert item.library_id == tid and item.document is not None
+        with Library.open() as lib:
+            assert lib.get(tid).status == "done"
+            assert [(c.start, c.end) for c in lib.chunks(tid)] == cut
+            assert all(c.done for c in lib.chunks(tid))
+            segments = lib.segments(tid)
+            assert set(kept) <= set(segments) and len(segments) > len(kept)
+            assert list(item.document.transcript.segments) == segments
+            assert first in (0, 1)
