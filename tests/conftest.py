@@ -20,5 +20,6 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Every test gets its own settings folder; nothing touches the user's."""
+    """Every test gets its own settings and data folders; nothing touches the user's."""
     monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("MURMUR_DATA_DIR", str(tmp_path_factory.mktemp("data")))

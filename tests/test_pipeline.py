@@ -147,3 +147,21 @@ def test_chunks_never_outgrow_the_models_window(
             assert end <= start
     finally:
         engine.unload()
+
+
+def test_a_given_chunk_cut_is_kept_and_skipped_chunks_are_not_transcribed(
+    track: speech.SpeechTrack, engine: Engine
+) -> None:
+    first = run_all(track.path, engine)
+    plan = next(e for e in first if isinstance(e, SpeechFound)).plan
+    assert len(plan) == len(SENTENCES) and [c.index for c in plan] == [0, 1, 2]
+    again = run_all(track.path, engine, chunks=plan, skip={0, 2})
+    found = next(e for e in again if isinstance(e, SpeechFound))
+    assert found.plan == plan and found.chunks == 3
+    done = [e for e in again if isinstance(e, ChunkTranscribed)]
+    assert [(c.index, c.start, c.end) for c in done] == [(1, plan[1].start, plan[1].end)]
+    before = next(e for e in first if isinstance(e, ChunkTranscribed) and e.index == 1)
+    assert done[0].segments == before.segments  # same cut, same cue bounds
+    progress = [e for e in again if isinstance(e, Progress)]
+    assert [(p.chunks_done, p.chunks_total) for p in progress] == [(3, 3)]
+    assert again[-1].transcript.segments == before.segments

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "transcribe": "app.cli.transcribe",
+    "library": "app.cli.library",
 }
 """Command name -> module that implements it."""
 

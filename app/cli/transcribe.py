@@ -9,15 +9,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app import __version__
 from app.core.errors import Cancelled, ModelError, MurmurError
 from app.core.events import (
     DownloadProgress,
+    Event,
     Finished,
     MediaOpened,
     ModelReady,
@@ -26,8 +27,20 @@ from app.core.events import (
     SpeechFound,
     StageChanged,
 )
-from app.core.settings import CHANNEL_CHOICES, DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
+from app.core.settings import (
+    CHANNEL_CHOICES,
+    DEFAULT_MODEL_ID,
+    EXPORT_FORMATS,
+    Settings,
+    load_settings,
+)
 from app.core.transcript.chinese import CHINESE_SCRIPTS
+
+if TYPE_CHECKING:
+    from app.core.asr.engine import Engine
+    from app.core.pipeline import PipelineOptions
+    from app.core.store import Library
+    from app.core.transcript import Transcript
 
 
 def _formats(value: str) -> list[str]:
@@ -115,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         "traditional, hk (Hong Kong) or tw (Taiwan, with Taiwan phrases); default original",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
+    parser.add_argument(
+        "--no-library",
+        action="store_true",
+        help="don't keep the transcripts in the library (murmur library list)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--version", action="version", version=f"murmur {__version__}")
     return parser
@@ -170,18 +188,10 @@ def _clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def _transcribe_one(
-    path: Path,
-    engine: object,
-    pipeline_options: object,
-    progress: ProgressLine,
-    cancel: threading.Event,
-) -> object:
-    from app.core.pipeline import transcribe_file
-
-    name = path.name
+def show_events(name: str, events: Iterable[Event], progress: ProgressLine) -> Transcript | None:
+    """Show the pipeline's events as progress lines; returns the finished transcript."""
     transcript = None
-    for event in transcribe_file(path, engine, pipeline_options, cancel=cancel):  # type: ignore[arg-type]
+    for event in events:
         match event:
             case MediaOpened(duration=duration):
                 progress.show(f"{name}: {_clock(duration)} of media", force=True)
@@ -207,6 +217,65 @@ def _transcribe_one(
                 transcript = result
     progress.done()
     return transcript
+
+
+def _transcribe_one(
+    path: Path,
+    engine: Engine,
+    pipeline_options: PipelineOptions,
+    progress: ProgressLine,
+    cancel: threading.Event,
+    library: Library | None = None,
+    settings: Settings | None = None,
+) -> Transcript | None:
+    from app.core.pipeline import transcribe_file
+
+    events: Iterable[Event] = transcribe_file(path, engine, pipeline_options, cancel=cancel)
+    recorder = None
+    if library is not None and path.is_file():
+        from app.core.store.jobs import settings_record, start_job
+
+        try:
+            recorder = start_job(
+                library, path, settings=settings_record(settings), model=engine.options.model
+            )
+        except MurmurError as exc:
+            progress.say(f"warning: {exc}; {path.name} is not kept in the library")
+        else:
+            events = recorder.record(events)
+    transcript = show_events(path.name, events, progress)
+    if recorder is not None and recorder.store_error is None:
+        progress.say(f"kept in the library as #{recorder.id}")
+    return transcript
+
+
+def open_library(progress: ProgressLine) -> Library | None:
+    """The library to keep transcripts in, or None (with one warning line) when it can't be."""
+    from app.core.store import Library, LibraryError
+
+    try:
+        library = Library.open()
+    except LibraryError as exc:
+        progress.say(f"warning: {exc}; transcripts are not kept in the library")
+        return None
+    if library.read_only:
+        progress.say(f"warning: {library.notice} Transcripts are not kept in it.")
+        library.close()
+        return None
+    if library.notice:
+        progress.say(f"warning: {library.notice}")
+    return library
+
+
+def override_engine(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``--model``, ``--device`` and ``--precision`` over the settings (in place)."""
+    if args.model:
+        settings.model = args.model
+    if args.device:
+        settings.device = args.device
+    if args.precision:
+        settings.precision = args.precision
+    return settings
 
 
 def _remove(paths: list[Path]) -> None:
@@ -266,13 +335,7 @@ def run(
     from app.core.export.exporters import ExportOptions, export
     from app.core.export.naming import plan_outputs
 
-    settings = load_settings()
-    if args.model:
-        settings.model = args.model
-    if args.device:
-        settings.device = args.device
-    if args.precision:
-        settings.precision = args.precision
+    settings = override_engine(load_settings(), args)
     if args.prompt is not None:
         settings.context, settings.hotwords = args.prompt, []
     if args.max_pause is not None:
@@ -301,6 +364,7 @@ def run(
     )
     progress = ProgressLine(stderr, enabled=not args.quiet)
     cancel = threading.Event()
+    library = None if args.no_library else open_library(progress)
     failures = 0
     for plan in plans:
         if plan.renamed:
@@ -309,7 +373,9 @@ def run(
         path = plan.source
         written: list[Path] = []
         try:
-            transcript = _transcribe_one(path, engine, pipeline_options, progress, cancel)
+            transcript = _transcribe_one(
+                path, engine, pipeline_options, progress, cancel, library, settings
+            )
             for fmt, target in plan.paths.items():
                 written.append(export(transcript, fmt, target, export_options))
             for out in written:
@@ -317,6 +383,8 @@ def run(
         except (KeyboardInterrupt, Cancelled):
             cancel.set()
             progress.say(f"murmur: {path.name}: cancelled")
+            if library is not None:
+                library.close()
             return 130
         except MurmurError as exc:
             failures += 1
@@ -332,6 +400,8 @@ def run(
             _remove(written)
             if os.environ.get("MURMUR_DEBUG"):
                 traceback.print_exc(file=stderr)
+    if library is not None:
+        library.close()
     return 1 if failures else 0
 
 

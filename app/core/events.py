@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.core.audio.chunking import Chunk
     from app.core.transcript import Segment, Transcript
 
 
@@ -85,6 +86,7 @@ class SpeechFound:
     regions: int
     speech_seconds: float
     chunks: int
+    plan: tuple[Chunk, ...] = ()  # the chunk cut (kept by the library, so a resume matches)
 
 
 @dataclass(frozen=True)

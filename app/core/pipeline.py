@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,8 +161,16 @@ def transcribe_file(
     engine: Engine,
     options: PipelineOptions | None = None,
     cancel: _threading.Event | None = None,
+    *,
+    chunks: Sequence[Chunk] | None = None,
+    skip: Collection[int] = (),
 ) -> Iterator[Event]:
     """Transcribe one media file. Ends with ``Finished(transcript)``.
+
+    ``chunks`` gives the chunk cut to use (``Chunk.index`` = position in the list) instead
+    of detecting speech and cutting anew: a resumed job keeps its boundaries. Chunks whose
+    index is in ``skip`` are not transcribed (they were stored before); the ``Finished``
+    transcript then holds only the chunks transcribed in this run.
 
     Raises MediaError, ModelError or Cancelled with one-line messages.
     """
@@ -190,28 +198,41 @@ def transcribe_file(
         raise MediaError(f"{path.name}: no audio could be decoded")
     _check(cancel)
 
-    if regions is None:
-        yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
-        regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+    if chunks is None:
+        if regions is None:
+            yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
+            regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
 
-    def cut(chunk_options: ChunkOptions) -> list[Chunk]:
-        return make_chunks(
-            regions,
-            chunk_options,
-            media_duration=duration,
-            samples=audio.samples,
-            sample_rate=audio.sample_rate,
-        )
+        def cut(chunk_options: ChunkOptions) -> list[Chunk]:
+            return make_chunks(
+                regions,
+                chunk_options,
+                media_duration=duration,
+                samples=audio.samples,
+                sample_rate=audio.sample_rate,
+            )
 
-    chunks = cut(options.chunks)
+        chunks = cut(options.chunks)
+        if chunks:
+            yield from load_engine(engine, cancel)
+            window = engine.window_seconds
+            if window is not None and window < options.chunks.max_chunk_s:
+                # the processor would split a longer chunk across windows: cut at pauses instead
+                chunks = cut(replace(options.chunks, max_chunk_s=window))
+    else:
+        chunks = list(chunks)
+        if any(c.index != i for i, c in enumerate(chunks)):
+            raise ValueError("chunks must be numbered by their position")
+        regions = [r for c in chunks for r in c.regions]
+        if any(c.index not in skip for c in chunks):
+            yield from load_engine(engine, cancel)
     speech_seconds = sum(r.end - r.start for r in regions)
-    if chunks:
-        yield from load_engine(engine, cancel)
-        window = engine.window_seconds
-        if window is not None and window < options.chunks.max_chunk_s:
-            # the processor would split a longer chunk across windows: cut at pauses instead
-            chunks = cut(replace(options.chunks, max_chunk_s=window))
-    yield SpeechFound(regions=len(regions), speech_seconds=speech_seconds, chunks=len(chunks))
+    yield SpeechFound(
+        regions=len(regions),
+        speech_seconds=speech_seconds,
+        chunks=len(chunks),
+        plan=tuple(chunks),
+    )
 
     meta = TranscriptMeta(
         source=str(path),
@@ -231,16 +252,19 @@ def transcribe_file(
     if engine.device_info is not None:
         meta.device = engine.device_info.label()
 
-    yield StageChanged(Stage.TRANSCRIBING, f"Transcribing {len(chunks)} chunks")
-    audios = [chunk_audio(audio.samples, audio.sample_rate, c) for c in chunks]
+    todo = [c for c in chunks if c.index not in skip]
+    yield StageChanged(Stage.TRANSCRIBING, f"Transcribing {len(todo)} chunks")
+    audios = [chunk_audio(audio.samples, audio.sample_rate, c) for c in todo]
     total_seconds = sum(c.duration for c in chunks) or 1.0
-    done_seconds = 0.0
+    done_before = done_seconds = sum(c.duration for c in chunks if c.index in skip)
+    skipped = len(chunks) - len(todo)
     transcribe_started = time.monotonic()
     bounds = _chunk_bounds(chunks, duration)
     per_chunk: dict[int, list[Segment]] = {}
-    for index, text, retried in engine.transcribe(audios, cancel=cancel):
+    for position, text, retried in engine.transcribe(audios, cancel=cancel):
         _check(cancel)  # results of a finished batch are not reported after a cancel
-        chunk = chunks[index]
+        chunk = todo[position]
+        index = chunk.index
         text = convert_script(text, options.chinese)
         segments = cues_for_chunk(
             text,
@@ -264,10 +288,11 @@ def transcribe_file(
         done_seconds += chunk.duration
         fraction = done_seconds / total_seconds
         elapsed = time.monotonic() - transcribe_started
-        eta = elapsed / fraction * (1.0 - fraction) if fraction > 0 else None
+        run_fraction = (done_seconds - done_before) / max(1e-9, total_seconds - done_before)
+        eta = elapsed / run_fraction * (1.0 - run_fraction) if run_fraction > 0 else None
         yield Progress(
             fraction=fraction,
-            chunks_done=len(per_chunk),
+            chunks_done=skipped + len(per_chunk),
             chunks_total=len(chunks),
             elapsed_s=elapsed,
             eta_s=eta,

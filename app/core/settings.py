@@ -1,6 +1,7 @@
 """Typed, versioned user settings, stored as JSON under platformdirs.
 
-``MURMUR_CONFIG_DIR`` overrides the folder (tests point it at tmp_path).
+``MURMUR_CONFIG_DIR`` overrides the folder (tests point it at tmp_path);
+``MURMUR_DATA_DIR`` does the same for the data folder (:func:`data_dir`).
 Unknown keys are ignored, missing keys take defaults, and a file from an
 older version is migrated, so a settings file never stops the app starting.
 """
@@ -154,6 +155,16 @@ def config_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
+
+
+def data_dir() -> Path:
+    """Where Murmur keeps its data (the library); ``MURMUR_DATA_DIR`` overrides it."""
+    override = os.environ.get("MURMUR_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("Murmur", appauthor=False))
 
 
 def settings_file() -> Path:

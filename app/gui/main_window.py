@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -43,6 +44,7 @@ from app.core.transcript import Transcript
 from app.gui import export_actions, help_texts
 from app.gui.drop_zone import MEDIA_EXTENSIONS, DropZone, collect_media_files
 from app.gui.editor import TranscriptEditor
+from app.gui.history import HistoryPanel, LibraryAutosave, open_library
 from app.gui.live_view import LiveSegmentsView
 from app.gui.menus import build_menus
 from app.gui.prompts import (
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self._closing = False
 
         self._build_ui()
+        self._build_history()
         build_menus(self)
         self.status = StatusPanel(self.statusBar())
 
@@ -199,6 +202,19 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
+    def _build_history(self) -> None:
+        self.library, notice = open_library()
+        self._autosaves: dict[int, LibraryAutosave] = {}  # queue item id -> its autosave
+        self.history = HistoryPanel(self.library)
+        self.history.openRequested.connect(self.open_from_library)
+        self.history.resumeRequested.connect(self.resume_from_library)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("historyDock")
+        self.history_dock.setWidget(self.history)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        if notice:
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(notice, 15000))
+
     # -- window state ------------------------------------------------------------
     def _restore_window(self) -> None:
         if self.settings.window_geometry:
@@ -246,11 +262,76 @@ class MainWindow(QMainWindow):
         self._update_actions()
         return items
 
-    def _submit(self, item: QueueItem) -> None:
+    def _submit(self, item: QueueItem, resume: bool = False) -> None:
+        from app.gui.history.library_jobs import library_job
+
         settings = self.effective_settings()
-        job = self.service.submit(item.path, settings, cancel=item.cancel_event, track=item.track)
+        if not resume:
+            item.library_id = library_job(self.library, item.path, settings, item.library_id)
+        job = self.service.submit(
+            item.path,
+            settings,
+            cancel=item.cancel_event,
+            library=self.library if item.library_id is not None else None,
+            library_id=item.library_id,
+            resume=resume,
+            track=item.track,
+        )
         item.track_used = item.chosen_track
         self._job_items[job.id] = item.id
+        self.history.refresh()
+
+    # -- the library -----------------------------------------------------------------
+    def _show_library_item(self, tid: int) -> QueueItem | None:
+        """The queue item of a library transcript, added (finished) when not there yet."""
+        from app.gui.history.library_jobs import document_for
+
+        item = next((i for i in self.queue.items if i.library_id == tid), None)
+        if item is None and self.library is not None:
+            transcript = self.library.transcript(tid)
+            (item,) = self.queue.add([transcript.meta.source or self.library.get(tid).title])
+            item.library_id = tid
+            item.state = JobState.DONE
+            item.fraction = 1.0
+            item.duration = transcript.meta.duration
+            # an unfinished job is shown as it is; edits are kept once it is finished
+            done = self.library.get(tid).status == "done"
+            self._adopt_document(item, document_for(transcript), autosave=done)
+        if item is not None:
+            self.queue_view.select_item(item.id)
+        return item
+
+    def open_from_library(self, tid: int, row: int) -> None:
+        """Show a transcript from the history, at segment ``row``."""
+        item = self._show_library_item(tid)
+        if item is not None and item.document is not None and row < len(item.document.transcript):
+            self.editor.table.select_row(row)
+
+    def resume_from_library(self, tid: int) -> None:
+        """Finish an interrupted job: only the chunks not stored yet."""
+        item = next((i for i in self.queue.items if i.library_id == tid), None)
+        if item is not None and not item.state.finished:
+            return
+        if item is not None:
+            self.remove_item(item.id)
+        if self.library is None:
+            return
+        (item,) = self.queue.add([self.library.get(tid).media_path])
+        item.library_id = tid
+        self._submit(item, resume=True)
+        self.queue_view.select_item(item.id)
+
+    def _adopt_document(
+        self, item: QueueItem, doc: TranscriptDocument, autosave: bool = True
+    ) -> None:
+        doc.dirtyChanged.connect(lambda _d, i=item: self._item_changed(i))
+        self.undo_group.addStack(doc.undo_stack)
+        item.document = doc
+        if autosave and self.library is not None and item.library_id is not None:
+            autosave = LibraryAutosave(doc, self.library, item.library_id)
+            autosave.saveFailed.connect(lambda m: self.statusBar().showMessage(m, 8000))
+            self._autosaves[item.id] = autosave
+        self._item_changed(item)
 
     def choose_track(self, item_id: int, track: int) -> None:
         """The track picker on a card: a queued file restarts with it; a finished
@@ -390,9 +471,8 @@ class MainWindow(QMainWindow):
         from app.gui.document import TranscriptDocument  # after the editor (import cycle)
 
         doc = TranscriptDocument(transcript, item.path)
-        doc.dirtyChanged.connect(lambda _d, i=item: self._item_changed(i))
-        self.undo_group.addStack(doc.undo_stack)
-        item.document = doc
+        self._adopt_document(item, doc)
+        self.history.refresh()
         item.state = JobState.DONE
         item.fraction = 1.0
         item.eta_s = None
@@ -408,6 +488,7 @@ class MainWindow(QMainWindow):
         item.error = failure.message
         item.details = failure.details
         self._item_changed(item)
+        self.history.refresh()
 
     def _on_cancelled(self, job_id: int) -> None:
         item = self._end_job(job_id)
@@ -569,6 +650,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         for item in self.queue.items:
             item.cancel_event.set()
+        for autosave in self._autosaves.values():
+            autosave.flush()
         self.editor.set_document(None)
         self.service.shutdown()
         event.accept()

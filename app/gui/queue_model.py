@@ -110,6 +110,7 @@ class QueueItem:
     tracks: tuple[AudioTrack, ...] = ()  # the file's audio tracks (a picker when several)
     track: int | None = None  # chosen by the user (1-based); None: the default track
     track_used: int | None = None  # the track of the latest (or current) job
+    library_id: int | None = None  # its transcript in the library
 
     @property
     def name(self) -> str:

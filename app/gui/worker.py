@@ -21,10 +21,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from app.core.errors import Cancelled, MurmurError
+from app.core.events import Event, Notice
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from app.core.asr.engine import Engine
     from app.core.settings import Settings
+    from app.core.store import Library
 
 _job_ids = iter(range(1, sys.maxsize))
 
@@ -41,6 +45,9 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     id: int = field(default_factory=lambda: next(_job_ids))
     track: int | None = None  # 1-based audio track; None: the file's default track
+    library: Library | None = None  # where to keep the result as it comes
+    library_id: int | None = None  # the job's transcript in the library
+    resume: bool = False  # finish the stored job: only the chunks not stored yet
 
 
 @dataclass(frozen=True)
@@ -135,13 +142,30 @@ class Worker(QObject):
         from app.core.pipeline import transcribe_file
 
         if job.cancel.is_set() or self._shutdown.is_set():
+            if job.library is not None and job.library_id is not None:
+                with contextlib.suppress(MurmurError):
+                    job.library.end(job.library_id, "cancelled", "Cancelled")
             self.jobCancelled.emit(job.id)
             return
         self.jobStarted.emit(job.id)
         try:
             engine = self._engine_for(job.settings)
             options = replace(job.settings.pipeline_options(), track=job.track)
-            for ev in transcribe_file(job.path, engine, options, cancel=job.cancel):
+            events: Iterable[Event] = transcribe_file(job.path, engine, options, cancel=job.cancel)
+            if job.resume and job.library is not None and job.library_id is not None:
+                from app.core.store import resume
+
+                events = resume(job.library, job.library_id, engine, options, job.cancel)
+            elif job.library is not None and job.library_id is not None:
+                from app.core.store import JobRecorder
+
+                try:
+                    job.library.start(job.library_id)
+                except MurmurError as exc:
+                    self.event.emit(job.id, Notice(f"Not kept in the library: {exc}"))
+                else:
+                    events = JobRecorder(job.library, job.library_id).record(events)
+            for ev in events:
                 if job.cancel.is_set():
                     raise Cancelled()
                 self.event.emit(job.id, ev)
@@ -232,9 +256,23 @@ class TranscriptionService(QObject):
         settings: Settings,
         cancel: threading.Event | None = None,
         track: int | None = None,
+        library: Library | None = None,
+        library_id: int | None = None,
+        resume: bool = False,
     ) -> Job:
-        """Queue a file; ``cancel`` (set from any thread) stops it."""
-        job = Job(path=path, settings=settings, cancel=cancel or threading.Event(), track=track)
+        """Queue a file; ``cancel`` (set from any thread) stops it.
+
+        With ``library`` and ``library_id`` the result is stored as it comes.
+        """
+        job = Job(
+            path=path,
+            settings=settings,
+            cancel=cancel or threading.Event(),
+            track=track,
+            library=library,
+            library_id=library_id,
+            resume=resume,
+        )
         self._jobs[job.id] = job
         self._submit.emit(job)
         return job
