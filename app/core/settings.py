@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -51,6 +51,10 @@ class Settings:
     txt_timestamps: bool = False
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    # Recording and dictation (version 2).
+    input_device: str = ""  # the input device's name; "" = the system default
+    dictation_pause_s: float = 0.5  # silence that ends an utterance
+    dictation_max_utterance_s: float = 30.0  # longer speech is cut (also at the model's window)
 
     def validate(self) -> list[str]:
         """Return one message per invalid value (empty when all is well)."""
@@ -80,6 +84,10 @@ class Settings:
             errors.append("Maximum cue duration: between 1 and 30 s.")
         if self.min_duration_s > self.max_duration_s:
             errors.append("Minimum cue duration must not exceed the maximum.")
+        if not 0.2 <= self.dictation_pause_s <= 3.0:
+            errors.append("Pause that ends a dictated utterance: between 0.2 and 3 s.")
+        if not 2.0 <= self.dictation_max_utterance_s <= 60.0:
+            errors.append("Longest dictated utterance: between 2 and 60 s.")
         return errors
 
     # -- views onto the core's option types --------------------------------
@@ -140,7 +148,8 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("version", 0)
     if not isinstance(version, int) or version > SETTINGS_VERSION:
         log.warning("settings from a newer Murmur (version %r); reading what fits", version)
-    # Version 0 (unversioned) had the same keys; nothing to rename yet.
+    # Version 0 (unversioned) had the same keys as 1; version 2 only added keys
+    # (input device, dictation), which take their defaults. Nothing to rename yet.
     data["version"] = SETTINGS_VERSION
     return data
 
