@@ -328,3 +328,37 @@ def test_record_recover_repairs_what_a_kill_left(tmp_path: Path) -> None:
     assert sf.info(str(out)).frames >= rate
     assert record_cli.run(["--recover"], stdout=io.StringIO(), stderr=stderr) == 0
     assert "No interrupted recordings" in stderr.getvalue()
+
+
+def test_permission_denied_on_macos_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PortAudio's error when macOS refuses the microphone becomes one actionable line."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def refused(*_args: object) -> object:
+        raise PortAudioError(
+            "Error opening InputStream: Internal PortAudio error [PaErrorCode -9986]"
+        )
+
+    monkeypatch.setattr(capture.sys, "platform", "darwin")
+    monkeypatch.setattr(capture, "list_input_devices", lambda refresh=False: DEVICES)
+
+    class Stream:
+        active = False
+
+        def start(self) -> None:
+            refused()
+
+        def stop(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    recorder = Recorder(
+        "usb", path=Path(capture.recordings_dir()) / "x.flac", stream_factory=lambda *a: Stream()
+    )
+    with pytest.raises(capture.MicrophonePermissionDenied) as info:
+        recorder.start()
+    assert "Privacy" in str(info.value) and "\n" not in str(info.value)
+    assert not (capture.recordings_dir() / "x.flac").exists(), "nothing left on disk"
+    assert find_interrupted_recordings() == []
