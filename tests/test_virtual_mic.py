@@ -1,91 +1,28 @@
 """The real PortAudio path: a private PulseAudio with a null sink as the microphone.
 
-The fixture starts its own PulseAudio (no config file, its own XDG_RUNTIME_DIR) with a null
-sink ``vmic`` whose monitor is the default source, and stops it by its PID afterwards.
-PortAudio reaches it through ALSA's pulse plugin (``libasound2-plugins``), so what
-``paplay --device=vmic`` plays is what the default input hears. The commands under test run
-as real subprocesses (``python -m app ...``) and are stopped with SIGINT, like Ctrl+C.
-
-Skipped only when PulseAudio is not installed (``packaging/setup.sh --test`` installs it).
+The ``virtual_mic`` fixture (tests/fixtures_mic.py) starts a private PulseAudio whose
+default source is the monitor of the null sink ``vmic``; what ``paplay --device=vmic``
+plays is what the default input hears. The commands under test run as real subprocesses
+(``python -m app ...``) and are stopped with SIGINT, like Ctrl+C.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.fixtures_mic import play, wait_for
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, make_track, wer
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ("pulseaudio", "pactl", "paplay")
-
-
-def _wait_for(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment for subprocesses whose default input is a PulseAudio null sink's monitor."""
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"PulseAudio is not installed ({', '.join(missing)} missing)")
-    runtime = tmp_path_factory.mktemp("pulse-runtime")
-    runtime.chmod(0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
-    env.pop("PULSE_SERVER", None)
-    log = (runtime / "pulseaudio.log").open("w")
-    daemon = subprocess.Popen(
-        [
-            "pulseaudio",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "-n",
-            "--load=module-native-protocol-unix",
-            "--load=module-null-sink sink_name=vmic",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-
-        def ready() -> bool:
-            assert daemon.poll() is None, (runtime / "pulseaudio.log").read_text()
-            probe = subprocess.run(["pactl", "info"], env=env, capture_output=True, timeout=10)
-            return probe.returncode == 0
-
-        _wait_for(ready, 20, "PulseAudio to start")
-        subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True)
-        data = tmp_path_factory.mktemp("mic-data")
-        env["MURMUR_DATA_DIR"] = str(data / "data")
-        env["MURMUR_CONFIG_DIR"] = str(data / "config")
-        yield env
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +58,13 @@ class Command:
             assert self.proc.poll() is None, "".join(self.err)
             return any(line.startswith(text) for line in self.err)
 
-        _wait_for(seen, timeout, f"{text!r} on stderr")
+        wait_for(seen, timeout, f"{text!r} on stderr")
 
     def interrupt(self, timeout: float = 120) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGINT)
         out, _ = self.proc.communicate(timeout=timeout)
         self._reader.join(5)
         return self.proc.returncode, out
-
-
-def play(track: Track, env: dict[str, str]) -> None:
-    subprocess.run(["paplay", "--device=vmic", str(track.path)], env=env, check=True, timeout=60)
 
 
 def test_devices_json_lists_the_virtual_source(virtual_mic: dict[str, str]) -> None:
