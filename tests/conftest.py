@@ -10,7 +10,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 pytest_plugins = [
     p
-    for p in ("tests.fixtures_audio", "tests.fixtures_model")
+    for p in ("tests.fixtures_audio", "tests.fixtures_model", "tests.fixtures_mic")
     if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[1] + ".py"))
 ]
 

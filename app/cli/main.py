@@ -12,6 +12,9 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "transcribe": "app.cli.transcribe",
     "library": "app.cli.library",
+    "devices": "app.cli.devices",
+    "record": "app.cli.record",
+    "dictate": "app.cli.dictate",
 }
 """Command name -> module that implements it."""
 

@@ -65,12 +65,18 @@ def _audio_track(value: str) -> int | str:
     return number
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="murmur transcribe",
-        description="Transcribe audio or video files to subtitles and text, on this machine.",
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --device, --precision, --prompt (shared by transcribe, record, dictate)."""
+    parser.add_argument(
+        "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
     )
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="audio or video files")
+    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
+    parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `murmur transcribe` writes and how (shared with `murmur record --transcribe`)."""
     parser.add_argument(
         "--format",
         "-f",
@@ -82,12 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir", "-o", type=Path, default=None, help="default: next to each input"
     )
     parser.add_argument(
-        "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
-    )
-    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
-    parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
-    parser.add_argument(
         "--max-pause",
         type=float,
         default=None,
@@ -98,20 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace output files that exist already (default: such an input's outputs "
         "get the next free name, 'talk (2).srt', and nothing is overwritten)",
-    )
-    parser.add_argument(
-        "--audio-track",
-        type=_audio_track,
-        default=None,
-        metavar="N",
-        help="which audio track to read, from 1 (see --list-tracks); 'auto': the one "
-        "with the most speech; default: the track flagged default, else the first",
-    )
-    parser.add_argument(
-        "--list-tracks",
-        action="store_true",
-        help="list the audio tracks of each INPUT (index, language, codec, channels, "
-        "title, default) and stop",
     )
     parser.add_argument(
         "--channel",
@@ -132,6 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-library",
         action="store_true",
         help="don't keep the transcripts in the library (murmur library list)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="murmur transcribe",
+        description="Transcribe audio or video files to subtitles and text, on this machine.",
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="audio or video files")
+    add_output_arguments(parser)
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--audio-track",
+        type=_audio_track,
+        default=None,
+        metavar="N",
+        help="which audio track to read, from 1 (see --list-tracks); 'auto': the one "
+        "with the most speech; default: the track flagged default, else the first",
+    )
+    parser.add_argument(
+        "--list-tracks",
+        action="store_true",
+        help="list the audio tracks of each INPUT (index, language, codec, channels, "
+        "title, default) and stop",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--version", action="version", version=f"murmur {__version__}")
@@ -269,12 +279,26 @@ def open_library(progress: ProgressLine) -> Library | None:
 
 def override_engine(settings: Settings, args: argparse.Namespace) -> Settings:
     """``--model``, ``--device`` and ``--precision`` over the settings (in place)."""
-    if args.model:
+    if getattr(args, "model", None):
         settings.model = args.model
-    if args.device:
+    if getattr(args, "device", None):
         settings.device = args.device
-    if args.precision:
+    if getattr(args, "precision", None):
         settings.precision = args.precision
+    return settings
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The saved settings with the command line's options on top."""
+    settings = override_engine(load_settings(), args)
+    if getattr(args, "prompt", None) is not None:
+        settings.context, settings.hotwords = args.prompt, []
+    if getattr(args, "max_pause", None) is not None:
+        settings.max_pause_s = args.max_pause
+    if getattr(args, "channel", None) is not None:
+        settings.channel = args.channel
+    if getattr(args, "chinese", None) is not None:
+        settings.chinese_script = args.chinese
     return settings
 
 
@@ -331,19 +355,19 @@ def run(
     if args.list_tracks:
         return list_tracks(args.inputs, stdout, stderr)
 
+    return transcribe_inputs(args.inputs, args, stderr)
+
+
+def transcribe_inputs(
+    inputs: Sequence[str | os.PathLike[str]], args: argparse.Namespace, stderr: TextIO
+) -> int:
+    """Transcribe ``inputs`` with the options in ``args`` (see :func:`add_output_arguments`
+    and :func:`add_model_arguments`); returns the exit status (0: every input succeeded)."""
     from app.core.asr.engine import Engine
     from app.core.export.exporters import ExportOptions, export
     from app.core.export.naming import plan_outputs
 
-    settings = override_engine(load_settings(), args)
-    if args.prompt is not None:
-        settings.context, settings.hotwords = args.prompt, []
-    if args.max_pause is not None:
-        settings.max_pause_s = args.max_pause
-    if args.channel is not None:
-        settings.channel = args.channel
-    if args.chinese is not None:
-        settings.chinese_script = args.chinese
+    settings = settings_from_args(args)
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:
@@ -353,16 +377,20 @@ def run(
             return 2
 
     try:
-        plans = plan_outputs(args.inputs, formats, args.output_dir, overwrite=args.overwrite)
+        plans = plan_outputs(
+            [str(p) for p in inputs], formats, args.output_dir, overwrite=args.overwrite
+        )
     except MurmurError as exc:
         stderr.write(f"murmur: error: {exc}\n")
         return 2
     engine = Engine(settings.engine_options())
-    pipeline_options = replace(settings.pipeline_options(), track=args.audio_track)
+    pipeline_options = replace(
+        settings.pipeline_options(), track=getattr(args, "audio_track", None)
+    )
     export_options = ExportOptions(
         timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
     )
-    progress = ProgressLine(stderr, enabled=not args.quiet)
+    progress = ProgressLine(stderr, enabled=not getattr(args, "quiet", False))
     cancel = threading.Event()
     library = None if args.no_library else open_library(progress)
     failures = 0
@@ -392,7 +420,7 @@ def run(
             _remove(written)
             if isinstance(exc, ModelError):
                 # Without a model no other input can succeed either.
-                failures += len(args.inputs) - position - 1
+                failures += len(inputs) - position - 1
                 break
         except Exception as exc:  # a bug: still one line, details on request
             failures += 1

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -61,6 +61,10 @@ class Settings:
     channel: str = "auto"
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    # Recording and dictation (version 2).
+    input_device: str = ""  # the input device's name; "" = the system default
+    dictation_pause_s: float = 0.5  # silence that ends an utterance
+    dictation_max_utterance_s: float = 30.0  # longer speech is cut (also at the model's window)
 
     def validate(self) -> list[str]:
         """Return one message per invalid value (empty when all is well)."""
@@ -98,6 +102,10 @@ class Settings:
             errors.append("Reading speed (CJK): 0 (no limit) or 2 to 30 characters a second.")
         if self.chinese_script not in CHINESE_SCRIPTS:
             errors.append(f"Chinese characters: choose one of {', '.join(CHINESE_SCRIPTS)}.")
+        if not 0.2 <= self.dictation_pause_s <= 3.0:
+            errors.append("Pause that ends a dictated utterance: between 0.2 and 3 s.")
+        if not 2.0 <= self.dictation_max_utterance_s <= 60.0:
+            errors.append("Longest dictated utterance: between 2 and 60 s.")
         return errors
 
     # -- views onto the core's option types --------------------------------
@@ -148,23 +156,24 @@ class Settings:
         )
 
 
-def config_dir() -> Path:
-    override = os.environ.get("MURMUR_CONFIG_DIR")
+def _user_folder(variable: str, kind: str) -> Path:
+    """``$variable`` if set, else platformdirs' ``user_<kind>_dir("Murmur")``."""
+    override = os.environ.get(variable)
     if override:
         return Path(override)
     import platformdirs
 
-    return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
+    return Path(getattr(platformdirs, f"user_{kind}_dir")("Murmur", appauthor=False))
+
+
+def config_dir() -> Path:
+    """Where settings live (``MURMUR_CONFIG_DIR`` overrides; tests point it at tmp_path)."""
+    return _user_folder("MURMUR_CONFIG_DIR", "config")
 
 
 def data_dir() -> Path:
-    """Where Murmur keeps its data (the library); ``MURMUR_DATA_DIR`` overrides it."""
-    override = os.environ.get("MURMUR_DATA_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Murmur", appauthor=False))
+    """Murmur's data: the library and recordings (``MURMUR_DATA_DIR`` overrides)."""
+    return _user_folder("MURMUR_DATA_DIR", "data")
 
 
 def settings_file() -> Path:
@@ -175,7 +184,8 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("version", 0)
     if not isinstance(version, int) or version > SETTINGS_VERSION:
         log.warning("settings from a newer Murmur (version %r); reading what fits", version)
-    # Version 0 (unversioned) had the same keys; nothing to rename yet.
+    # Version 0 (unversioned) had the same keys as 1; version 2 only added keys
+    # (input device, dictation), which take their defaults. Nothing to rename yet.
     data["version"] = SETTINGS_VERSION
     return data
 
