@@ -24,11 +24,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 EXPORT_FORMATS = ("srt", "vtt", "txt", "docx", "json")
+DICTATION_MODES = ("toggle", "hold")  # press to start/stop, or hold while speaking
+DICTATION_OUTPUTS = ("paste", "type", "copy")
+DICTATION_ENDINGS = ("none", "space", "newline")
+DEFAULT_DICTATION_SHORTCUT = "<ctrl>+<alt>+d"
 
 
 @dataclass
@@ -51,6 +55,12 @@ class Settings:
     txt_timestamps: bool = False
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    # -- dictation into other applications (version 2) --
+    dictation_enabled: bool = False  # the global shortcut, and staying in the tray
+    dictation_shortcut: str = DEFAULT_DICTATION_SHORTCUT  # pynput syntax
+    dictation_mode: str = "toggle"
+    dictation_output: str = "paste"
+    dictation_ending: str = "space"  # what follows each dictated text
 
     def validate(self) -> list[str]:
         """Return one message per invalid value (empty when all is well)."""
@@ -80,6 +90,14 @@ class Settings:
             errors.append("Maximum cue duration: between 1 and 30 s.")
         if self.min_duration_s > self.max_duration_s:
             errors.append("Minimum cue duration must not exceed the maximum.")
+        if self.dictation_mode not in DICTATION_MODES:
+            errors.append(f"Dictation mode: choose one of {', '.join(DICTATION_MODES)}.")
+        if self.dictation_output not in DICTATION_OUTPUTS:
+            errors.append(f"Dictation output: choose one of {', '.join(DICTATION_OUTPUTS)}.")
+        if self.dictation_ending not in DICTATION_ENDINGS:
+            errors.append(f"After each dictation: choose one of {', '.join(DICTATION_ENDINGS)}.")
+        if shortcut_error(self.dictation_shortcut):
+            errors.append(f"Dictation shortcut: {shortcut_error(self.dictation_shortcut)}")
         return errors
 
     # -- views onto the core's option types --------------------------------
@@ -123,6 +141,27 @@ class Settings:
         return PipelineOptions(chunks=self.chunk_options(), cues=self.cue_options())
 
 
+_MODIFIERS = {"ctrl", "alt", "shift", "cmd", "alt_gr", "super"}
+
+
+def shortcut_error(text: str) -> str:
+    """Why a shortcut in pynput's syntax (``<ctrl>+<alt>+d``) is unusable; "" if fine.
+
+    Checked without pynput so that settings stay importable headless."""
+    parts = [p.strip() for p in text.split("+")] if text.strip() else []
+    if not parts or any(not p for p in parts):
+        return "write it like <ctrl>+<alt>+d."
+    keys = [p for p in parts if not (p.startswith("<") and p[1:-1] in _MODIFIERS)]
+    if len(keys) != 1:
+        return "use modifiers such as <ctrl>, <alt>, <shift>, <cmd> and one key."
+    key = keys[0]
+    if not (len(key) == 1 or (key.startswith("<") and key.endswith(">") and len(key) > 2)):
+        return f"unknown key {key!r}; a letter, or a name in angle brackets such as <f9>."
+    if len(parts) == 1 and not (key.startswith("<f") and key[2:-1].isdigit()):
+        return "add a modifier such as <ctrl>, or use a function key such as <f9>."
+    return ""
+
+
 def config_dir() -> Path:
     override = os.environ.get("MURMUR_CONFIG_DIR")
     if override:
@@ -130,6 +169,18 @@ def config_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
+
+
+def data_dir() -> Path:
+    """Where Murmur keeps its data (recordings, recent dictations).
+
+    ``MURMUR_DATA_DIR`` overrides the folder (tests point it at tmp_path)."""
+    override = os.environ.get("MURMUR_DATA_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("Murmur", appauthor=False))
 
 
 def settings_file() -> Path:
@@ -140,7 +191,8 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("version", 0)
     if not isinstance(version, int) or version > SETTINGS_VERSION:
         log.warning("settings from a newer Murmur (version %r); reading what fits", version)
-    # Version 0 (unversioned) had the same keys; nothing to rename yet.
+    # Version 0 (unversioned) had the same keys as version 1. Version 2 added the
+    # dictation_* keys, which take their defaults when missing.
     data["version"] = SETTINGS_VERSION
     return data
 

@@ -24,7 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
+from app.core.settings import (
+    DEVICES,
+    DICTATION_ENDINGS,
+    DICTATION_MODES,
+    DICTATION_OUTPUTS,
+    EXPORT_FORMATS,
+    PRECISIONS,
+    Settings,
+)
 from app.gui.theme import DANGER
 
 _DEVICE_LABELS = {
@@ -33,6 +41,24 @@ _DEVICE_LABELS = {
     "mps": "Apple GPU (MPS)",
     "cpu": "CPU",
 }
+_MODE_LABELS = {"toggle": "Press to start, press again to stop", "hold": "Hold while speaking"}
+_OUTPUT_LABELS = {
+    "paste": "Paste (the clipboard is restored)",
+    "type": "Type it (for fields that block pasting)",
+    "copy": "Copy to the clipboard only",
+}
+_ENDING_LABELS = {"none": "Nothing", "space": "A space", "newline": "A new line"}
+
+
+def _combo(name: str, keys: tuple[str, ...], labels: dict[str, str], value: str) -> QComboBox:
+    box = QComboBox()
+    box.setAccessibleName(name)
+    for key in keys:
+        box.addItem(labels.get(key, key), key)
+    box.setCurrentIndex(max(0, box.findData(value)))
+    return box
+
+
 _PRECISION_LABELS = {
     "auto": "Automatic",
     "bf16": "bfloat16",
@@ -161,6 +187,39 @@ class SettingsDialog(QDialog):
         form.addRow("Folder:", dir_row)
         form.addRow("", self.txt_timestamps)
 
+        # -- dictation into other applications ------------------------------------
+        from app.gui.dictation.hotkey import availability
+
+        self.dictation_enabled = QCheckBox("Dictate into other applications with a shortcut")
+        self.dictation_enabled.setAccessibleName("Dictation shortcut enabled")
+        self.dictation_enabled.setChecked(settings.dictation_enabled)
+        self.dictation_shortcut = QLineEdit(settings.dictation_shortcut)
+        self.dictation_shortcut.setAccessibleName("Dictation shortcut")
+        self.dictation_shortcut.setToolTip("Modifiers and one key, e.g. <ctrl>+<alt>+d or <f9>")
+        self.dictation_mode = _combo(
+            "Dictation mode", DICTATION_MODES, _MODE_LABELS, settings.dictation_mode
+        )
+        self.dictation_output = _combo(
+            "Dictation output", DICTATION_OUTPUTS, _OUTPUT_LABELS, settings.dictation_output
+        )
+        self.dictation_ending = _combo(
+            "After each dictation", DICTATION_ENDINGS, _ENDING_LABELS, settings.dictation_ending
+        )
+        shortcuts_ok, why = availability()
+        self.shortcut_note = QLabel(why)
+        self.shortcut_note.setObjectName("muted")
+        self.shortcut_note.setWordWrap(True)
+        self.shortcut_note.setAccessibleName("Shortcut availability")
+        self.shortcut_note.setVisible(not shortcuts_ok)
+        dictation_box = QGroupBox("Dictation")
+        form = QFormLayout(dictation_box)
+        form.addRow("", self.dictation_enabled)
+        form.addRow("Shortcut:", self.dictation_shortcut)
+        form.addRow("", self.shortcut_note)
+        form.addRow("Mode:", self.dictation_mode)
+        form.addRow("Output:", self.dictation_output)
+        form.addRow("Then add:", self.dictation_ending)
+
         # -- bottom ----------------------------------------------------------------
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -185,6 +244,7 @@ class SettingsDialog(QDialog):
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(subs_box)
+        right.addWidget(dictation_box)
         right.addStretch(1)
         columns.addLayout(left, 3)
         columns.addLayout(right, 2)
@@ -223,6 +283,14 @@ class SettingsDialog(QDialog):
             check.setChecked(fmt in d.export_formats)
         self.export_dir_edit.setText(d.export_dir)
         self.txt_timestamps.setChecked(d.txt_timestamps)
+        self.dictation_enabled.setChecked(d.dictation_enabled)
+        self.dictation_shortcut.setText(d.dictation_shortcut)
+        for box, value in (
+            (self.dictation_mode, d.dictation_mode),
+            (self.dictation_output, d.dictation_output),
+            (self.dictation_ending, d.dictation_ending),
+        ):
+            box.setCurrentIndex(box.findData(value))
 
     def current_settings(self) -> Settings:
         """The settings as the dialog shows them now (not validated)."""
@@ -243,6 +311,11 @@ class SettingsDialog(QDialog):
             export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
             export_dir=self.export_dir_edit.text().strip(),
             txt_timestamps=self.txt_timestamps.isChecked(),
+            dictation_enabled=self.dictation_enabled.isChecked(),
+            dictation_shortcut=self.dictation_shortcut.text().strip(),
+            dictation_mode=str(self.dictation_mode.currentData()),
+            dictation_output=str(self.dictation_output.currentData()),
+            dictation_ending=str(self.dictation_ending.currentData()),
         )
 
     def errors(self) -> list[str]:

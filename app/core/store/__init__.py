@@ -1,0 +1,1 @@
+"""Things Murmur keeps between sessions (recent dictations)."""
