@@ -14,7 +14,7 @@ pkgs=(ffmpeg libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxc
       libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
       libxcb-xkb1 libfontconfig1 libdbus-1-3 libglib2.0-0)
 # Tests: real speech (espeak-ng, sox), a virtual display and screenshots.
-(( with_tests )) && pkgs+=(espeak-ng sox xvfb imagemagick pulseaudio libasound2-plugins)
+(( with_tests )) && pkgs+=(espeak-ng sox xvfb imagemagick pulseaudio pulseaudio-utils libasound2-plugins libportaudio2)
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()

@@ -139,3 +139,19 @@ def test_shortcut_syntax(shortcut: str, ok: bool) -> None:
     from app.core.settings import shortcut_error
 
     assert (shortcut_error(shortcut) == "") is ok
+
+
+def test_version_1_file_migrates_with_recording_defaults(config_dir: Path) -> None:
+    """A file from before recording existed keeps its values and gets the new defaults."""
+    config_dir.mkdir(parents=True)
+    settings_file().write_text(
+        json.dumps({"version": 1, "device": "cpu", "max_lines": 1}), encoding="utf-8"
+    )
+    s = load_settings()
+    assert (s.version, s.device, s.max_lines) == (SETTINGS_VERSION, "cpu", 1)
+    assert s.input_device == "" and s.dictation_pause_s == Settings().dictation_pause_s
+    s.input_device = "USB Mic: Audio (hw:1,0)"
+    save_settings(s)
+    assert load_settings().input_device == "USB Mic: Audio (hw:1,0)"
+    assert Settings(dictation_pause_s=0.05).validate()
+    assert Settings(dictation_max_utterance_s=0.5).validate()

@@ -55,7 +55,11 @@ class Settings:
     txt_timestamps: bool = False
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
-    # -- dictation into other applications (version 2) --
+    # Recording and dictation (version 2).
+    input_device: str = ""  # the input device's name; "" = the system default
+    dictation_pause_s: float = 0.5  # silence that ends an utterance
+    dictation_max_utterance_s: float = 30.0  # longer speech is cut (also at the model's window)
+    # Dictation into other applications (version 2).
     dictation_enabled: bool = False  # the global shortcut, and staying in the tray
     dictation_shortcut: str = DEFAULT_DICTATION_SHORTCUT  # pynput syntax
     dictation_mode: str = "toggle"
@@ -90,6 +94,10 @@ class Settings:
             errors.append("Maximum cue duration: between 1 and 30 s.")
         if self.min_duration_s > self.max_duration_s:
             errors.append("Minimum cue duration must not exceed the maximum.")
+        if not 0.2 <= self.dictation_pause_s <= 3.0:
+            errors.append("Pause that ends a dictated utterance: between 0.2 and 3 s.")
+        if not 2.0 <= self.dictation_max_utterance_s <= 60.0:
+            errors.append("Longest dictated utterance: between 2 and 60 s.")
         if self.dictation_mode not in DICTATION_MODES:
             errors.append(f"Dictation mode: choose one of {', '.join(DICTATION_MODES)}.")
         if self.dictation_output not in DICTATION_OUTPUTS:
@@ -171,18 +179,6 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
 
 
-def data_dir() -> Path:
-    """Where Murmur keeps its data (recordings, recent dictations).
-
-    ``MURMUR_DATA_DIR`` overrides the folder (tests point it at tmp_path)."""
-    override = os.environ.get("MURMUR_DATA_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Murmur", appauthor=False))
-
-
 def settings_file() -> Path:
     return config_dir() / "settings.json"
 
@@ -191,8 +187,8 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("version", 0)
     if not isinstance(version, int) or version > SETTINGS_VERSION:
         log.warning("settings from a newer Murmur (version %r); reading what fits", version)
-    # Version 0 (unversioned) had the same keys as version 1. Version 2 added the
-    # dictation_* keys, which take their defaults when missing.
+    # Version 0 (unversioned) had the same keys as 1; version 2 only added keys
+    # (input device, dictation), which take their defaults. Nothing to rename yet.
     data["version"] = SETTINGS_VERSION
     return data
 
