@@ -50,6 +50,10 @@ def window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
         yield win
 
 
+def wait_model_ready(qtbot, win: MainWindow) -> None:
+    qtbot.waitUntil(lambda: "Model ready" in win.status.stage_label.text(), timeout=60_000)
+
+
 def plug_in(win: MainWindow, samples: np.ndarray, **options: object) -> FileStreamFactory:
     """Give the window a microphone that plays ``samples`` (16 kHz) at real pace."""
     factory = FileStreamFactory(samples, 16000, **options)
@@ -97,6 +101,7 @@ def test_the_dictation_view_grows_while_speech_plays_and_saves_a_transcript(
     qtbot, window: MainWindow, track: Track
 ) -> None:
     factory = plug_in(window, track.samples)
+    wait_model_ready(qtbot, window)
     window.action_dictate.trigger()
     assert window.pages.currentIndex() == PAGE_DICTATION
     view = window.dictation_view

@@ -152,7 +152,7 @@ class DictationSession(QObject):
         self._stop_message = None
         options = DictationOptions(
             utterances=UtteranceOptions(
-                min_silence_s=settings.dictation_pause_s,
+                end_silence_s=settings.dictation_pause_s,
                 max_utterance_s=settings.dictation_max_utterance_s,
             )
         )

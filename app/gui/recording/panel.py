@@ -271,6 +271,7 @@ class RecordingPanel(QWidget):
             banner.recoverRequested.connect(lambda r, b=banner: self._recover(r, b))
             banner.discardRequested.connect(lambda r, b=banner: self._discard(r, b))
             self.banners.addWidget(banner)
+            banner.show()
         return found
 
     def recovery_banners(self) -> list[RecoveryBanner]:
