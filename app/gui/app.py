@@ -57,7 +57,8 @@ def run_gui(
     server = InstanceServer(window)
     desktop = DesktopDictation(window, server)
     if not server.listen() and hand_over_files([str(f) for f in files or []]):
-        return 0  # another window started at the same moment and won the name
+        window.service.shutdown()  # another window started at the same moment and won
+        return 0
     window.show()
     desktop.start()
     if files:

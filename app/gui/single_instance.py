@@ -45,9 +45,10 @@ class InstanceServer(QObject):
         self._buffers: dict[QLocalSocket, bytes] = {}
 
     def listen(self) -> bool:
-        """Start listening. False when another live Murmur already owns the name."""
-        if self.server.listen(self.name):
-            return True
+        """Start listening. False when another live Murmur already owns the name.
+
+        (With socket options set, Qt binds in a private folder and renames the socket
+        into place, which would silently take the name from a live Murmur: ask first.)"""
         if _alive(self.name):
             return False
         QLocalServer.removeServer(self.name)  # stale: left behind by a crash
