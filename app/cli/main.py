@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "transcribe": "app.cli.transcribe",
+    "devices": "app.cli.devices",
+    "record": "app.cli.record",
+    "dictate": "app.cli.dictate",
 }
 """Command name -> module that implements it."""
 

@@ -25,7 +25,7 @@ from app.core.events import (
     SpeechFound,
     StageChanged,
 )
-from app.core.settings import DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
+from app.core.settings import DEFAULT_MODEL_ID, EXPORT_FORMATS, Settings, load_settings
 
 
 def _formats(value: str) -> list[str]:
@@ -38,12 +38,18 @@ def _formats(value: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="murmur transcribe",
-        description="Transcribe audio or video files to subtitles and text, on this machine.",
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --device, --precision, --prompt (shared by transcribe, record, dictate)."""
+    parser.add_argument(
+        "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio or video files")
+    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
+    parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """--format, --output-dir, --max-pause, --timestamps (what `murmur transcribe` writes)."""
     parser.add_argument(
         "--format",
         "-f",
@@ -55,18 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir", "-o", type=Path, default=None, help="default: next to each input"
     )
     parser.add_argument(
-        "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
-    )
-    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
-    parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
-    parser.add_argument(
         "--max-pause",
         type=float,
         default=None,
         help="longest pause (s) inside one chunk; default 1.0",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="murmur transcribe",
+        description="Transcribe audio or video files to subtitles and text, on this machine.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="audio or video files")
+    add_output_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--version", action="version", version=f"murmur {__version__}")
     return parser
@@ -167,26 +177,31 @@ def _remove(paths: list[Path]) -> None:
         p.unlink(missing_ok=True)
 
 
-def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
-    """Run `murmur transcribe`; returns the exit status (0: every input succeeded)."""
-    stderr = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The saved settings with the command line's model options on top."""
+    settings = load_settings()
+    if getattr(args, "model", None):
+        settings.model = args.model
+    if getattr(args, "device", None):
+        settings.device = args.device
+    if getattr(args, "precision", None):
+        settings.precision = args.precision
+    if getattr(args, "prompt", None) is not None:
+        settings.context, settings.hotwords = args.prompt, []
+    if getattr(args, "max_pause", None) is not None:
+        settings.max_pause_s = args.max_pause
+    return settings
 
+
+def transcribe_inputs(
+    inputs: Sequence[str | os.PathLike[str]], args: argparse.Namespace, stderr: TextIO
+) -> int:
+    """Transcribe ``inputs`` with the options in ``args`` (see :func:`add_output_arguments`
+    and :func:`add_model_arguments`); returns the exit status (0: every input succeeded)."""
     from app.core.asr.engine import Engine
     from app.core.export.exporters import ExportOptions, default_export_path, export
 
-    settings = load_settings()
-    if args.model:
-        settings.model = args.model
-    if args.device:
-        settings.device = args.device
-    if args.precision:
-        settings.precision = args.precision
-    if args.prompt is not None:
-        settings.context, settings.hotwords = args.prompt, []
-    if args.max_pause is not None:
-        settings.max_pause_s = args.max_pause
+    settings = settings_from_args(args)
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:
@@ -200,10 +215,10 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
     export_options = ExportOptions(
         timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
     )
-    progress = ProgressLine(stderr, enabled=not args.quiet)
+    progress = ProgressLine(stderr, enabled=not getattr(args, "quiet", False))
     cancel = threading.Event()
     failures = 0
-    for position, raw in enumerate(args.inputs):
+    for position, raw in enumerate(inputs):
         path = Path(raw)
         written: list[Path] = []
         try:
@@ -223,7 +238,7 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
             _remove(written)
             if isinstance(exc, ModelError):
                 # Without a model no other input can succeed either.
-                failures += len(args.inputs) - position - 1
+                failures += len(inputs) - position - 1
                 break
         except Exception as exc:  # a bug: still one line, details on request
             failures += 1
@@ -232,6 +247,14 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
             if os.environ.get("MURMUR_DEBUG"):
                 traceback.print_exc(file=stderr)
     return 1 if failures else 0
+
+
+def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
+    """Run `murmur transcribe`; returns the exit status (0: every input succeeded)."""
+    stderr = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
+    return transcribe_inputs(args.inputs, args, stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -749,8 +749,10 @@ class Recorder:
             blocksize=blocksize,
         )
         self.path = self._path_arg or new_recording_path()
-        if self.path.suffix.lower() != FILE_SUFFIX:
-            self.path = self.path.with_suffix(self.path.suffix + FILE_SUFFIX)
+        if not self.path.suffix:
+            self.path = self.path.with_suffix(FILE_SUFFIX)
+        elif self.path.suffix.lower() != FILE_SUFFIX:
+            raise CaptureError(f"{self.path.name}: recordings are FLAC files; name it *.flac.")
         self._stream = factory(self.spec, self._callback, self._finished)
         try:
             self._open_file()
