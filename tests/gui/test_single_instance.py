@@ -23,7 +23,10 @@ from app.gui.main_window import MainWindow
 from app.gui.single_instance import InstanceServer
 from tests.gui.driving import shown_window
 
-pytestmark = [pytest.mark.gui, pytest.mark.qt_log_ignore("does not support raise", "does not support activateWindow")]
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_ignore("does not support raise", "does not support activateWindow"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -67,9 +70,7 @@ def test_a_second_murmur_hands_its_files_to_the_running_window(
     assert len([w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]) >= 1
 
 
-def test_the_channel_answers_a_toggle_with_the_new_state(
-    qtbot, running: DesktopDictation
-) -> None:
+def test_the_channel_answers_a_toggle_with_the_new_state(qtbot, running: DesktopDictation) -> None:
     asked = []
     running.session.start = lambda *a, **k: asked.append(k) or True  # type: ignore[method-assign]
     result: list[tuple[int, str]] = []
@@ -116,7 +117,9 @@ def test_the_tray_follows_the_dictation_state(qtbot, running: DesktopDictation) 
         running.session._set_state(state)
         assert tray.state == shown
         assert shown in tray.icon.toolTip()
-        assert tray.toggle_action.text() == ("Start dictation" if shown == "idle" else "Stop dictation")
+        assert tray.toggle_action.text() == (
+            "Start dictation" if shown == "idle" else "Stop dictation"
+        )
         assert running.indicator.isVisible() == (shown != "idle")
     assert running.state_name() == "idle"
 
