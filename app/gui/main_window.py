@@ -211,6 +211,9 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.dictation_view)
         add_record_menu(self)
         self.recording_panel.refresh_devices(preferred=self.settings.input_device)
+        self.settingsChanged.connect(
+            lambda: self.recording_panel.refresh_devices(preferred=self.settings.input_device)
+        )
         QTimer.singleShot(0, self.recording_panel.offer_interrupted)
 
     def _on_recorded(self, path: str, message: str) -> None:

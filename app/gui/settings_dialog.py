@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QRegularExpression
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.audio.capture import CaptureError, InputDevice, list_input_devices
 from app.core.settings import (
     DEVICES,
     DICTATION_ENDINGS,
@@ -48,6 +50,26 @@ _OUTPUT_LABELS = {
     "copy": "Copy to the clipboard only",
 }
 _ENDING_LABELS = {"none": "Nothing", "space": "A space", "newline": "A new line"}
+
+
+def input_device_combo(
+    current: str, list_devices: Callable[[], list[InputDevice]] | None = None
+) -> QComboBox:
+    """ "System default" plus each input device; a saved device that has gone stays
+    listed as "(not connected)" instead of being silently replaced."""
+    box = QComboBox()
+    box.setAccessibleName("Microphone")
+    box.addItem("System default", "")
+    try:
+        devices = (list_devices or list_input_devices)()
+    except CaptureError:
+        devices = []
+    for device in devices:
+        box.addItem(device.label(), device.name)
+    if current and box.findData(current) < 0:
+        box.addItem(f"{current} (not connected)", current)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
 
 
 def _combo(name: str, keys: tuple[str, ...], labels: dict[str, str], value: str) -> QComboBox:
@@ -88,7 +110,12 @@ def _dspin(low: float, high: float, value: float, suffix: str = " s") -> QDouble
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` after ``Accepted``."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        list_devices: Callable[[], list[InputDevice]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
@@ -187,8 +214,10 @@ class SettingsDialog(QDialog):
         form.addRow("Folder:", dir_row)
         form.addRow("", self.txt_timestamps)
 
-        # -- dictation into other applications ------------------------------------
+        # -- microphone and dictation into other applications ----------------------
         from app.gui.dictation.hotkey import availability
+
+        self.input_device = input_device_combo(settings.input_device, list_devices)
 
         self.dictation_enabled = QCheckBox("Dictate into other applications with a shortcut")
         self.dictation_enabled.setAccessibleName("Dictation shortcut enabled")
@@ -213,6 +242,7 @@ class SettingsDialog(QDialog):
         self.shortcut_note.setVisible(not shortcuts_ok)
         dictation_box = QGroupBox("Dictation")
         form = QFormLayout(dictation_box)
+        form.addRow("Microphone:", self.input_device)
         form.addRow("", self.dictation_enabled)
         form.addRow("Shortcut:", self.dictation_shortcut)
         form.addRow("", self.shortcut_note)
@@ -284,6 +314,7 @@ class SettingsDialog(QDialog):
         self.export_dir_edit.setText(d.export_dir)
         self.txt_timestamps.setChecked(d.txt_timestamps)
         self.dictation_enabled.setChecked(d.dictation_enabled)
+        self.input_device.setCurrentIndex(0)
         self.dictation_shortcut.setText(d.dictation_shortcut)
         for box, value in (
             (self.dictation_mode, d.dictation_mode),
@@ -311,6 +342,7 @@ class SettingsDialog(QDialog):
             export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
             export_dir=self.export_dir_edit.text().strip(),
             txt_timestamps=self.txt_timestamps.isChecked(),
+            input_device=str(self.input_device.currentData() or ""),
             dictation_enabled=self.dictation_enabled.isChecked(),
             dictation_shortcut=self.dictation_shortcut.text().strip(),
             dictation_mode=str(self.dictation_mode.currentData()),
