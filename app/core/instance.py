@@ -28,6 +28,7 @@ import socket
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,17 @@ def decode(line: bytes) -> dict[str, Any]:
     return data
 
 
+def _read_line(read: Callable[[int], bytes]) -> bytes:
+    """Read until a newline or the end of the stream."""
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = read(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
 def _exchange_unix(path: str, payload: bytes) -> bytes:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(CONNECT_TIMEOUT_S)
@@ -81,26 +93,14 @@ def _exchange_unix(path: str, payload: bytes) -> bytes:
             raise NotRunning(str(exc)) from exc
         sock.settimeout(REPLY_TIMEOUT_S)
         sock.sendall(payload)
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-        return reply
+        return _read_line(sock.recv)
 
 
 def _exchange_windows(name: str, payload: bytes) -> bytes:  # pragma: no cover - Windows only
     try:
         with open(rf"\\.\pipe\{name}", "r+b", buffering=0) as pipe:
             pipe.write(payload)
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = pipe.read(4096)
-                if not chunk:
-                    break
-                reply += chunk
-            return reply
+            return _read_line(pipe.read)
     except FileNotFoundError as exc:
         raise NotRunning(str(exc)) from exc
 

@@ -23,21 +23,13 @@ from pathlib import Path
 import pytest
 
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, make_track, wer
+from tests.test_virtual_mic import _wait_for as wait_for
 from tests.test_virtual_mic import virtual_mic  # noqa: F401  (the shared fixture)
 from tests.xvfb import require, virtual_display
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = "what was on the clipboard before"
-
-
-def wait_for(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
