@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 
 from app.core.audio.capture import InputDevice, PortAudioMissing
 from app.core.settings import Settings
@@ -27,9 +28,10 @@ def test_the_dictation_choices_are_saved(qtbot) -> None:
     dialog.dictation_mode.setCurrentIndex(dialog.dictation_mode.findData("hold"))
     dialog.dictation_output.setCurrentIndex(dialog.dictation_output.findData("type"))
     dialog.dictation_ending.setCurrentIndex(dialog.dictation_ending.findData("newline"))
-    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     result = dialog.result_settings()
-    assert result is not None
+    assert result is not None, dialog.error_label.text()
     assert result.input_device == "USB Headset" and result.dictation_enabled
     assert (result.dictation_shortcut, result.dictation_mode) == ("<ctrl>+<shift>+<space>", "hold")
     assert (result.dictation_output, result.dictation_ending) == ("type", "newline")
