@@ -13,6 +13,7 @@ installs them).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,14 +79,32 @@ def clipboard(env: dict[str, str]) -> str:
     return out.stdout
 
 
+@pytest.mark.parametrize("method", ["paste", "type"])
 def test_dictated_words_land_in_the_focused_app_and_the_clipboard_comes_back(
-    desktop: dict[str, str], speech_track: Track, tmp_path: Path
+    desktop: dict[str, str], speech_track: Track, tmp_path: Path, method: str
 ) -> None:
+    """``paste`` (the default) goes through the clipboard and gives it back; ``type``
+    (for fields that block pasting) never touches it."""
     env = desktop
-    # Something the user had copied, owned by another client (xclip keeps serving it).
-    subprocess.run(
-        ["xclip", "-selection", "clipboard"], input=BEFORE, text=True, env=env, check=True
+    config = Path(env["MURMUR_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.json").write_text(
+        json.dumps({"version": 2, "dictation_output": method}), encoding="utf-8"
     )
+    # Something the user had copied, owned by another client: xclip in the foreground
+    # serves it until some other client takes the clipboard, then exits.
+    owner = subprocess.Popen(
+        ["xclip", "-quiet", "-selection", "clipboard"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert owner.stdin is not None
+    owner.stdin.write(BEFORE)
+    owner.stdin.close()
+    wait_for(lambda: clipboard(env) == BEFORE, 10, "the clipboard to hold the text")
     field = tmp_path / "field.txt"
     target = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "gui" / "text_target.py"), str(field)],
@@ -130,13 +149,16 @@ def test_dictated_words_land_in_the_focused_app_and_the_clipboard_comes_back(
         reference = " ".join(speech_track.sentences)
         assert wer([reference], [typed]) <= WER_BAR, (reference, typed)
         assert clipboard(env) == BEFORE
+        # Paste borrowed the clipboard (and gave the text back); typing never took it.
+        assert (owner.poll() is None) == (method == "type")
         # The same channel: a second `murmur FILE` hands the file over and exits 0.
         handed = murmur(env, str(speech_track.path))
         assert handed.returncode == 0, handed.stderr
     finally:
         app.terminate()
         target.terminate()
-        for proc in (app, target):
+        owner.terminate()
+        for proc in (app, target, owner):
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:

@@ -142,3 +142,33 @@ def test_closing_with_dictation_enabled_keeps_murmur_in_the_tray_and_says_so_onc
     assert messages == [KEPT_IN_TRAY]
     win.settings.dictation_enabled = False  # closes normally again (the fixture closes it)
     assert QEvent.Type.Close
+
+
+def test_hold_to_talk_starts_on_press_and_stops_on_release(
+    qtbot, running: DesktopDictation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    session = running.session
+
+    def start(*_a: object, **k: object) -> bool:
+        calls.append(f"start {k['target']}")
+        session.state = "listening"
+        return True
+
+    def stop() -> None:
+        calls.append("stop")
+        session.state = "idle"
+
+    monkeypatch.setattr(session, "start", start)
+    monkeypatch.setattr(session, "stop", stop)
+    running.hotkey.mode = "hold"
+    running.hotkey._down.emit()  # what pynput's thread posts
+    qtbot.waitUntil(lambda: calls == ["start app"], timeout=2000)
+    running.hotkey._up.emit()
+    qtbot.waitUntil(lambda: calls == ["start app", "stop"], timeout=2000)
+    running.hotkey.mode = "toggle"
+    running.hotkey._down.emit()
+    running.hotkey._up.emit()  # a release means nothing in toggle mode
+    qtbot.waitUntil(lambda: len(calls) == 3, timeout=2000)
+    qtbot.wait(100)
+    assert calls == ["start app", "stop", "start app"]

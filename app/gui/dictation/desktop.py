@@ -44,6 +44,7 @@ class DesktopDictation(QObject):
         self.tray = DictationTray(self)
         self.tray.toggleRequested.connect(self.toggle)
         self.tray.openRequested.connect(self.open_window)
+        self.tray.recentRequested.connect(self.show_recent)
         self.tray.quitRequested.connect(self.quit)
         self.close_filter = CloseToTray(
             window, self.tray, lambda: window.settings.dictation_enabled

@@ -37,6 +37,7 @@ class DictationTray(QObject):
 
     toggleRequested = Signal()
     openRequested = Signal()
+    recentRequested = Signal()
     quitRequested = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -49,10 +50,13 @@ class DictationTray(QObject):
         self.toggle_action.triggered.connect(self.toggleRequested)
         self.open_action = QAction("Open Murmur", self.menu)
         self.open_action.triggered.connect(self.openRequested)
+        self.recent_action = QAction("Recent dictations…", self.menu)
+        self.recent_action.triggered.connect(self.recentRequested)
         self.quit_action = QAction(f"Quit {APP_NAME}", self.menu)
         self.quit_action.triggered.connect(self.quitRequested)
         self.menu.addAction(self.toggle_action)
         self.menu.addAction(self.open_action)
+        self.menu.addAction(self.recent_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.icon.setContextMenu(self.menu)
