@@ -293,3 +293,72 @@ def test_killed_recording_reads_to_the_last_second_and_is_recovered(tmp_path: Pa
     assert file_rate == rate and len(data) >= delivered - rate
     np.testing.assert_array_equal(data, source_samples[: len(data)])
     assert find_interrupted_recordings() == []
+
+
+def test_record_recover_repairs_what_a_kill_left(tmp_path: Path) -> None:
+    """`murmur record --recover` after a recording process was killed."""
+    import io
+
+    from app.cli import record as record_cli
+
+    rate = 16000
+    source = speech.write_wav(
+        tmp_path / "source.wav", speech.synthesize(speech.SENTENCES[2], tmp_path / "cache")
+    )
+    out = tmp_path / "killed.flac"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.capture_child", str(source), str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("delivered") and int(line.split()[1]) >= 2 * rate:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    with pytest.raises((RuntimeError, ValueError)):
+        sf.read(str(out))  # libsndfile can't read the unfinished FLAC (no length in it)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert record_cli.run(["--recover"], stdout=stdout, stderr=stderr) == 0
+    assert stdout.getvalue().strip() == str(out.resolve())
+    assert sf.info(str(out)).frames >= rate
+    assert record_cli.run(["--recover"], stdout=io.StringIO(), stderr=stderr) == 0
+    assert "No interrupted recordings" in stderr.getvalue()
+
+
+def test_permission_denied_on_macos_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PortAudio's error when macOS refuses the microphone becomes one actionable line."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def refused(*_args: object) -> object:
+        raise PortAudioError(
+            "Error opening InputStream: Internal PortAudio error [PaErrorCode -9986]"
+        )
+
+    monkeypatch.setattr(capture.sys, "platform", "darwin")
+    monkeypatch.setattr(capture, "list_input_devices", lambda refresh=False: DEVICES)
+
+    class Stream:
+        active = False
+
+        def start(self) -> None:
+            refused()
+
+        def stop(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    recorder = Recorder(
+        "usb", path=Path(capture.recordings_dir()) / "x.flac", stream_factory=lambda *a: Stream()
+    )
+    with pytest.raises(capture.MicrophonePermissionDenied) as info:
+        recorder.start()
+    assert "Privacy" in str(info.value) and "\n" not in str(info.value)
+    assert not (capture.recordings_dir() / "x.flac").exists(), "nothing left on disk"
+    assert find_interrupted_recordings() == []

@@ -70,10 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--transcribe", action="store_true", help="then transcribe it like `murmur transcribe`"
     )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="repair the recordings a crash or kill interrupted, print their paths, and exit",
+    )
     add_output_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     return parser
+
+
+def recover(stdout: TextIO, stderr: TextIO) -> int:
+    """`murmur record --recover`: repair every interrupted recording; 1 if one failed."""
+    from app.core.audio.capture import find_interrupted_recordings, repair_recording
+
+    found = find_interrupted_recordings()
+    if not found:
+        stderr.write("No interrupted recordings.\n")
+        return 0
+    status = 0
+    for rec in found:
+        try:
+            path = repair_recording(rec)
+        except MurmurError as exc:
+            stderr.write(f"murmur: error: {exc}\n")
+            status = 1
+            continue
+        stdout.write(f"{path}\n")
+        stderr.write(f"Recovered {path} (recording started {rec.started})\n")
+    return status
 
 
 def run(
@@ -89,6 +115,16 @@ def run(
         StopReason,
     )
 
+    if args.recover:
+        return recover(stdout, stderr)
+    from app.core.audio.capture import find_interrupted_recordings
+
+    interrupted = find_interrupted_recordings()
+    if interrupted:
+        stderr.write(
+            f"note: {len(interrupted)} interrupted recording(s), e.g. {interrupted[0].path}; "
+            "`murmur record --recover` repairs them\n"
+        )
     progress = ProgressLine(stderr, enabled=not args.quiet)
 
     def on_event(event: object) -> None:

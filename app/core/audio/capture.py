@@ -294,7 +294,7 @@ def _open_error(exc: BaseException) -> CaptureError:
             "Murmur may not use the microphone: allow it in System Settings › Privacy & "
             "Security › Microphone."
         )
-    if "permission" in lowered or ("-9997" in lowered and "denied" in lowered):
+    if "permission" in lowered or "denied" in lowered:
         return MicrophonePermissionDenied(f"Permission to use the microphone was denied ({text}).")
     return CaptureError(f"Can't open the input device: {text}")
 
