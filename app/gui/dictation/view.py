@@ -155,7 +155,8 @@ class DictationView(QWidget):
 
     # -- session events ----------------------------------------------------------------
     def _on_state(self, state: str) -> None:
-        if not self.mine:
+        if not self.mine:  # dictating into another application: the microphone is busy
+            self.start_button.setEnabled(state == states.IDLE)
             return
         self.state_label.setText(_STATE_TEXT.get(state, state))
         active = state != states.IDLE
