@@ -218,6 +218,8 @@ class MainWindow(QMainWindow):
 
     def _on_recorded(self, path: str, message: str) -> None:
         """A finished (or recovered, or cut short) recording joins the queue."""
+        if self._closing:  # stopped by closing: the file is kept in the recordings folder
+            return
         items = self.add_files([path])
         if items:
             self.queue_view.select_item(items[0].id)
