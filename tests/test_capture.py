@@ -252,13 +252,10 @@ def test_missing_portaudio_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- kill and recover
 
 
-def test_killed_recording_reads_to_the_last_second_and_is_recovered(tmp_path: Path) -> None:
-    """A real subprocess records 16 kHz speech at real pace and is killed with SIGKILL."""
-    rate = 16000
-    mono = np.concatenate([speech.synthesize(s, tmp_path / "cache") for s in speech.SENTENCES[:3]])
-    source = speech.write_wav(tmp_path / "source.wav", mono)
-    source_samples, _ = sf.read(str(source), dtype="float32")
-    out = tmp_path / "killed.flac"
+def record_and_kill(source: Path, out: Path, seconds: float) -> int:
+    """Record ``source`` at real pace in a child process; SIGKILL it once ``seconds`` of it
+    were delivered to the recorder. Returns the frames delivered by then (at least)."""
+    rate = sf.info(str(source)).samplerate
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.capture_child", str(source), str(out)],
         cwd=ROOT,
@@ -271,13 +268,24 @@ def test_killed_recording_reads_to_the_last_second_and_is_recovered(tmp_path: Pa
         for line in child.stdout:
             if line.startswith("delivered"):
                 delivered = int(line.split()[1])
-                if delivered >= 4 * rate:
+                if delivered >= seconds * rate:
                     break
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     assert child.returncode == -signal.SIGKILL
-    assert delivered >= 4 * rate, "the child did not record"
+    assert delivered >= seconds * rate, "the child did not record"
+    return delivered
+
+
+def test_killed_recording_reads_to_the_last_second_and_is_recovered(tmp_path: Path) -> None:
+    """A real subprocess records 16 kHz speech at real pace and is killed with SIGKILL."""
+    rate = 16000
+    mono = np.concatenate([speech.synthesize(s, tmp_path / "cache") for s in speech.SENTENCES[:3]])
+    source = speech.write_wav(tmp_path / "source.wav", mono)
+    source_samples, _ = sf.read(str(source), dtype="float32")
+    out = tmp_path / "killed.flac"
+    delivered = record_and_kill(source, out, 4.0)
 
     # The app's decoder reads it up to about the last second before the kill.
     decoded = decode_audio(out)
@@ -306,20 +314,7 @@ def test_record_recover_repairs_what_a_kill_left(tmp_path: Path) -> None:
         tmp_path / "source.wav", speech.synthesize(speech.SENTENCES[2], tmp_path / "cache")
     )
     out = tmp_path / "killed.flac"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.capture_child", str(source), str(out)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            if line.startswith("delivered") and int(line.split()[1]) >= 2 * rate:
-                break
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
+    record_and_kill(source, out, 2.0)
     with pytest.raises((RuntimeError, ValueError)):
         sf.read(str(out))  # libsndfile can't read the unfinished FLAC (no length in it)
     stdout, stderr = io.StringIO(), io.StringIO()

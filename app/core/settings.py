@@ -170,13 +170,24 @@ def shortcut_error(text: str) -> str:
     return ""
 
 
-def config_dir() -> Path:
-    override = os.environ.get("MURMUR_CONFIG_DIR")
+def _user_folder(variable: str, kind: str) -> Path:
+    """``$variable`` if set, else platformdirs' ``user_<kind>_dir("Murmur")``."""
+    override = os.environ.get(variable)
     if override:
         return Path(override)
     import platformdirs
 
-    return Path(platformdirs.user_config_dir("Murmur", appauthor=False))
+    return Path(getattr(platformdirs, f"user_{kind}_dir")("Murmur", appauthor=False))
+
+
+def config_dir() -> Path:
+    """Where settings live (``MURMUR_CONFIG_DIR`` overrides; tests point it at tmp_path)."""
+    return _user_folder("MURMUR_CONFIG_DIR", "config")
+
+
+def data_dir() -> Path:
+    """Murmur's data folder: recordings (``MURMUR_DATA_DIR`` overrides)."""
+    return _user_folder("MURMUR_DATA_DIR", "data")
 
 
 def settings_file() -> Path:

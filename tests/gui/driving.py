@@ -28,8 +28,9 @@ def drop_on(widget: object, paths: list[Path]) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    # QDragEnterEvent takes a QPoint (PySide6 6.11 refuses a QPointF), QDropEvent a QPointF.
-    enter = QDragEnterEvent(center.toPoint(), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    # PySide6 6.11.3 (the pin) takes a QPoint for QDragEnterEvent, a QPointF for QDropEvent.
+    point = widget.rect().center()  # type: ignore[attr-defined]
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()
     drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)

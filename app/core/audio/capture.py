@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.core.errors import MurmurError
+from app.core.settings import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -202,16 +203,6 @@ def resolve_input_device(
 
 
 # --------------------------------------------------------------------------- folders
-
-
-def data_dir() -> Path:
-    """Murmur's data folder (``MURMUR_DATA_DIR`` overrides platformdirs' user_data_dir)."""
-    override = os.environ.get("MURMUR_DATA_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Murmur", appauthor=False))
 
 
 def recordings_dir() -> Path:

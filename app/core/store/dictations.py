@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app.core.atomic import write_text_atomic
-from app.core.audio.capture import data_dir
+from app.core.settings import data_dir
 
 log = logging.getLogger(__name__)
 
