@@ -13,8 +13,14 @@ with_tests=0
 pkgs=(ffmpeg libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0
       libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
       libxcb-xkb1 libfontconfig1 libdbus-1-3 libglib2.0-0)
+# pynput (the dictation shortcut and keystrokes) needs evdev on Linux, which PyPI has only
+# as source: a C compiler, the kernel's input headers and Python's headers build it.
+pkgs+=(gcc linux-libc-dev python3-dev)
 # Tests: real speech (espeak-ng, sox), a virtual display and screenshots.
-(( with_tests )) && pkgs+=(espeak-ng sox xvfb imagemagick pulseaudio pulseaudio-utils libasound2-plugins libportaudio2)
+# Dictation tests: another X client takes the focus and the keys (xdotool), the clipboard
+# is read back (xclip).
+(( with_tests )) && pkgs+=(espeak-ng sox xvfb imagemagick pulseaudio pulseaudio-utils libasound2-plugins libportaudio2
+                          xdotool xclip)
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()

@@ -10,7 +10,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 pytest_plugins = [
     p
-    for p in ("tests.fixtures_audio", "tests.fixtures_model", "tests.fixtures_mic")
+    for p in ("tests.fixtures_audio", "tests.fixtures_model")
     if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[1] + ".py"))
 ]
 
@@ -20,6 +20,8 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Every test gets its own settings and data folders; nothing touches the user's."""
+    """Every test gets its own settings, data and instance-channel folders;
+    nothing touches the user's (or another test's running window)."""
     monkeypatch.setenv("MURMUR_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("MURMUR_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("MURMUR_RUNTIME_DIR", str(tmp_path_factory.mktemp("run")))

@@ -99,6 +99,52 @@ def test_option_views() -> None:
     assert eo.context == s.prompt_context() and eo.model == s.model
 
 
+def test_version_1_file_gains_the_dictation_settings_with_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"version": 1, "model": "m", "max_lines": 3}', encoding="utf-8")
+    s = load_settings(path)
+    assert (s.model, s.max_lines) == ("m", 3)
+    assert s.version == SETTINGS_VERSION == 2
+    assert s.dictation_enabled is False
+    assert (s.dictation_mode, s.dictation_output, s.dictation_ending) == (
+        "toggle",
+        "paste",
+        "space",
+    )
+    assert s.dictation_shortcut == "<ctrl>+<alt>+d"
+
+
+def test_bad_dictation_values_fall_back_one_by_one(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(
+        '{"version": 2, "dictation_mode": "whisper", "dictation_output": "type",'
+        ' "dictation_shortcut": "d", "dictation_ending": "newline"}',
+        encoding="utf-8",
+    )
+    s = load_settings(path)
+    assert s.dictation_mode == "toggle"  # unknown: default
+    assert s.dictation_shortcut == "<ctrl>+<alt>+d"  # no modifier: default
+    assert (s.dictation_output, s.dictation_ending) == ("type", "newline")  # kept
+
+
+@pytest.mark.parametrize(
+    ("shortcut", "ok"),
+    [
+        ("<ctrl>+<alt>+d", True),
+        ("<cmd>+<shift>+<space>", True),
+        ("<f9>", True),
+        ("d", False),
+        ("<ctrl>+", False),
+        ("<ctrl>+a+b", False),
+        ("", False),
+    ],
+)
+def test_shortcut_syntax(shortcut: str, ok: bool) -> None:
+    from app.core.settings import shortcut_error
+
+    assert (shortcut_error(shortcut) == "") is ok
+
+
 def test_version_1_file_migrates_with_recording_defaults(config_dir: Path) -> None:
     """A file from before recording existed keeps its values and gets the new defaults."""
     config_dir.mkdir(parents=True)

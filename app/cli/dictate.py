@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--audio", type=Path, default=None, metavar="FILE", help="keep the recording (FLAC)"
     )
     parser.add_argument(
+        "--toggle",
+        action="store_true",
+        help="start or stop dictation into the focused application in the running Murmur "
+        "window, then exit (bind this to a desktop shortcut, e.g. under Wayland)",
+    )
+    parser.add_argument(
         "--pause",
         type=float,
         default=None,
@@ -53,6 +59,12 @@ def run(
 ) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
+    if args.toggle:
+        from app.core.instance import toggle_dictation
+
+        code, line = toggle_dictation()
+        (stdout if code == 0 else stderr).write(line + "\n")
+        return code
     logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
     from dataclasses import replace
 

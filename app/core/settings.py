@@ -32,6 +32,10 @@ DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 EXPORT_FORMATS = ("srt", "vtt", "txt", "docx", "json")
+DICTATION_MODES = ("toggle", "hold")  # press to start/stop, or hold while speaking
+DICTATION_OUTPUTS = ("paste", "type", "copy")
+DICTATION_ENDINGS = ("none", "space", "newline")
+DEFAULT_DICTATION_SHORTCUT = "<ctrl>+<alt>+d"
 
 
 @dataclass
@@ -65,6 +69,12 @@ class Settings:
     input_device: str = ""  # the input device's name; "" = the system default
     dictation_pause_s: float = 0.5  # silence that ends an utterance
     dictation_max_utterance_s: float = 30.0  # longer speech is cut (also at the model's window)
+    # Dictation into other applications (version 2).
+    dictation_enabled: bool = False  # the global shortcut, and staying in the tray
+    dictation_shortcut: str = DEFAULT_DICTATION_SHORTCUT  # pynput syntax
+    dictation_mode: str = "toggle"
+    dictation_output: str = "paste"
+    dictation_ending: str = "space"  # what follows each dictated text
 
     def validate(self) -> list[str]:
         """Return one message per invalid value (empty when all is well)."""
@@ -106,6 +116,14 @@ class Settings:
             errors.append("Pause that ends a dictated utterance: between 0.2 and 3 s.")
         if not 2.0 <= self.dictation_max_utterance_s <= 60.0:
             errors.append("Longest dictated utterance: between 2 and 60 s.")
+        if self.dictation_mode not in DICTATION_MODES:
+            errors.append(f"Dictation mode: choose one of {', '.join(DICTATION_MODES)}.")
+        if self.dictation_output not in DICTATION_OUTPUTS:
+            errors.append(f"Dictation output: choose one of {', '.join(DICTATION_OUTPUTS)}.")
+        if self.dictation_ending not in DICTATION_ENDINGS:
+            errors.append(f"After each dictation: choose one of {', '.join(DICTATION_ENDINGS)}.")
+        if shortcut_error(self.dictation_shortcut):
+            errors.append(f"Dictation shortcut: {shortcut_error(self.dictation_shortcut)}")
         return errors
 
     # -- views onto the core's option types --------------------------------
@@ -154,6 +172,27 @@ class Settings:
             channel=self.channel,
             chinese=self.chinese_script,
         )
+
+
+_MODIFIERS = {"ctrl", "alt", "shift", "cmd", "alt_gr", "super"}
+
+
+def shortcut_error(text: str) -> str:
+    """Why a shortcut in pynput's syntax (``<ctrl>+<alt>+d``) is unusable; "" if fine.
+
+    Checked without pynput so that settings stay importable headless."""
+    parts = [p.strip() for p in text.split("+")] if text.strip() else []
+    if not parts or any(not p for p in parts):
+        return "write it like <ctrl>+<alt>+d."
+    keys = [p for p in parts if not (p.startswith("<") and p[1:-1] in _MODIFIERS)]
+    if len(keys) != 1:
+        return "use modifiers such as <ctrl>, <alt>, <shift>, <cmd> and one key."
+    key = keys[0]
+    if not (len(key) == 1 or (key.startswith("<") and key.endswith(">") and len(key) > 2)):
+        return f"unknown key {key!r}; a letter, or a name in angle brackets such as <f9>."
+    if len(parts) == 1 and not (key.startswith("<f") and key[2:-1].isdigit()):
+        return "add a modifier such as <ctrl>, or use a function key such as <f9>."
+    return ""
 
 
 def _user_folder(variable: str, kind: str) -> Path:

@@ -39,13 +39,28 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
 def run_gui(
     files: Sequence[str] | None = None, model: str | None = None, device: str | None = None
 ) -> int:
-    """Open the main window with ``files`` queued; returns the exit code."""
+    """Open the main window with ``files`` queued; returns the exit code.
+
+    When a Murmur window already runs for this user, the files are handed to it
+    (through :mod:`app.gui.single_instance`) and this returns 0 at once."""
+    from app.core.instance import hand_over_files
+
+    if hand_over_files([str(f) for f in files or []]):
+        return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app = create_application()
+    from app.gui.dictation.desktop import DesktopDictation
     from app.gui.main_window import MainWindow
+    from app.gui.single_instance import InstanceServer
 
     window = MainWindow(model=model, device=device)
+    server = InstanceServer(window)
+    desktop = DesktopDictation(window, server)
+    if not server.listen() and hand_over_files([str(f) for f in files or []]):
+        window.service.shutdown()  # another window started at the same moment and won
+        return 0
     window.show()
+    desktop.start()
     if files:
         window.add_files([str(f) for f in files])
     return app.exec()

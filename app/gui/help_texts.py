@@ -17,6 +17,14 @@ HELP_HTML = f"""
 <li><b>Add files</b>: drop audio or video files (or whole folders) on the drop zone,
 or use <i>File → Add files…</i> (Ctrl+O). Each file is transcribed in turn,
 on this computer; nothing is uploaded.</li>
+<li><b>Record</b>: choose the microphone under the drop zone and press <i>Record</i>
+(Ctrl+Shift+R); press <i>Stop</i> and the recording is transcribed like a dropped file.
+<i>Record → Dictate in the window</i> (Ctrl+Shift+D) shows the text growing after each
+pause while you speak.</li>
+<li><b>Dictate anywhere</b>: turn it on in <i>Settings → Dictation</i>, then press the
+shortcut (Ctrl+Alt+D by default) in any application. The words go where the cursor is;
+<i>Record → Recent dictations</i> keeps them. Under Wayland, bind
+<code>murmur dictate --toggle</code> to a key in your desktop's settings.</li>
 <li><b>Follow the queue</b>: every file shows its state, progress and time left.
 Cancel, retry or remove a file with the buttons on its row. A video with several
 audio tracks gets a track picker on its row, set to the default track: choose

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -42,6 +42,8 @@ from app.core.events import (
 from app.core.settings import EXPORT_FORMATS, Settings, load_settings, save_settings
 from app.core.transcript import Transcript
 from app.gui import export_actions, help_texts
+from app.gui.dictation.session import DictationSession
+from app.gui.dictation.view import DictationView
 from app.gui.drop_zone import MEDIA_EXTENSIONS, DropZone, collect_media_files
 from app.gui.editor import TranscriptEditor
 from app.gui.history import HistoryPanel, LibraryAutosave, open_library
@@ -57,6 +59,8 @@ from app.gui.prompts import (
 )
 from app.gui.queue_model import JobState, QueueItem, QueueModel, audio_tracks
 from app.gui.queue_view import QueueView
+from app.gui.recording.menu import add_record_menu
+from app.gui.recording.panel import RecordingPanel
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.status import StatusPanel, download_text
 from app.gui.theme import icon
@@ -65,10 +69,13 @@ from app.gui.worker import MODEL_JOB, JobFailure, TranscriptionService
 if TYPE_CHECKING:
     from app.gui.document import TranscriptDocument
 
-PAGE_EMPTY, PAGE_LIVE, PAGE_EDITOR = range(3)
+PAGE_EMPTY, PAGE_LIVE, PAGE_EDITOR, PAGE_DICTATION = range(4)
 
 
 class MainWindow(QMainWindow):
+    settingsChanged = Signal()
+    recentDictationsRequested = Signal()
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -102,6 +109,7 @@ class MainWindow(QMainWindow):
         self.service.jobFailed.connect(self._on_failed)
         self.service.jobCancelled.connect(self._on_cancelled)
         self.service.modelFailed.connect(self._on_model_failed)
+        self._build_recording()
 
         self._restore_window()
         self._update_actions()
@@ -144,7 +152,7 @@ class MainWindow(QMainWindow):
         self.export_all_button.setAccessibleName("Export all finished")
         self.export_all_button.clicked.connect(self.export_all_finished)
         left = QWidget()
-        left_layout = QVBoxLayout(left)
+        self.left_layout = left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(16, 16, 8, 12)
         left_layout.setSpacing(12)
         left_layout.addWidget(self.drop_zone)
@@ -214,6 +222,52 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         if notice:
             QTimer.singleShot(0, lambda: self.statusBar().showMessage(notice, 15000))
+
+    # -- recording and dictation (app/gui/recording, app/gui/dictation) ---------
+    def _build_recording(self) -> None:
+        self.dictation_session = DictationSession(self.service, parent=self)
+        self.recording_panel = RecordingPanel()
+        self.recording_panel.recorded.connect(self._on_recorded)
+        self.recording_panel.deviceChanged.connect(self._on_input_device_chosen)
+        self.left_layout.insertWidget(1, self.recording_panel)
+        self.dictation_view = DictationView(self.dictation_session)
+        self.dictation_view.settings_provider = self.effective_settings
+        self.dictation_view.saveRequested.connect(self.add_transcript)
+        self.pages.addWidget(self.dictation_view)
+        add_record_menu(self)
+        self.recording_panel.refresh_devices(preferred=self.settings.input_device)
+        self.settingsChanged.connect(
+            lambda: self.recording_panel.refresh_devices(preferred=self.settings.input_device)
+        )
+        QTimer.singleShot(0, self.recording_panel.offer_interrupted)
+
+    def _on_recorded(self, path: str, message: str) -> None:
+        """A finished (or recovered, or cut short) recording joins the queue."""
+        if self._closing:  # stopped by closing: the file is kept in the recordings folder
+            return
+        items = self.add_files([path])
+        if items:
+            self.queue_view.select_item(items[0].id)
+        self.statusBar().showMessage(message or f"Recorded {Path(path).name}", 8000)
+
+    def _on_input_device_chosen(self, name: str) -> None:
+        if name != self.settings.input_device:
+            self.settings.input_device = name
+            self._save_settings()
+
+    def show_dictation(self) -> None:
+        self.queue_view.clearSelection()
+        self._show_item(None)
+        self.pages.setCurrentIndex(PAGE_DICTATION)
+        self.title_label.setText("Dictation")
+
+    def add_transcript(self, path: str, transcript: Transcript) -> QueueItem:
+        """Queue a transcript made here (a dictation) as a finished item, in the editor."""
+        item = self.queue.add([path])[0]
+        self._attach_document(item, transcript)
+        self.queue_view.select_item(item.id)
+        self._show_item(item)
+        return item
 
     # -- window state ------------------------------------------------------------
     def _restore_window(self) -> None:
@@ -466,8 +520,10 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, job_id: int, transcript: Transcript) -> None:
         item = self._end_job(job_id)
-        if item is None:
-            return
+        if item is not None:
+            self._attach_document(item, transcript)
+
+    def _attach_document(self, item: QueueItem, transcript: Transcript) -> None:
         from app.gui.document import TranscriptDocument  # after the editor (import cycle)
 
         doc = TranscriptDocument(transcript, item.path)
@@ -609,6 +665,7 @@ class MainWindow(QMainWindow):
         self.settings = new
         self._overrides.clear()
         self._save_settings()
+        self.settingsChanged.emit()
         if (old.model, old.device, old.precision) != (new.model, new.device, new.precision):
             self._preload()
 
@@ -652,6 +709,8 @@ class MainWindow(QMainWindow):
             item.cancel_event.set()
         for autosave in self._autosaves.values():
             autosave.flush()
+        self.recording_panel.stop()
+        self.dictation_session.cancel()
         self.editor.set_document(None)
         self.service.shutdown()
         event.accept()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QRegularExpression
@@ -24,7 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.settings import CHANNEL_CHOICES, DEVICES, EXPORT_FORMATS, PRECISIONS, Settings
+from app.core.audio.capture import CaptureError, InputDevice, list_input_devices
+from app.core.settings import (
+    CHANNEL_CHOICES,
+    DEVICES,
+    DICTATION_ENDINGS,
+    DICTATION_MODES,
+    DICTATION_OUTPUTS,
+    EXPORT_FORMATS,
+    PRECISIONS,
+    Settings,
+)
 from app.core.transcript.chinese import CHINESE_SCRIPT_NAMES, CHINESE_SCRIPTS
 from app.gui.theme import DANGER
 
@@ -40,6 +51,44 @@ _CHANNEL_LABELS = {
     "left": "Left channel only",
     "right": "Right channel only",
 }
+_MODE_LABELS = {"toggle": "Press to start, press again to stop", "hold": "Hold while speaking"}
+_OUTPUT_LABELS = {
+    "paste": "Paste (the clipboard is restored)",
+    "type": "Type it (for fields that block pasting)",
+    "copy": "Copy to the clipboard only",
+}
+_ENDING_LABELS = {"none": "Nothing", "space": "A space", "newline": "A new line"}
+
+
+def input_device_combo(
+    current: str, list_devices: Callable[[], list[InputDevice]] | None = None
+) -> QComboBox:
+    """ "System default" plus each input device; a saved device that has gone stays
+    listed as "(not connected)" instead of being silently replaced."""
+    box = QComboBox()
+    box.setAccessibleName("Microphone")
+    box.addItem("System default", "")
+    try:
+        devices = (list_devices or list_input_devices)()
+    except CaptureError:
+        devices = []
+    for device in devices:
+        box.addItem(device.label(), device.name)
+    if current and box.findData(current) < 0:
+        box.addItem(f"{current} (not connected)", current)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
+
+
+def _combo(name: str, keys: tuple[str, ...], labels: dict[str, str], value: str) -> QComboBox:
+    box = QComboBox()
+    box.setAccessibleName(name)
+    for key in keys:
+        box.addItem(labels.get(key, key), key)
+    box.setCurrentIndex(max(0, box.findData(value)))
+    return box
+
+
 _PRECISION_LABELS = {
     "auto": "Automatic",
     "bf16": "bfloat16",
@@ -76,7 +125,12 @@ def _cps_spin(high: float, value: float) -> QDoubleSpinBox:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; ``result_settings()`` after ``Accepted``."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        list_devices: Callable[[], list[InputDevice]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
@@ -195,6 +249,42 @@ class SettingsDialog(QDialog):
         form.addRow("Folder:", dir_row)
         form.addRow("", self.txt_timestamps)
 
+        # -- microphone and dictation into other applications ----------------------
+        from app.gui.dictation.hotkey import availability
+
+        self.input_device = input_device_combo(settings.input_device, list_devices)
+
+        self.dictation_enabled = QCheckBox("Dictate into other applications with a shortcut")
+        self.dictation_enabled.setAccessibleName("Dictation shortcut enabled")
+        self.dictation_enabled.setChecked(settings.dictation_enabled)
+        self.dictation_shortcut = QLineEdit(settings.dictation_shortcut)
+        self.dictation_shortcut.setAccessibleName("Dictation shortcut")
+        self.dictation_shortcut.setToolTip("Modifiers and one key, e.g. <ctrl>+<alt>+d or <f9>")
+        self.dictation_mode = _combo(
+            "Dictation mode", DICTATION_MODES, _MODE_LABELS, settings.dictation_mode
+        )
+        self.dictation_output = _combo(
+            "Dictation output", DICTATION_OUTPUTS, _OUTPUT_LABELS, settings.dictation_output
+        )
+        self.dictation_ending = _combo(
+            "After each dictation", DICTATION_ENDINGS, _ENDING_LABELS, settings.dictation_ending
+        )
+        shortcuts_ok, why = availability()
+        self.shortcut_note = QLabel(why)
+        self.shortcut_note.setObjectName("muted")
+        self.shortcut_note.setWordWrap(True)
+        self.shortcut_note.setAccessibleName("Shortcut availability")
+        self.shortcut_note.setVisible(not shortcuts_ok)
+        dictation_box = QGroupBox("Dictation")
+        form = QFormLayout(dictation_box)
+        form.addRow("Microphone:", self.input_device)
+        form.addRow("", self.dictation_enabled)
+        form.addRow("Shortcut:", self.dictation_shortcut)
+        form.addRow("", self.shortcut_note)
+        form.addRow("Mode:", self.dictation_mode)
+        form.addRow("Output:", self.dictation_output)
+        form.addRow("Then add:", self.dictation_ending)
+
         # -- bottom ----------------------------------------------------------------
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
@@ -219,6 +309,7 @@ class SettingsDialog(QDialog):
         left.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(subs_box)
+        right.addWidget(dictation_box)
         right.addStretch(1)
         columns.addLayout(left, 3)
         columns.addLayout(right, 2)
@@ -261,6 +352,15 @@ class SettingsDialog(QDialog):
             check.setChecked(fmt in d.export_formats)
         self.export_dir_edit.setText(d.export_dir)
         self.txt_timestamps.setChecked(d.txt_timestamps)
+        self.dictation_enabled.setChecked(d.dictation_enabled)
+        self.input_device.setCurrentIndex(0)
+        self.dictation_shortcut.setText(d.dictation_shortcut)
+        for box, value in (
+            (self.dictation_mode, d.dictation_mode),
+            (self.dictation_output, d.dictation_output),
+            (self.dictation_ending, d.dictation_ending),
+        ):
+            box.setCurrentIndex(box.findData(value))
 
     def current_settings(self) -> Settings:
         """The settings as the dialog shows them now (not validated)."""
@@ -285,6 +385,12 @@ class SettingsDialog(QDialog):
             export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
             export_dir=self.export_dir_edit.text().strip(),
             txt_timestamps=self.txt_timestamps.isChecked(),
+            input_device=str(self.input_device.currentData() or ""),
+            dictation_enabled=self.dictation_enabled.isChecked(),
+            dictation_shortcut=self.dictation_shortcut.text().strip(),
+            dictation_mode=str(self.dictation_mode.currentData()),
+            dictation_output=str(self.dictation_output.currentData()),
+            dictation_ending=str(self.dictation_ending.currentData()),
         )
 
     def errors(self) -> list[str]:

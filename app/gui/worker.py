@@ -15,6 +15,7 @@ import sys
 import threading
 import traceback
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,18 @@ class Job:
     library: Library | None = None  # where to keep the result as it comes
     library_id: int | None = None  # the job's transcript in the library
     resume: bool = False  # finish the stored job: only the chunks not stored yet
+
+
+@dataclass(frozen=True)
+class EngineTask:
+    """Work other than a file that needs the engine, run on the worker thread with the
+    same loaded model (live dictation). ``run(engine, cancel)`` reports through its own
+    callbacks; it must return soon after ``cancel`` is set."""
+
+    settings: Settings
+    run: Callable[[Engine, threading.Event], None]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    id: int = field(default_factory=lambda: next(_job_ids))
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,7 @@ class Worker(QObject):
     jobFailed = Signal(int, object)  # job id, JobFailure
     jobCancelled = Signal(int)
     modelFailed = Signal(object)  # JobFailure
+    taskEnded = Signal(int, object)  # task id, JobFailure or None (done or cancelled)
 
     def __init__(self, shutdown: threading.Event) -> None:
         super().__init__()
@@ -182,6 +196,24 @@ class Worker(QObject):
             else:
                 self.jobFailed.emit(job.id, describe_failure(exc))
 
+    @Slot(object)
+    def run_task(self, task: EngineTask) -> None:
+        """Load the engine if needed (progress as MODEL_JOB events), then run the task."""
+        from app.core.pipeline import load_engine
+
+        failure: JobFailure | None = None
+        try:
+            if not (task.cancel.is_set() or self._shutdown.is_set()):
+                engine = self._engine_for(task.settings)
+                for ev in load_engine(engine, cancel=task.cancel):
+                    self.event.emit(MODEL_JOB, ev)
+                task.run(engine, task.cancel)
+        except Cancelled:
+            pass
+        except Exception as exc:
+            failure = describe_failure(exc)
+        self.taskEnded.emit(task.id, failure)
+
 
 def _forget_dummy_thread() -> None:
     """Python < 3.13 keeps a ``_DummyThread`` for every foreign thread that ever
@@ -218,6 +250,7 @@ class TranscriptionService(QObject):
 
     _submit = Signal(object)
     _preload = Signal(object)
+    _task = Signal(object)
 
     event = Signal(int, object)
     jobStarted = Signal(int)
@@ -225,6 +258,7 @@ class TranscriptionService(QObject):
     jobFailed = Signal(int, object)
     jobCancelled = Signal(int)
     modelFailed = Signal(object)
+    taskEnded = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -234,6 +268,7 @@ class TranscriptionService(QObject):
         self._worker.moveToThread(self.thread)
         self._submit.connect(self._worker.run_job)
         self._preload.connect(self._worker.preload)
+        self._task.connect(self._worker.run_task)
         for name in (
             "event",
             "jobStarted",
@@ -241,9 +276,12 @@ class TranscriptionService(QObject):
             "jobFailed",
             "jobCancelled",
             "modelFailed",
+            "taskEnded",
         ):
             getattr(self._worker, name).connect(getattr(self, name))
         self._jobs: dict[int, Job] = {}
+        self._tasks: dict[int, EngineTask] = {}
+        self.taskEnded.connect(lambda task_id, _f: self._tasks.pop(task_id, None))
         self.thread.start()
         _LIVE.add(self)
         app = QCoreApplication.instance()
@@ -280,6 +318,12 @@ class TranscriptionService(QObject):
     def preload(self, settings: Settings) -> None:
         self._preload.emit(settings)
 
+    def run_task(self, task: EngineTask) -> EngineTask:
+        """Queue work that needs the engine (after the files queued before it)."""
+        self._tasks[task.id] = task
+        self._task.emit(task)
+        return task
+
     def forget(self, job_id: int) -> None:
         self._jobs.pop(job_id, None)
 
@@ -292,6 +336,8 @@ class TranscriptionService(QObject):
         self._shutdown.set()
         for job in self._jobs.values():
             job.cancel.set()
+        for task in self._tasks.values():
+            task.cancel.set()
         self.thread.quit()
         if not self.thread.isRunning():
             return True

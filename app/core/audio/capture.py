@@ -939,6 +939,10 @@ class Recorder:
         """The stream has ended by itself, or delivers nothing and says it is inactive."""
         if self._stopping.is_set():
             return False
+        if not self._queue.empty():
+            # Blocks still wait: the writer is only behind (a busy process can even see
+            # get(timeout=...) time out with items queued). They, and any end, come next.
+            return False
         if self._stream_ended.is_set():
             return True
         stream = self._stream

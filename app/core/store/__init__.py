@@ -1,4 +1,5 @@
-"""The library: transcripts kept in SQLite, searchable, written as they are made."""
+"""What Murmur keeps between sessions: the library (transcripts in SQLite, searchable,
+written as they are made) and recent dictations (``dictations``)."""
 
 from app.core.store.jobs import JobRecorder, resume, start_job, transcribe_into
 from app.core.store.library import (

@@ -1,0 +1,1 @@
+"""Dictation: live in the window, and into any application (shortcut, tray, output)."""
