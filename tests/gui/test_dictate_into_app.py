@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_mic import wait_for
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, make_track, wer
-from tests.test_virtual_mic import _wait_for as wait_for
-from tests.test_virtual_mic import virtual_mic  # noqa: F401  (the shared fixture)
 from tests.xvfb import require, virtual_display
 
 pytestmark = [pytest.mark.slow]
@@ -42,7 +41,7 @@ def speech_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
 
 @pytest.fixture
 def desktop(
-    virtual_mic: dict[str, str],  # noqa: F811
+    virtual_mic: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
     require("xdotool", "xclip", "paplay")
