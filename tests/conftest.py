@@ -8,11 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = [
-    p
-    for p in ("tests.fixtures_audio", "tests.fixtures_model")
-    if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[1] + ".py"))
-]
+pytest_plugins = ["tests.fixtures_audio", "tests.fixtures_model", "tests.fixtures_mic"]
 
 
 import pytest  # noqa: E402
