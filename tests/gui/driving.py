@@ -26,12 +26,16 @@ def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) ->
 def drop_on(widget: object, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
+    center = widget.rect().center()  # type: ignore[attr-defined]
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    try:  # PySide6 6.11 takes a QPoint here, 6.12 a QPointF
+        enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    except TypeError:
+        center = QPointF(center)
+        enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()
-    drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    drop = QDropEvent(QPointF(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, drop)  # type: ignore[arg-type]
     assert drop.isAccepted()
 
