@@ -99,6 +99,7 @@ def child(args: argparse.Namespace) -> int:
         if t >= args.minutes * 60:
             app.quit()
 
+    player.qt_player.setLoops(-1)  # QMediaPlayer.Loops.Infinite: play the media in a loop
     player.play_from(0.0)
     loop_timer = QTimer(interval=500, timeout=keep_playing)
     loop_timer.start()
