@@ -187,6 +187,21 @@ def old_rebuild(table: QTableWidget, segments: Sequence[Segment]) -> None:
         table.scrollToBottom()
 
 
+def each_chunk(
+    app: QApplication, order: Sequence[int], step: Callable[[int], object]
+) -> tuple[float, float]:
+    """Run ``step(i)`` for each chunk in ``order``, painting after each: (total, worst) s."""
+    total = worst = 0.0
+    for i in order:
+        t = time.perf_counter()
+        step(i)
+        app.processEvents()
+        took = time.perf_counter() - t
+        total += took
+        worst = max(worst, took)
+    return total, worst
+
+
 def bench_live(app: QApplication, total: int, chunk: int) -> dict[str, float]:
     from app.gui.live_view import LiveSegmentsView
 
@@ -205,18 +220,9 @@ def bench_live(app: QApplication, total: int, chunk: int) -> dict[str, float]:
     view.resize(900, 600)
     view.show()
     settle(app)
-    worst = 0.0
-
-    def insert_all() -> None:
-        nonlocal worst
-        for i in order:
-            t = time.perf_counter()
-            view.add_segments(chunks[i])
-            app.processEvents()
-            worst = max(worst, time.perf_counter() - t)
-
-    out["model"] = timed(insert_all)
-    out["model_worst_chunk"] = worst
+    out["model"], out["model_worst_chunk"] = each_chunk(
+        app, order, lambda i: view.add_segments(chunks[i])
+    )
     assert [s.text for s in view.live_model.segments()] == [s.text for s in segments]
     view.close()
 
@@ -232,19 +238,12 @@ def bench_live(app: QApplication, total: int, chunk: int) -> dict[str, float]:
     table.show()
     settle(app)
     so_far: list[Segment] = []
-    worst = 0.0
 
-    def rebuild_all() -> None:
-        nonlocal worst
-        for i in order:
-            t = time.perf_counter()
-            so_far.extend(chunks[i])
-            old_rebuild(table, so_far)
-            app.processEvents()
-            worst = max(worst, time.perf_counter() - t)
+    def rebuild(i: int) -> None:
+        so_far.extend(chunks[i])
+        old_rebuild(table, so_far)
 
-    out["rebuild"] = timed(rebuild_all)
-    out["rebuild_worst_chunk"] = worst
+    out["rebuild"], out["rebuild_worst_chunk"] = each_chunk(app, order, rebuild)
     table.close()
     return out
 

@@ -68,3 +68,22 @@ def shown_window(
     monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
     win.close()
     assert not win.service.thread.isRunning()
+
+
+def export_from_button(
+    win: MainWindow, fmt: str, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Click the window's export button for ``fmt``; the save dialog answers ``folder``.
+
+    Returns the folder, where the file keeps the name the dialog proposed.
+    """
+    from PySide6.QtWidgets import QFileDialog
+
+    folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda parent, caption, start, flt: (str(folder / Path(start).name), flt)),
+    )
+    win.export_buttons[fmt].click()
+    return folder

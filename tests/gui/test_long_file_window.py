@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QModelIndex
-from PySide6.QtWidgets import QFileDialog
 
-from app.core.settings import Settings
 from app.gui.main_window import PAGE_EDITOR, PAGE_LIVE, MainWindow
 from app.gui.queue_model import JobState
-from tests.gui.driving import drop_on, shown_window, table_times, wait_all_finished
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, long_track, wer
+from tests.gui.driving import drop_on, export_from_button, table_times, wait_all_finished
+from tests.listener_speech import HELD_OUT_SEED, WER_BAR, Track, long_track, wer
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
@@ -33,18 +30,16 @@ def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
     return long_track(tmp_path_factory.mktemp("long-file"), HELD_OUT_SEED + 61, MINUTES)
 
 
-@pytest.fixture
-def window(qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    settings = Settings(model=str(LISTENER), device="cpu", precision="fp32")
-    with shown_window(settings, tmp_path, monkeypatch) as win:
-        yield win
-
-
 def test_a_twenty_minute_file_transcribes_to_the_end(
-    qtbot: object, window: MainWindow, track: Track, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: object,
+    listener_window: MainWindow,
+    track: Track,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import srt
 
+    window = listener_window
     assert track.duration >= MINUTES * 60
     live = window.live_view.live_model
     inserted: list[int] = []  # rows per insert into the live view
@@ -96,14 +91,7 @@ def test_a_twenty_minute_file_transcribes_to_the_end(
     qtbot.wait(50)  # type: ignore[attr-defined]
 
     # SRT export: parses, the words, inside the media, in order, no overlaps.
-    out = tmp_path / "subtitles"
-    out.mkdir()
-    monkeypatch.setattr(
-        QFileDialog,
-        "getSaveFileName",
-        staticmethod(lambda parent, caption, start, flt: (str(out / Path(start).name), flt)),
-    )
-    window.export_buttons["srt"].click()
+    out = export_from_button(window, "srt", tmp_path / "subtitles", monkeypatch)
     cues = list(srt.parse((out / f"{track.path.stem}.srt").read_text(encoding="utf-8")))
     assert len(cues) == n
     assert wer(track.sentences, [c.content for c in cues]) <= WER_BAR
