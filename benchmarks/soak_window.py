@@ -84,7 +84,8 @@ def child(args: argparse.Namespace) -> int:
     player.positionChanged.connect(on_position)
 
     def keep_playing() -> None:
-        if not player.is_playing():
+        # at the end of the media (the backend may stay "playing" there): from the start
+        if not player.is_playing() or player.position >= track.duration - 0.5:
             player.play_from(0.0)
 
     started = time.monotonic()
@@ -94,12 +95,14 @@ def child(args: argparse.Namespace) -> int:
         t = time.monotonic() - started
         sample = (t, rss_mb(), sys.getrefcount(None), followed)
         samples.append(sample)
-        print(f"{t:7.0f} s  RSS {sample[1]:7.1f} MB  None refs {sample[2]:>9}  rows {followed}")
+        print(
+            f"{t:7.0f} s  RSS {sample[1]:7.1f} MB  None refs {sample[2]:>9}  rows {followed}"
+            f"  at {player.position:6.1f} s"
+        )
         sys.stdout.flush()
         if t >= args.minutes * 60:
             app.quit()
 
-    player.qt_player.setLoops(-1)  # QMediaPlayer.Loops.Infinite: play the media in a loop
     player.play_from(0.0)
     loop_timer = QTimer(interval=500, timeout=keep_playing)
     loop_timer.start()
