@@ -124,3 +124,37 @@ def distinct_tracks(
         out = factory.mktemp(f"{prefix}-{i}")  # type: ignore[attr-defined]
         made.append(spaced_track(out, seed + 7 * i, sentences, (1.2, 2.0), (2, 5)))
     return made
+
+
+def long_track(
+    out: Path, seed: int, minutes: float, sentences: int = 5, period_s: float = 60.0
+) -> Track:
+    """At least ``minutes`` of held-out speech, cheaply: a few sentences, repeated.
+
+    ``sentences`` held-out sentences (1.2-2 s apart) are made once, padded with
+    near-silence to ``period_s`` and repeated until the track is long enough. Every
+    pause is longer than the 1 s the chunker merges across, so each spoken sentence is
+    its own chunk and its own row; the model's cost follows the number of sentences,
+    not the length of the file. Written as FLAC.
+    """
+    import soundfile as sf
+
+    base = spaced_track(out, seed, sentences, (1.2, 2.0), (2, 6), max_chars=36)
+    size = round(period_s * speech.SAMPLE_RATE)
+    if len(base.samples) + speech.SAMPLE_RATE > size:
+        raise ValueError(f"{sentences} sentences do not fit a period of {period_s} s")
+    pattern = np.zeros(size, np.float32)
+    pattern[: len(base.samples)] = base.samples
+    noise = np.random.default_rng(seed + 2).standard_normal(size).astype(np.float32)
+    pattern[len(base.samples) :] = noise[len(base.samples) :] * speech.db_to_gain(-70.0)
+    reps = int(np.ceil(minutes * 60 / period_s))
+    samples = np.tile(pattern, reps)
+    path = out / f"long-{minutes:g}min.flac"
+    sf.write(path, samples, speech.SAMPLE_RATE, subtype="PCM_16")
+    return Track(
+        path,
+        samples,
+        base.sentences * reps,
+        tuple(t + k * period_s for k in range(reps) for t in base.onsets),
+        tuple(t + k * period_s for k in range(reps) for t in base.ends),
+    )

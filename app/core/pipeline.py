@@ -87,19 +87,23 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
         except BaseException as exc:  # handed to the generator's thread below
             outcome["error"] = exc
 
-    loader = threading.Thread(target=run, name="murmur-model-load", daemon=True)
+    # Not a daemon, and always joined: a thread left inside torch while the interpreter
+    # exits aborts the process (issue #16). Engine.load stops early once cancel is set.
+    loader = threading.Thread(target=run, name="murmur-model-load", daemon=False)
     loader.start()
     announced_download = False
-    while loader.is_alive() or not events.empty():
-        try:
-            progress = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if not announced_download:
-            announced_download = True
-            yield StageChanged(Stage.DOWNLOADING_MODEL, f"Downloading {engine.options.model}")
-        yield progress
-    loader.join()
+    try:
+        while loader.is_alive() or not events.empty():
+            try:
+                progress = events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if not announced_download:
+                announced_download = True
+                yield StageChanged(Stage.DOWNLOADING_MODEL, f"Downloading {engine.options.model}")
+            yield progress
+    finally:  # also when the consumer stops early (the generator is closed)
+        loader.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     yield ModelReady(

@@ -1,20 +1,32 @@
-"""A read-only table of the segments that have arrived while a file is transcribing."""
+"""A read-only table of the segments that have arrived while a file is transcribing.
+
+The rows live in :class:`LiveSegmentsModel`. A transcribed chunk is *inserted*
+(``beginInsertRows``) at its place in time, so its arrival costs time in proportion to
+the chunk, never to the transcript so far: an hour of speech is about 1,200 segments,
+and rebuilding the table for each chunk made about two million table items (issue #16).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QTableWidget,
-    QTableWidgetItem,
-    QWidget,
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
 )
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 if TYPE_CHECKING:
     from app.core.transcript import Segment
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+HEADERS = ("Start", "End", "Text")
+COL_START, COL_END, COL_TEXT = range(3)
 
 
 def format_time(seconds: float) -> str:
@@ -26,30 +38,137 @@ def format_time(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}.{t}" if h else f"{m}:{s:02d}.{t}"
 
 
-class LiveSegmentsView(QTableWidget):
-    """Start, end and text of each segment so far, in time order."""
+def _key(segment: Segment) -> tuple[float, float]:
+    return (segment.start, segment.end)
+
+
+class LiveSegmentsModel(QAbstractTableModel):
+    """The segments so far, always in time order; chunks may arrive in any order."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._segments: list[Segment] = []
+        self._keys: list[tuple[float, float]] = []  # (start, end) of each row, sorted
+
+    # -- changes -----------------------------------------------------------------
+    def set_segments(self, segments: Iterable[Segment]) -> None:
+        """Show these segments instead (a new file): one reset."""
+        self.beginResetModel()
+        self._segments = sorted(segments, key=_key)
+        self._keys = [_key(s) for s in self._segments]
+        self.endResetModel()
+
+    def add_segments(self, segments: Iterable[Segment]) -> list[int]:
+        """Insert a chunk's segments at their places in time; returns their rows.
+
+        Each run of new segments that lands between the same two old rows is one
+        ``beginInsertRows``/``endInsertRows``, so a chunk (whose segments are
+        contiguous in time) is normally one insertion.
+        """
+        new = sorted(segments, key=_key)
+        if not new:
+            return []
+        runs: list[tuple[int, list[Segment]]] = []  # (row in the old list, segments)
+        for seg in new:
+            at = bisect_right(self._keys, _key(seg))
+            if runs and runs[-1][0] == at:
+                runs[-1][1].append(seg)
+            else:
+                runs.append((at, [seg]))
+        rows: list[int] = []
+        shift = 0  # rows added by earlier runs
+        for at, run in runs:
+            first = at + shift
+            last = first + len(run) - 1
+            self.beginInsertRows(QModelIndex(), first, last)
+            self._segments[first:first] = run
+            self._keys[first:first] = [_key(s) for s in run]
+            self.endInsertRows()
+            rows.extend(range(first, last + 1))
+            shift += len(run)
+        return rows
+
+    def segments(self) -> list[Segment]:
+        return list(self._segments)
+
+    def segment(self, row: int) -> Segment:
+        return self._segments[row]
+
+    # -- Qt model API --------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._segments)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._segments):
+            return None
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() != COL_TEXT:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        seg = self._segments[index.row()]
+        col = index.column()
+        text = (
+            format_time(seg.start)
+            if col == COL_START
+            else format_time(seg.end)
+            if col == COL_END
+            else seg.text
+        )
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{HEADERS[col]}: {text}"
+        return text
+
+
+class LiveSegmentsView(QTableView):
+    """Start, end and text of each segment so far, in time order.
+
+    It follows the end of the table while new rows come in, unless the user has
+    scrolled away from the end.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 3, parent)
+        super().__init__(parent)
         self.setObjectName("liveSegments")
         self.setAccessibleName("Segments transcribed so far")
-        self.setHorizontalHeaderLabels(["Start", "End", "Text"])
+        self.live_model = LiveSegmentsModel(self)
+        self.setModel(self.live_model)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAlternatingRowColors(True)
         self.setWordWrap(True)
         self.verticalHeader().hide()
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Times have a fixed shape: size those columns once, not from every row.
+        width = self.fontMetrics().horizontalAdvance("0:00:00.0") + 24
+        for col in (COL_START, COL_END):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
 
     def set_segments(self, segments: Sequence[Segment]) -> None:
-        ordered = sorted(segments, key=lambda s: (s.start, s.end))
-        self.setRowCount(len(ordered))
-        for row, seg in enumerate(ordered):
-            self.setItem(row, 0, QTableWidgetItem(format_time(seg.start)))
-            self.setItem(row, 1, QTableWidgetItem(format_time(seg.end)))
-            self.setItem(row, 2, QTableWidgetItem(seg.text))
-        if ordered:
+        """Show another file's segments (a reset; for switching files, not per chunk)."""
+        self.live_model.set_segments(segments)
+        self.scrollToBottom()
+
+    def add_segments(self, segments: Sequence[Segment]) -> None:
+        """A chunk arrived: insert its rows where they belong in time."""
+        bar = self.verticalScrollBar()
+        following = bar.value() >= bar.maximum()
+        if self.live_model.add_segments(segments) and following:
             self.scrollToBottom()
+
+    def row_count(self) -> int:
+        return self.live_model.rowCount()
+
+    def row_texts(self) -> list[str]:
+        return [seg.text for seg in self.live_model.segments()]

@@ -505,8 +505,8 @@ class MainWindow(QMainWindow):
         elif isinstance(ev, ChunkTranscribed):
             if item is not None:
                 item.segments.extend(ev.segments)
-                if self._shown is item:
-                    self.live_view.set_segments(item.segments)
+                if self._shown is item:  # insert this chunk's rows, never rebuild (#16)
+                    self.live_view.add_segments(ev.segments)
         elif isinstance(ev, Progress):
             if item is not None:
                 item.fraction = ev.fraction

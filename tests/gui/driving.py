@@ -26,14 +26,16 @@ def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) ->
 def drop_on(widget: object, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    point = widget.rect().center()  # type: ignore[attr-defined]
-    center = QPointF(point)
+    center = widget.rect().center()  # type: ignore[attr-defined]
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    # QDragEnterEvent takes a QPoint (PySide6 6.11 refuses a QPointF), QDropEvent a QPointF
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    try:  # PySide6 6.11 takes a QPoint here, 6.12 a QPointF
+        enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    except TypeError:
+        center = QPointF(center)
+        enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()
-    drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    drop = QDropEvent(QPointF(center), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, drop)  # type: ignore[arg-type]
     assert drop.isAccepted()
 
@@ -66,3 +68,22 @@ def shown_window(
     monkeypatch.setattr(win, "ask_unexported", lambda items: DISCARD)
     win.close()
     assert not win.service.thread.isRunning()
+
+
+def export_from_button(
+    win: MainWindow, fmt: str, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Click the window's export button for ``fmt``; the save dialog answers ``folder``.
+
+    Returns the folder, where the file keeps the name the dialog proposed.
+    """
+    from PySide6.QtWidgets import QFileDialog
+
+    folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        staticmethod(lambda parent, caption, start, flt: (str(folder / Path(start).name), flt)),
+    )
+    win.export_buttons[fmt].click()
+    return folder

@@ -6,20 +6,18 @@ table, the playback position and the exported subtitles can be checked word for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QLineEdit
+from PySide6.QtWidgets import QLineEdit
 
-from app.core.settings import Settings
 from app.gui.editor.segment_table import COL_START, COL_TEXT
 from app.gui.main_window import MainWindow
 from app.gui.queue_model import JobState
 from tests import speech
-from tests.gui.driving import drop_on, shown_window, table_times, wait_all_finished
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, spaced_track, wer
+from tests.gui.driving import drop_on, export_from_button, table_times, wait_all_finished
+from tests.listener_speech import HELD_OUT_SEED, WER_BAR, Track, spaced_track, wer
 
 pytestmark = [
     pytest.mark.gui,
@@ -30,18 +28,16 @@ pytestmark = [
 ]
 
 
+@pytest.fixture
+def window(listener_window: MainWindow) -> MainWindow:
+    return listener_window
+
+
 @pytest.fixture(scope="module")
 def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
     """Five held-out sentences, 1.5-2.5 s apart, so each is its own segment."""
     out = tmp_path_factory.mktemp("listener-window")
     return spaced_track(out, HELD_OUT_SEED + 31, 5, (1.5, 2.5), (2, 6), max_chars=36)
-
-
-@pytest.fixture
-def window(qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    settings = Settings(model=str(LISTENER), device="cpu", precision="fp32")
-    with shown_window(settings, tmp_path, monkeypatch) as win:
-        yield win
 
 
 def test_drop_a_video_correct_a_line_and_export_subtitles(
@@ -90,14 +86,7 @@ def test_drop_a_video_correct_a_line_and_export_subtitles(
     assert window.isWindowModified()
 
     # Export SRT: the correction and the recognised words, at the recognised times.
-    out = tmp_path / "subtitles"
-    out.mkdir()
-    monkeypatch.setattr(
-        QFileDialog,
-        "getSaveFileName",
-        staticmethod(lambda parent, caption, start, flt: (str(out / Path(start).name), flt)),
-    )
-    window.export_buttons["srt"].click()
+    out = export_from_button(window, "srt", tmp_path / "subtitles", monkeypatch)
     cues = list(srt.parse((out / "lecture.srt").read_text(encoding="utf-8")))
     expected = [texts[0], "Corrected by hand.", *texts[2:]]
     assert [" ".join(c.content.split()) for c in cues] == expected

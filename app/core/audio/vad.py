@@ -331,11 +331,18 @@ def speech_probabilities(
         if len(groups) == 1:
             work(groups[0])
         else:
-            pool = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups]
+            # Not daemons, and joined even when the join is interrupted (Ctrl+C): threads
+            # left inside torch while the interpreter exits abort it (issue #16).
+            pool = [threading.Thread(target=work, args=(g,), daemon=False) for g in groups]
             for t in pool:
                 t.start()
-            for t in pool:
-                t.join()
+            try:
+                for t in pool:
+                    t.join()
+            finally:
+                stop.set()  # they stop at their next check (every 16 windows)
+                for t in pool:
+                    t.join()
     finally:
         torch.set_num_threads(threads)
     if errors:

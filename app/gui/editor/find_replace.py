@@ -118,6 +118,7 @@ class FindReplaceBar(QWidget):
     def open_bar(self, replace: bool, initial: str = "") -> None:
         self.set_replace_visible(replace)
         self.show()
+        self._refresh_count()  # edits while hidden were not counted
         if initial:
             self.find_edit.setText(initial)
         target = self.replace_edit if replace and self.find_edit.text() else self.find_edit
@@ -156,7 +157,13 @@ class FindReplaceBar(QWidget):
         )
 
     def _refresh_count(self) -> None:
-        """After an edit: keep the current match if it is still there, recount."""
+        """After an edit: keep the current match if it is still there, recount.
+
+        Only while the bar is shown: a count costs a pass over every segment, which a
+        hidden bar must not add to each edit of a long transcript (issue #16).
+        """
+        if self.isHidden():
+            return
         if not self.find_edit.text():
             self.count_label.clear()
             return

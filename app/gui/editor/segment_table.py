@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import (
@@ -22,6 +23,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QPainter,
     QPalette,
+    QResizeEvent,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
@@ -347,14 +349,74 @@ class SegmentTableView(QTableView):
         self.setAlternatingRowColors(True)
         self.setTabKeyNavigation(False)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(COL_START, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_END, QHeaderView.ResizeMode.ResizeToContents)
+        # Times always have the shape H:MM:SS.mmm: size those columns once. Sizing them
+        # (or the rows) from their contents makes Qt measure every row on every change,
+        # which with 10,000 segments is seconds per edit or playback step (issue #16).
+        width = self.fontMetrics().horizontalAdvance("00:00:00.000") + 24
+        for col in (COL_START, COL_END):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, width)
         header.setStretchLastSection(True)
-        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Rows get the height of their wrapped text when they are on screen (fit_visible_rows).
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self.fit_visible_rows)
+        self.verticalScrollBar().valueChanged.connect(self._fit_timer.start)
+        header.sectionResized.connect(self._fit_timer.start)
         for corner in self.findChildren(QAbstractButton):  # Qt's select-all corner button
             corner.setAccessibleName("Select all segments")
         self.segment_delegate = SegmentDelegate(self)
         self.setItemDelegate(self.segment_delegate)
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        old = self.model()
+        if old is not None:
+            for signal in self._fit_signals(old):
+                signal.disconnect(self._fit_timer.start)
+        super().setModel(model)
+        if model is not None:
+            for signal in self._fit_signals(model):
+                signal.connect(self._fit_timer.start)
+        self._fit_timer.start()
+
+    @staticmethod
+    def _fit_signals(model: QAbstractItemModel) -> tuple[Any, ...]:
+        return (
+            model.dataChanged,
+            model.rowsInserted,
+            model.rowsRemoved,
+            model.modelReset,
+            model.layoutChanged,
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_timer.start()
+
+    def fit_visible_rows(self) -> None:
+        """Give the rows on screen the height of their wrapped text.
+
+        Only what is visible is measured, so the cost of a change or a scroll step does
+        not grow with the transcript. Rows off screen are measured when they scroll in.
+        """
+        model = self.model()
+        if model is None or model.rowCount() == 0:
+            return
+        for _ in range(4):  # heights change what fits on screen: repeat until stable
+            first = self.rowAt(0)
+            if first < 0:
+                return
+            last = self.rowAt(self.viewport().height() - 1)
+            last = model.rowCount() - 1 if last < 0 else last
+            changed = False
+            for row in range(first, last + 1):
+                height = self.rowHeight(row)
+                self.resizeRowToContents(row)
+                changed = changed or self.rowHeight(row) != height
+            if not changed:
+                return
 
     def is_editing(self) -> bool:
         return self.state() == QAbstractItemView.State.EditingState
