@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -67,9 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="longest pause (s) inside one chunk; default 1.0",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
+    parser.add_argument(
+        "--speakers",
+        type=_speakers_arg,
+        default=None,
+        metavar="auto|N",
+        help="label who speaks: 'auto' finds the number of speakers, or give it",
+    )
+    parser.add_argument(
+        "--no-speaker-names",
+        dest="speaker_names",
+        action="store_false",
+        help="leave speaker names out of the exported files",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--version", action="version", version=f"murmur {__version__}")
     return parser
+
+
+def _speakers_arg(value: str) -> str | int:
+    from app.core.speakers import DiarizationError, parse_speakers
+
+    try:
+        parsed = parse_speakers(value)
+    except DiarizationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if parsed is False:
+        raise argparse.ArgumentTypeError("--speakers must be 'auto' or a number of speakers")
+    return "auto" if parsed is None else int(parsed)
 
 
 class ProgressLine:
@@ -197,8 +223,12 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
 
     engine = Engine(settings.engine_options())
     pipeline_options = settings.pipeline_options()
+    if args.speakers is not None:
+        pipeline_options = dataclasses.replace(pipeline_options, speakers=args.speakers)
     export_options = ExportOptions(
-        timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
+        timestamps=args.timestamps or settings.txt_timestamps,
+        speakers=args.speaker_names,
+        cues=settings.cue_options(),
     )
     progress = ProgressLine(stderr, enabled=not args.quiet)
     cancel = threading.Event()

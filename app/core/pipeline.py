@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
 from app.core.audio.media import decode_audio, probe
-from app.core.audio.vad import VadOptions, detect_speech
+from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -35,11 +35,14 @@ from app.core.events import (
     Stage,
     StageChanged,
 )
+from app.core.speakers import DiarizeOptions, Turn, assign_speakers, diarize, parse_speakers
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.cues import CueOptions, cues_for_chunk
 
 if TYPE_CHECKING:
     import threading as _threading
+
+    import numpy as np
 
     from app.core.asr.engine import Engine
 
@@ -49,6 +52,10 @@ class PipelineOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     chunks: ChunkOptions = field(default_factory=ChunkOptions)
     cues: CueOptions = field(default_factory=CueOptions)
+    # Speaker detection after speech detection: None = off, "auto" = estimate the
+    # number of speakers, N = that many speakers. The transcription is unchanged;
+    # cues get a speaker and are split where the speaker changes.
+    speakers: int | str | None = None
 
 
 def _check(cancel: _threading.Event | None) -> None:
@@ -97,6 +104,24 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
     )
 
 
+def _detect_speakers(
+    samples: np.ndarray,
+    sample_rate: int,
+    regions: list[SpeechRegion],
+    speakers: int | bool | None,
+    cancel: _threading.Event | None,
+) -> Generator[Event, None, list[Turn] | None]:
+    """Who speaks when (None when speaker detection is off)."""
+    if speakers is False or not regions:
+        return None
+    yield StageChanged(Stage.DETECTING_SPEAKERS, "Finding speakers")
+    count = None if speakers is None or speakers is True else int(speakers)
+    turns = diarize(samples, sample_rate, regions, DiarizeOptions(speakers=count), cancel)
+    found = len({t.speaker for t in turns})
+    yield Notice(f"{found} speaker{'s' if found != 1 else ''} found")
+    return turns
+
+
 def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
     """Each chunk's cues stay between the midpoints to its neighbours.
 
@@ -122,6 +147,7 @@ def transcribe_file(
     Raises MediaError, ModelError or Cancelled with one-line messages.
     """
     options = options or PipelineOptions()
+    speakers = parse_speakers(options.speakers)  # bad values fail before any work
     started = time.monotonic()
     path = Path(path)
     info = probe(path)
@@ -138,6 +164,7 @@ def transcribe_file(
 
     yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
     regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+    turns = yield from _detect_speakers(audio.samples, audio.sample_rate, regions, speakers, cancel)
 
     def cut(chunk_options: ChunkOptions) -> list[Chunk]:
         return make_chunks(
@@ -194,6 +221,8 @@ def transcribe_file(
             not_before=bounds[index][0],
             not_after=bounds[index][1],
         )
+        if turns is not None:
+            segments = assign_speakers(segments, turns, chunk.regions)
         per_chunk[index] = segments
         yield ChunkTranscribed(
             index=index,

@@ -21,6 +21,7 @@ Speakers are named "Speaker 1", "Speaker 2", ... in order of first appearance.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -220,7 +221,7 @@ def smooth(
 ) -> np.ndarray:
     """Runs shorter than ``min_turn_s`` between two runs of one label take that label."""
     labels = labels.copy()
-    min_windows = max(1, round(options.min_turn_s / options.hop_s))
+    min_windows = max(1, math.ceil(options.min_turn_s / options.hop_s - 1e-9))
     changed = True
     while changed:
         changed = False
@@ -313,11 +314,11 @@ def _split_text(text: str, fraction: float) -> tuple[str, str]:
     target = fraction * len(text)
     best, best_cost = 1, np.inf
     pos = 0
-    ends = SENTENCE_END_LATIN + SENTENCE_END_WIDE
+    ends = tuple(SENTENCE_END_LATIN | SENTENCE_END_WIDE)
     for i in range(1, len(words)):
         pos += len(words[i - 1]) + 1
         cost = abs(pos - target)
-        if words[i - 1].rstrip("\"')]»”’").endswith(tuple(ends)):
+        if words[i - 1].rstrip("\"')]»”’").endswith(ends):
             cost -= 0.25 * len(text)  # a sentence end near the change is the likely cut
         if cost < best_cost:
             best, best_cost = i, cost
