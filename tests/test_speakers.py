@@ -215,3 +215,45 @@ def test_short_interjection_does_not_split_a_cue() -> None:
     turns = [Turn(0.0, 3.0, "Speaker 1"), Turn(3.0, 3.1, "Speaker 2"), Turn(3.1, 6.0, "Speaker 1")]
     out = assign_speakers([Segment(0.0, 6.0, "a long sentence that goes on")], turns)
     assert [(s.text, s.speaker) for s in out] == [("a long sentence that goes on", "Speaker 1")]
+
+
+# ---------------------------------------------------------------------------- pipeline
+
+
+@pytest.mark.slow
+def test_transcript_words_unchanged_by_speaker_detection(cache: Path, tmp_path: Path) -> None:
+    """The listener model's words with and without speakers are the same; cues get speakers."""
+    from app.core.asr.engine import Engine, EngineOptions
+    from app.core.events import Finished, Notice
+    from app.core.pipeline import PipelineOptions, transcribe_file
+    from tests.fixtures.listener.architecture import WORDS
+    from tests.listener_speech import HELD_OUT_SEED, LISTENER
+    from tests.speech import write_wav
+
+    rng = np.random.default_rng(HELD_OUT_SEED + 20)
+    texts = [" ".join(rng.choice(WORDS, int(rng.integers(4, 8)))) for _ in range(8)]
+    voices = ["en-us+m2", "en-gb+f4"] * 4
+    pauses = [float(p) for p in rng.uniform(0.5, 1.5, 7)]
+    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=voices)
+    path = write_wav(tmp_path / "talk.wav", samples)
+    engine = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32"))
+    try:
+        plain = list(transcribe_file(path, engine))
+        labelled = list(transcribe_file(path, engine, PipelineOptions(speakers="auto")))
+    finally:
+        engine.unload()
+    assert isinstance(plain[-1], Finished) and isinstance(labelled[-1], Finished)
+    without, with_ = plain[-1].transcript, labelled[-1].transcript
+    assert with_.text().split() == without.text().split()
+    assert all(s.speaker is None for s in without)
+    assert all(s.speaker for s in with_)
+    assert any(isinstance(e, Notice) and "2 speakers found" in e.message for e in labelled)
+
+    def voice_of(seg: Segment) -> str:  # the voice of the sentence the cue overlaps most
+        overlaps = [
+            min(seg.end, b) - max(seg.start, a) for a, b in zip(onsets, offsets, strict=True)
+        ]
+        return voices[int(np.argmax(overlaps))]
+
+    truth = [voice_of(s) for s in with_]
+    assert best_mapping_accuracy(truth, [s.speaker for s in with_]) >= 0.9
