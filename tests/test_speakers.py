@@ -257,3 +257,42 @@ def test_transcript_words_unchanged_by_speaker_detection(cache: Path, tmp_path: 
 
     truth = [voice_of(s) for s in with_]
     assert best_mapping_accuracy(truth, [s.speaker for s in with_]) >= 0.9
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def test_cli_speakers_flag(cache: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
+    """`--speakers 2` labels the JSON segments and names the speakers in SRT."""
+    import io
+
+    from app.cli.transcribe import build_parser, run
+    from tests.speech import write_wav
+
+    samples, _who, _on, _off = conversation(("en-us+m3", "en-gb+f4"), 4, cache, seed=4)
+    path = write_wav(tmp_path / "talk.wav", samples)
+    common = ["--model", str(tiny_model_dir), "--device", "cpu", "--precision", "fp32"]
+    err = io.StringIO()
+    code = run([str(path), *common, "--speakers", "2", "-f", "json,srt", "-o", str(tmp_path)], err)
+    assert code == 0, err.getvalue()
+    data = json.loads((tmp_path / "talk.json").read_text(encoding="utf-8"))
+    assert {s["speaker"] for s in data["segments"]} <= {"Speaker 1", "Speaker 2"}
+    assert data["segments"][0]["speaker"] == "Speaker 1"
+    srt_text = (tmp_path / "talk.srt").read_text(encoding="utf-8")
+    assert srt_text.count("Speaker ") >= 1
+    args = build_parser().parse_args([str(path), "--no-speaker-names"])
+    assert args.speaker_names is False and args.speakers is None
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-2"])
+def test_cli_bad_speakers_value_is_a_usage_error(value: str, tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from app.cli.transcribe import run
+
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as info, contextlib.redirect_stderr(err):
+        run([str(tmp_path / "x.wav"), "--speakers", value], io.StringIO())
+    assert info.value.code == 2
+    assert "speakers" in err.getvalue() and "Traceback" not in err.getvalue()
