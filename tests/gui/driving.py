@@ -28,7 +28,8 @@ def drop_on(widget: object, paths: list[Path]) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    # QDragEnterEvent takes a QPoint in PySide6 6.11 (QDropEvent a QPointF)
+    enter = QDragEnterEvent(center.toPoint(), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()
     drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
