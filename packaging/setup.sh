@@ -100,5 +100,9 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
   # torch is pinned so that pip takes the known build (CUDA on Linux from PyPI,
   # or the CPU build where one is provided locally).
   .venv/bin/python -m pip install -q "$TORCH" -e ".$extras"
+  # Speaker detection's voice encoder weights ship in the resemblyzer wheel. It is
+  # installed without its dependencies (webrtcvad needs a compiler, librosa is
+  # heavy): Murmur loads the weights itself (app/core/speakers/encoder.py).
+  .venv/bin/python -m pip install -q --no-deps "resemblyzer==0.1.4"
   touch "$stamp"
 fi

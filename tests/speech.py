@@ -186,11 +186,13 @@ def build_track_samples(
     peak_dbfs_target: float | None = -3.0,
     noise_dbfs: float | None = None,
     seed: int = 0,
+    voices: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[float], list[float]]:
     """Samples of the sentences separated by ``pauses`` seconds, and their onsets/offsets.
 
     The speech is first scaled to ``peak_dbfs_target`` (if given), then by ``gain_db``.
-    ``noise_dbfs`` adds white noise with that RMS level everywhere.
+    ``noise_dbfs`` adds white noise with that RMS level everywhere. ``voices``
+    (one espeak-ng voice per sentence, e.g. ``"en-gb+f4"``) makes a conversation.
     """
     if len(pauses) != max(0, len(sentences) - 1):
         raise ValueError("need one pause between each pair of sentences")
@@ -199,7 +201,8 @@ def build_track_samples(
     offsets: list[float] = []
     pos = len(parts[0])
     for i, text in enumerate(sentences):
-        speech = synthesize(text, Path(cache_dir), sample_rate=sample_rate)
+        voice = voices[i] if voices else "en-us"
+        speech = synthesize(text, Path(cache_dir), voice=voice, sample_rate=sample_rate)
         first, end = speech_bounds(speech, sample_rate)
         speech = speech[first:end]
         onsets.append(pos / sample_rate)

@@ -143,9 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the audio tracks of each INPUT (index, language, codec, channels, "
         "title, default) and stop",
     )
+    parser.add_argument(
+        "--speakers",
+        type=_speakers_arg,
+        default=None,
+        metavar="auto|N",
+        help="label who speaks: 'auto' finds the number of speakers, or give it",
+    )
+    parser.add_argument(
+        "--no-speaker-names",
+        dest="speaker_names",
+        action="store_false",
+        help="leave speaker names out of the exported files",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--version", action="version", version=f"murmur {__version__}")
     return parser
+
+
+def _speakers_arg(value: str) -> str | int:
+    from app.core.speakers import DiarizationError, parse_speakers
+
+    try:
+        parsed = parse_speakers(value)
+    except DiarizationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if parsed is False:
+        raise argparse.ArgumentTypeError("--speakers must be 'auto' or a number of speakers")
+    return "auto" if parsed is None else int(parsed)
 
 
 class ProgressLine:
@@ -387,8 +412,12 @@ def transcribe_inputs(
     pipeline_options = replace(
         settings.pipeline_options(), track=getattr(args, "audio_track", None)
     )
+    if getattr(args, "speakers", None) is not None:
+        pipeline_options = replace(pipeline_options, speakers=args.speakers)
     export_options = ExportOptions(
-        timestamps=args.timestamps or settings.txt_timestamps, cues=settings.cue_options()
+        timestamps=args.timestamps or settings.txt_timestamps,
+        speakers=getattr(args, "speaker_names", True),
+        cues=settings.cue_options(),
     )
     progress = ProgressLine(stderr, enabled=not getattr(args, "quiet", False))
     cancel = threading.Event()

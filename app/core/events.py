@@ -21,6 +21,7 @@ class Stage(enum.Enum):
     LOADING_MODEL = "loading model"
     DECODING = "decoding"
     DETECTING_SPEECH = "detecting speech"
+    DETECTING_SPEAKERS = "detecting speakers"
     TRANSCRIBING = "transcribing"
     DONE = "done"
 

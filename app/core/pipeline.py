@@ -35,12 +35,15 @@ from app.core.events import (
     Stage,
     StageChanged,
 )
+from app.core.speakers import DiarizeOptions, Turn, assign_speakers, diarize, parse_speakers
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.chinese import check_script, convert_script
 from app.core.transcript.cues import CueOptions, cues_for_chunk
 
 if TYPE_CHECKING:
     import threading as _threading
+
+    import numpy as np
 
     from app.core.asr.engine import Engine
 
@@ -58,6 +61,11 @@ class PipelineOptions:
     # Chinese characters: "original" (as the model wrote them), "simplified",
     # "traditional", "hk" or "tw"; converted once, before cue shaping.
     chinese: str = "original"
+
+    # Speaker detection after speech detection: None = off, "auto" = estimate the
+    # number of speakers, N = that many speakers. The transcription is unchanged;
+    # cues get a speaker and are split where the speaker changes.
+    speakers: int | str | None = None
 
     def __post_init__(self) -> None:
         check_script(self.chinese)
@@ -111,6 +119,24 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
         device=outcome["device"],  # type: ignore[arg-type]
         load_seconds=time.monotonic() - started,
     )
+
+
+def _detect_speakers(
+    samples: np.ndarray,
+    sample_rate: int,
+    regions: list[SpeechRegion],
+    speakers: int | bool | None,
+    cancel: _threading.Event | None,
+) -> Generator[Event, None, list[Turn] | None]:
+    """Who speaks when (None when speaker detection is off)."""
+    if speakers is False or not regions:
+        return None
+    yield StageChanged(Stage.DETECTING_SPEAKERS, "Finding speakers")
+    count = None if speakers is None or speakers is True else int(speakers)
+    turns = diarize(samples, sample_rate, regions, DiarizeOptions(speakers=count), cancel)
+    found = len({t.speaker for t in turns})
+    yield Notice(f"{found} speaker{'s' if found != 1 else ''} found")
+    return turns
 
 
 def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
@@ -179,6 +205,7 @@ def transcribe_file(
     Raises MediaError, ModelError or Cancelled with one-line messages.
     """
     options = options or PipelineOptions()
+    speakers = parse_speakers(options.speakers)  # bad values fail before any work
     started = time.monotonic()
     path = Path(path)
     track = options.track if isinstance(options.track, int) else None
@@ -230,6 +257,7 @@ def transcribe_file(
         regions = [r for c in chunks for r in c.regions]
         if any(c.index not in skip for c in chunks):
             yield from load_engine(engine, cancel)
+    turns = yield from _detect_speakers(audio.samples, audio.sample_rate, regions, speakers, cancel)
     speech_seconds = sum(r.end - r.start for r in regions)
     yield SpeechFound(
         regions=len(regions),
@@ -278,6 +306,8 @@ def transcribe_file(
             not_before=bounds[index][0],
             not_after=bounds[index][1],
         )
+        if turns is not None:
+            segments = assign_speakers(segments, turns, chunk.regions)
         per_chunk[index] = segments
         yield ChunkTranscribed(
             index=index,

@@ -62,6 +62,7 @@ class ExportOptions:
     paragraph_gap_s: float = 2.0  # txt and docx: a pause this long starts a paragraph
     paragraph_sentences: int = 6  # ... as does this many sentences in one paragraph
     title: str | None = None  # docx: the heading (default: the source file's name)
+    speakers: bool = True  # speaker names (when the transcript has them) in every format
 
     def __post_init__(self) -> None:
         gap = self.paragraph_gap_s
@@ -107,10 +108,33 @@ def format_timestamp(seconds: float, *, separator: str = ".", millis: bool = Tru
 # --------------------------------------------------------------------------- helpers
 
 
-def _segments(transcript: TranscriptLike) -> list[Segment]:
+def _segments(transcript: TranscriptLike, options: ExportOptions | None = None) -> list[Segment]:
+    keep = options is None or options.speakers
     return [
-        Segment(float(s.start), float(s.end), s.text) for s in transcript.segments if s.text.strip()
+        Segment(float(s.start), float(s.end), s.text, getattr(s, "speaker", None) if keep else None)
+        for s in transcript.segments
+        if s.text.strip()
     ]
+
+
+def _speaker_changes(segments: Sequence[Segment]) -> list[str | None]:
+    """Per segment: its speaker where it differs from the previous segment's, else None."""
+    out: list[str | None] = []
+    previous: str | None = None
+    for seg in segments:
+        out.append(seg.speaker if seg.speaker and seg.speaker != previous else None)
+        previous = seg.speaker
+    return out
+
+
+def _speaker_runs(segments: Sequence[Segment]) -> list[list[Segment]]:
+    runs: list[list[Segment]] = []
+    for seg in segments:
+        if runs and runs[-1][-1].speaker == seg.speaker:
+            runs[-1].append(seg)
+        else:
+            runs.append([seg])
+    return runs
 
 
 def subtitle_cues(
@@ -118,7 +142,7 @@ def subtitle_cues(
 ) -> list[Segment]:
     """The cues an SRT/VTT export writes: reshaped when ``options.cues`` is set."""
     options = options or ExportOptions()
-    segments = _segments(transcript)
+    segments = _segments(transcript, options)
     if options.cues is None:
         return segments
     duration = transcript.meta.duration
@@ -170,9 +194,26 @@ def paragraphs(
     return out
 
 
+def speaker_paragraphs(
+    segments: Sequence[Segment], options: ExportOptions
+) -> list[tuple[str | None, str]]:
+    """(speaker name where a speaker's turn begins, else None; text) per paragraph.
+
+    Paragraphs never span two speakers: each turn is grouped on its own.
+    """
+    out: list[tuple[str | None, str]] = []
+    for run in _speaker_runs(segments):
+        groups = paragraphs(run, options.paragraph_gap_s, options.paragraph_sentences)
+        for k, group in enumerate(groups):
+            name = run[0].speaker if k == 0 else None
+            out.append((name, join_texts(s.text for s in group)))  # the model's own spaces
+    return out
+
+
 def _paragraph_texts(segments: Sequence[Segment], options: ExportOptions) -> list[str]:
-    groups = paragraphs(segments, options.paragraph_gap_s, options.paragraph_sentences)
-    return [join_texts(s.text for s in group) for group in groups]
+    return [
+        f"{name}: {text}" if name else text for name, text in speaker_paragraphs(segments, options)
+    ]
 
 
 def _encode(text: str) -> bytes:
@@ -205,10 +246,12 @@ def render_srt(transcript: TranscriptLike, options: ExportOptions | None = None)
     """SubRip: index, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, wrapped lines, blank line."""
     options = options or ExportOptions()
     blocks: list[str] = []
-    for index, cue in enumerate(subtitle_cues(transcript, options), start=1):
+    cues = subtitle_cues(transcript, options)
+    for index, (cue, name) in enumerate(zip(cues, _speaker_changes(cues), strict=True), start=1):
         start = format_timestamp(cue.start, separator=",")
         end = format_timestamp(max(cue.start, cue.end), separator=",")
-        lines = "\n".join(_cue_lines(cue.text, options))
+        text = f"{name}: {cue.text}" if name else cue.text  # a new speaker's name starts the cue
+        lines = "\n".join(_cue_lines(text, options))
         blocks.append(f"{index}\n{start} --> {end}\n{lines}\n")
     return "\n".join(blocks)
 
@@ -218,13 +261,20 @@ def _vtt_escape(line: str) -> str:
 
 
 def render_vtt(transcript: TranscriptLike, options: ExportOptions | None = None) -> str:
-    """WebVTT: ``WEBVTT`` header, ``HH:MM:SS.mmm`` times, wrapped and escaped lines."""
+    """WebVTT: ``WEBVTT`` header, ``HH:MM:SS.mmm`` times, wrapped and escaped lines.
+
+    A cue with a speaker begins with WebVTT's voice tag, ``<v Speaker 1>``, on
+    every cue (the tag is markup that players use to show or style the voice,
+    so it belongs to each cue, not only to the first of a turn).
+    """
     options = options or ExportOptions()
     blocks = ["WEBVTT\n"]
     for cue in subtitle_cues(transcript, options):
         start = format_timestamp(cue.start)
         end = format_timestamp(max(cue.start, cue.end))
         lines = "\n".join(_vtt_escape(line) for line in _cue_lines(cue.text, options))
+        if cue.speaker:
+            lines = f"<v {_vtt_escape(cue.speaker)}>{lines}"
         blocks.append(f"{start} --> {end}\n{lines}\n")
     return "\n".join(blocks)
 
@@ -232,11 +282,13 @@ def render_vtt(transcript: TranscriptLike, options: ExportOptions | None = None)
 def render_txt(transcript: TranscriptLike, options: ExportOptions | None = None) -> str:
     """Plain text: paragraphs, or ``[HH:MM:SS] text`` per segment with ``timestamps``."""
     options = options or ExportOptions()
-    segments = _segments(transcript)
+    segments = _segments(transcript, options)
     if options.timestamps:
         lines = [
-            f"[{format_timestamp(s.start, millis=False)}] {normalize_space(s.text)}"
-            for s in segments
+            f"[{format_timestamp(s.start, millis=False)}] "
+            + (f"{name}: " if name else "")
+            + normalize_space(s.text)
+            for s, name in zip(segments, _speaker_changes(segments), strict=True)
         ]
         return "".join(line + "\n" for line in lines)
     return "\n\n".join(_paragraph_texts(segments, options)) + ("\n" if segments else "")
@@ -251,10 +303,14 @@ def render_json(transcript: TranscriptLike, options: ExportOptions | None = None
     from app import __version__
 
     meta = transcript.meta
-    segments = [
+    segments: list[dict[str, Any]] = [
         {"id": i, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
         for i, s in enumerate(transcript.segments)
     ]
+    options = options or ExportOptions()
+    if options.speakers and any(getattr(s, "speaker", None) for s in transcript.segments):
+        for item, s in zip(segments, transcript.segments, strict=True):
+            item["speaker"] = getattr(s, "speaker", None)
     data: dict[str, Any] = {
         "murmur_version": __version__,
         "source": meta.source,
@@ -278,7 +334,7 @@ def render_docx(transcript: TranscriptLike, options: ExportOptions | None = None
 
     options = options or ExportOptions()
     meta = transcript.meta
-    segments = _segments(transcript)
+    segments = _segments(transcript, options)
     source = _source_name(meta)
     title = options.title or (Path(source).stem if source else "") or "Transcript"
     date = _meta_date(meta)
@@ -306,14 +362,19 @@ def render_docx(transcript: TranscriptLike, options: ExportOptions | None = None
             run.add_break()
 
     if options.timestamps:
-        for seg in segments:
+        for seg, name in zip(segments, _speaker_changes(segments), strict=True):
             para = doc.add_paragraph()
             stamp = para.add_run(f"[{format_timestamp(seg.start, millis=False)}] ")
             stamp.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
+            if name:
+                para.add_run(_xml_safe(f"{name}: ")).bold = True
             para.add_run(_xml_safe(normalize_space(seg.text)))
     else:
-        for text in _paragraph_texts(segments, options):
-            doc.add_paragraph(_xml_safe(text))
+        for name, text in speaker_paragraphs(segments, options):
+            para = doc.add_paragraph()
+            if name:  # a speaker's turn begins with the name, in bold
+                para.add_run(_xml_safe(f"{name}: ")).bold = True
+            para.add_run(_xml_safe(text))
 
     buffer = io.BytesIO()
     doc.save(buffer)
@@ -379,5 +440,6 @@ __all__ = [
     "render_srt",
     "render_txt",
     "render_vtt",
+    "speaker_paragraphs",
     "subtitle_cues",
 ]

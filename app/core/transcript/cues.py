@@ -15,7 +15,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.core.errors import SettingsError
 from app.core.transcript.model import Segment
@@ -646,7 +646,8 @@ def enforce_timing(
         prev_end = end
     _lengthen_short(times, options.min_duration_s, lo, hi)
     _give_reading_time(times, texts, options, hi)
-    return _finish(times, texts, hi)
+    speakers = [getattr(s, "speaker", None) for s in segments]
+    return _finish(times, texts, hi, speakers)
 
 
 def _trim(text: str) -> str:
@@ -708,13 +709,19 @@ def _lengthen_short(times: list[list[float]], min_s: float, lo: float, hi: float
         times[i] = [start, end]
 
 
-def _finish(times: list[list[float]], texts: list[str], hi: float = math.inf) -> list[Segment]:
+def _finish(
+    times: list[list[float]],
+    texts: list[str],
+    hi: float = math.inf,
+    speakers: Sequence[str | None] | None = None,
+) -> list[Segment]:
     # round to milliseconds, never past the end (rounding is monotonic, so no overlap appears)
     last = math.floor(hi * 1000 + 1e-6) / 1000 if math.isfinite(hi) else math.inf
     rounded = [(min(round(s, 3), last), min(round(e, 3), last)) for s, e in times]
-    out: list[list[float | str]] = []
+    out: list[list[Any]] = []
     pending = ""  # text of empty-time cues waiting for a following cue
-    for (start, end), text in zip(rounded, texts, strict=True):
+    speakers = speakers or [None] * len(texts)
+    for (start, end), text, speaker in zip(rounded, texts, speakers, strict=True):
         if not text:
             continue
         if end - start < _MS - 1e-9:
@@ -726,11 +733,11 @@ def _finish(times: list[list[float]], texts: list[str], hi: float = math.inf) ->
         if pending:
             text = _join_cues(pending, text)
             pending = ""
-        out.append([start, end, text])
+        out.append([start, end, text, speaker])
     if pending:  # every cue was empty: nowhere to show it but at the start
         start = rounded[0][0] if rounded else 0.0
-        out.append([start, start, pending])
-    return [Segment(float(s), float(e), str(t)) for s, e, t in out]
+        out.append([start, start, pending, speakers[0] if speakers else None])
+    return [Segment(float(s), float(e), str(t), sp) for s, e, t, sp in out]
 
 
 def _join_cues(first: str, second: str) -> str:
@@ -785,7 +792,9 @@ def reshape(
         if not seg.text.strip():
             continue
         start, end = float(seg.start), float(seg.end)
-        cues.extend(_timed_pieces(_Pieces(seg.text, options, _Timeline([(start, end)]))))
+        pieces = _timed_pieces(_Pieces(seg.text, options, _Timeline([(start, end)])))
+        speaker = getattr(seg, "speaker", None)
+        cues.extend(Segment(p.start, p.end, p.text, speaker) for p in pieces)
     return enforce_timing(cues, options, media_duration)
 
 

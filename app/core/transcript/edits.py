@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 
 from app.core.transcript.model import Command, EditError, Segment, Transcript
 from app.core.transcript.text import is_cjk_letter, is_wide, join_texts
@@ -109,7 +110,7 @@ class SetText:
 
     def apply(self, transcript: Transcript) -> Command:
         seg = _check_row(transcript, self.index)
-        transcript.set_rows(self.index, [Segment(seg.start, seg.end, self.text)])
+        transcript.set_rows(self.index, [_replace(seg, text=self.text)])
         return SetText(self.index, seg.text)
 
 
@@ -128,7 +129,9 @@ class SetTimes:
         prev = transcript[self.index - 1] if self.index > 0 else None
         nxt = transcript[self.index + 1] if self.index + 1 < len(transcript) else None
         validate_times(transcript, self.start, self.end, prev, nxt)
-        transcript.set_rows(self.index, [Segment(float(self.start), float(self.end), seg.text)])
+        transcript.set_rows(
+            self.index, [_replace(seg, start=float(self.start), end=float(self.end))]
+        )
         return ReplaceSegments(self.index, 1, (seg,), self.label)
 
 
@@ -155,7 +158,7 @@ class Split:
         rounded = round(mid, 3)  # times are shown to the millisecond
         if seg.start < rounded < seg.end:
             mid = rounded
-        new = (Segment(seg.start, mid, left), Segment(mid, seg.end, right))
+        new = (_replace(seg, end=mid, text=left), _replace(seg, start=mid, text=right))
         return ReplaceSegments(self.index, 1, new, self.label).apply(transcript)
 
 
@@ -174,7 +177,12 @@ class Merge:
         if self.index + 1 >= len(transcript):
             raise EditError("The last segment has no next segment to merge with")
         second = transcript[self.index + 1]
-        merged = Segment(first.start, second.end, join_texts([first.text, second.text]))
+        merged = Segment(
+            first.start,
+            second.end,
+            join_texts([first.text, second.text]),
+            first.speaker if first.speaker is not None else second.speaker,
+        )
         return ReplaceSegments(self.index, 2, (merged,), self.label).apply(transcript)
 
 
@@ -228,6 +236,67 @@ class Batch:
                 inverse.apply(transcript)
             raise
         return Batch(tuple(reversed(inverses)), self.label)
+
+
+@dataclass(frozen=True)
+class SetSpeaker:
+    """Give the rows ``rows`` the speaker ``speaker`` (None: no speaker)."""
+
+    rows: tuple[int, ...]
+    speaker: str | None
+
+    @property
+    def label(self) -> str:
+        return f"Set speaker of {len(self.rows)} segment(s)"
+
+    def apply(self, transcript: Transcript) -> Command:
+        old = []
+        for row in self.rows:
+            seg = _check_row(transcript, row)
+            old.append((row, seg.speaker))
+        for row in self.rows:
+            transcript.set_rows(row, [_replace(transcript[row], speaker=self.speaker)])
+        return _RestoreSpeakers(tuple(old), self.label)
+
+
+@dataclass(frozen=True)
+class _RestoreSpeakers:
+    speakers: tuple[tuple[int, str | None], ...]  # (row, speaker)
+    label: str
+
+    def apply(self, transcript: Transcript) -> Command:
+        old = []
+        for row, speaker in self.speakers:
+            seg = _check_row(transcript, row)
+            old.append((row, seg.speaker))
+            transcript.set_rows(row, [_replace(seg, speaker=speaker)])
+        return _RestoreSpeakers(tuple(old), self.label)
+
+
+@dataclass(frozen=True)
+class RenameSpeaker:
+    """Rename a speaker everywhere; renaming to an existing name merges the two speakers."""
+
+    old: str
+    new: str
+
+    @property
+    def label(self) -> str:
+        return f"Rename {self.old} to {self.new}"
+
+    def apply(self, transcript: Transcript) -> Command:
+        new = self.new.strip()
+        if not new:
+            raise EditError("A speaker needs a name")
+        rows = tuple(i for i, seg in enumerate(transcript.segments) if seg.speaker == self.old)
+        if not rows:
+            raise EditError(f"No segment has the speaker {self.old!r}")
+        return SetSpeaker(rows, new).apply(transcript)
+
+
+def speakers_of(transcript: Transcript) -> list[str]:
+    """The speakers in order of first appearance."""
+    return list(dict.fromkeys(seg.speaker for seg in transcript.segments if seg.speaker))
 
 
 # -- find and replace ------------------------------------------------------------

@@ -33,6 +33,7 @@ class Segment:
     start: float
     end: float
     text: str
+    speaker: str | None = None  # "Speaker 1", a name, or None (no speaker detection)
 
     @property
     def duration(self) -> float:
@@ -229,9 +230,7 @@ class Transcript:
         return {
             "version": FORMAT_VERSION,
             "meta": asdict(self.meta),
-            "segments": [
-                {"start": seg.start, "end": seg.end, "text": seg.text} for seg in self._segments
-            ],
+            "segments": [_segment_dict(seg) for seg in self._segments],
         }
 
     @classmethod
@@ -269,8 +268,18 @@ class Transcript:
                 raise TranscriptError(f"Segment {i} text must be a string")
             if start < 0 or end < start:
                 raise TranscriptError(f"Segment {i} has bad times: {start}–{end}")
-            segments.append(Segment(start, end, text))
+            speaker = item.get("speaker")
+            if speaker is not None and not isinstance(speaker, str):
+                raise TranscriptError(f"Segment {i} speaker must be text")
+            segments.append(Segment(start, end, text, speaker or None))
         return cls(segments, TranscriptMeta(**meta_kwargs))
+
+
+def _segment_dict(seg: Segment) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": seg.start, "end": seg.end, "text": seg.text}
+    if seg.speaker is not None:  # files without speakers stay as they were
+        out["speaker"] = seg.speaker
+    return out
 
 
 def _number(value: Any, what: str) -> float:
