@@ -58,13 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
     )
     parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
+    parser.add_argument(
+        "--precision", choices=("auto", "bf16", "fp16", "fp32", "int8"), default=None
+    )
     parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
     parser.add_argument(
         "--max-pause",
         type=float,
         default=None,
         help="longest pause (s) inside one chunk; default 1.0",
+    )
+    parser.add_argument(
+        "--pack",
+        action="store_true",
+        help="pack speech across long pauses into full model windows (faster on a CPU, "
+        "cue times less exact)",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -187,6 +195,8 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
         settings.context, settings.hotwords = args.prompt, []
     if args.max_pause is not None:
         settings.max_pause_s = args.max_pause
+    if args.pack:
+        settings.pack_windows = True
     formats: list[str] = args.format or settings.export_formats or ["srt", "txt"]
     if args.output_dir is not None:
         try:

@@ -9,18 +9,21 @@ cancellation and live display fall out of the events it yields.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
-from app.core.audio.media import decode_audio, probe
-from app.core.audio.vad import VadOptions, detect_speech
+from app.core.audio.media import decode_audio, probe, release_samples
+from app.core.audio.vad import SpeechRegion, VadOptions, clean_regions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -36,12 +39,16 @@ from app.core.events import (
     StageChanged,
 )
 from app.core.transcript import Segment, Transcript, TranscriptMeta
-from app.core.transcript.cues import CueOptions, cues_for_chunk
+from app.core.transcript.cues import CueOptions, cues_for_pieces
 
 if TYPE_CHECKING:
     import threading as _threading
 
     from app.core.asr.engine import Engine
+
+# Speech is detected in stretches of at most this long, each read once and then
+# released, so that long audio (memory-mapped by decode_audio) is never resident whole.
+_VAD_STRETCH_S = 20 * 60.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,49 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
     )
 
 
+def _detect_in_stretches(
+    samples: np.ndarray, sample_rate: int, options: VadOptions, cancel: _threading.Event | None
+) -> list[SpeechRegion]:
+    """``detect_speech`` over stretches of at most ``_VAD_STRETCH_S``, releasing each.
+
+    A region cut by a stretch boundary comes back as two regions that touch, which the
+    chunking joins again (the pause between them is zero).
+    """
+    n = len(samples)
+    count = max(1, math.ceil(n / (_VAD_STRETCH_S * sample_rate)))
+    step = math.ceil(n / count)
+    regions: list[SpeechRegion] = []
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        offset = a / sample_rate
+        found = detect_speech(samples[a:b], sample_rate, options, cancel=cancel)
+        release_samples(samples, a, b)
+        regions += [SpeechRegion(r.start + offset, r.end + offset) for r in found]
+    return regions if count == 1 else clean_regions(regions, n / sample_rate)
+
+
+class _ChunkAudio(Sequence[np.ndarray]):
+    """The audio of each chunk, made when the engine asks for it (packed chunks are
+    copies, and long audio is a memory map: nothing is read before it is needed)."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, chunks: list[Chunk]) -> None:
+        self.samples, self.sample_rate, self.chunks = samples, sample_rate, chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        return chunk_audio(self.samples, self.sample_rate, self.chunks[index])
+
+    def lengths(self) -> list[int]:
+        return [round(c.audio_seconds * self.sample_rate) for c in self.chunks]
+
+    def release(self, index: int) -> None:
+        for start, end in self.chunks[index].spans:
+            a = round(start * self.sample_rate)
+            release_samples(self.samples, a, round(end * self.sample_rate))
+
+
 def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
     """Each chunk's cues stay between the midpoints to its neighbours.
 
@@ -137,7 +187,7 @@ def transcribe_file(
     _check(cancel)
 
     yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
-    regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+    regions = _detect_in_stretches(audio.samples, audio.sample_rate, options.vad, cancel)
 
     def cut(chunk_options: ChunkOptions) -> list[Chunk]:
         return make_chunks(
@@ -152,10 +202,13 @@ def transcribe_file(
     speech_seconds = sum(r.end - r.start for r in regions)
     if chunks:
         yield from load_engine(engine, cancel)
+        final = options.chunks
         window = engine.window_seconds
-        if window is not None and window < options.chunks.max_chunk_s:
+        if window is not None and window < final.max_chunk_s:
             # the processor would split a longer chunk across windows: cut at pauses instead
-            chunks = cut(replace(options.chunks, max_chunk_s=window))
+            final = replace(final, max_chunk_s=window)
+        if final != options.chunks:
+            chunks = cut(final)
     yield SpeechFound(regions=len(regions), speech_seconds=speech_seconds, chunks=len(chunks))
 
     meta = TranscriptMeta(
@@ -177,18 +230,20 @@ def transcribe_file(
         meta.device = engine.device_info.label()
 
     yield StageChanged(Stage.TRANSCRIBING, f"Transcribing {len(chunks)} chunks")
-    audios = [chunk_audio(audio.samples, audio.sample_rate, c) for c in chunks]
-    total_seconds = sum(c.duration for c in chunks) or 1.0
+    audios = _ChunkAudio(audio.samples, audio.sample_rate, chunks)
+    total_seconds = sum(c.audio_seconds for c in chunks) or 1.0
     done_seconds = 0.0
     transcribe_started = time.monotonic()
     bounds = _chunk_bounds(chunks, duration)
     per_chunk: dict[int, list[Segment]] = {}
-    for index, text, retried in engine.transcribe(audios, cancel=cancel):
+    transcribed = engine.transcribe(audios, cancel=cancel, lengths=audios.lengths())
+    for index, text, retried in transcribed:
         _check(cancel)  # results of a finished batch are not reported after a cancel
+        audios.release(index)
         chunk = chunks[index]
-        segments = cues_for_chunk(
+        segments = cues_for_pieces(
             text,
-            chunk.regions,
+            chunk.piece_regions(),
             options.cues,
             media_duration=duration,
             not_before=bounds[index][0],
@@ -205,7 +260,7 @@ def transcribe_file(
         )
         if retried:
             yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
-        done_seconds += chunk.duration
+        done_seconds += chunk.audio_seconds
         fraction = done_seconds / total_seconds
         elapsed = time.monotonic() - transcribe_started
         eta = elapsed / fraction * (1.0 - fraction) if fraction > 0 else None
