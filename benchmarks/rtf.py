@@ -52,26 +52,16 @@ from app.core.asr.model_loader import device_info_for  # noqa: E402
 from app.core.audio.chunking import ChunkOptions  # noqa: E402
 from app.core.events import ChunkTranscribed, Finished, SpeechFound  # noqa: E402
 from app.core.pipeline import PipelineOptions, transcribe_file  # noqa: E402
+from tests.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS  # noqa: E402
 
 TOKENS_PER_SECOND = 4.0
-SPECIALS = (
-    "<|endoftext|>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|system|>",
-    "<|observation|>",
-    "<|begin_of_audio|>",
-    "<|end_of_audio|>",
-    "<|pad|>",
-)
+SPECIALS = tuple(SPECIAL_TOKENS)  # GLM-ASR's special tokens, end-of-text first
 
 
 def build_processor(vocab_size: int) -> Any:
     """The real GLM-ASR processor with a word-level tokenizer of ``vocab_size`` entries."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import GlmAsrProcessor, PreTrainedTokenizerFast, WhisperFeatureExtractor
-
-    from tests.tiny_model import CHAT_TEMPLATE
 
     words = ["Please", "transcribe", "this", "audio", "into", "text"]
     names = ["<unk>", *words]
