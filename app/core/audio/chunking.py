@@ -89,8 +89,8 @@ class ChunkOptions:
     max_chunk_s: float = 30.0
     max_pause_s: float = 1.0  # never merge across a pause longer than this
     # Pack chunks separated by longer pauses into one window (see the module doc):
-    # about 3x faster on a CPU on speech with pauses, but cue onsets are then shared
-    # out in proportion to speech and miss by more than 0.3 s for about one sentence
+    # 5x fewer encoder windows, 2.1x faster on a CPU in benchmarks/rtf.py; but cue text is shared
+    # out in proportion to speech and onsets miss by over 0.3 s for about one sentence
     # in five (benchmarks/README.md), so it is off by default.
     pack: bool = False
     pack_gap_s: float = 0.5  # silence between packed pieces in the model's audio
