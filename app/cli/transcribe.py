@@ -71,7 +71,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", default=None, help=f"hub id or local folder (default {DEFAULT_MODEL_ID})"
     )
     parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default=None)
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default=None)
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp16", "fp32", "int8"),
+        default=None,
+        help="int8: fast CPU (dynamic int8 linear layers)",
+    )
     parser.add_argument("--prompt", default=None, help="context: names, hot words, topic")
 
 
@@ -112,6 +117,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="Chinese characters: as the model wrote them (original), simplified, "
         "traditional, hk (Hong Kong) or tw (Taiwan, with Taiwan phrases); default original",
+    )
+    parser.add_argument(
+        "--pack",
+        action="store_true",
+        help="pack speech across long pauses into full model windows (faster on a CPU, "
+        "cue times less exact)",
     )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument(
@@ -324,6 +335,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.channel = args.channel
     if getattr(args, "chinese", None) is not None:
         settings.chinese_script = args.chinese
+    if getattr(args, "pack", False):
+        settings.pack_windows = True
     return settings
 
 

@@ -9,6 +9,7 @@ cancellation and live display fall out of the events it yields.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
-from app.core.audio.media import DecodedAudio, MediaInfo, decode_audio, probe
-from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
+from app.core.audio.media import DecodedAudio, MediaInfo, decode_audio, probe, release_samples
+from app.core.audio.vad import SpeechRegion, VadOptions, clean_regions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -38,7 +41,7 @@ from app.core.events import (
 from app.core.speakers import DiarizeOptions, Turn, assign_speakers, diarize, parse_speakers
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.chinese import check_script, convert_script
-from app.core.transcript.cues import CueOptions, cues_for_chunk
+from app.core.transcript.cues import CueOptions, cues_for_pieces
 
 if TYPE_CHECKING:
     import threading as _threading
@@ -46,6 +49,10 @@ if TYPE_CHECKING:
     import numpy as np
 
     from app.core.asr.engine import Engine
+
+# Speech is detected in stretches of at most this long, each read once and then
+# released, so that long audio (memory-mapped by decode_audio) is never resident whole.
+_VAD_STRETCH_S = 20 * 60.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,49 @@ def _detect_speakers(
     found = len({t.speaker for t in turns})
     yield Notice(f"{found} speaker{'s' if found != 1 else ''} found")
     return turns
+
+
+def _detect_in_stretches(
+    samples: np.ndarray, sample_rate: int, options: VadOptions, cancel: _threading.Event | None
+) -> list[SpeechRegion]:
+    """``detect_speech`` over stretches of at most ``_VAD_STRETCH_S``, releasing each.
+
+    A region cut by a stretch boundary comes back as two regions that touch, which the
+    chunking joins again (the pause between them is zero).
+    """
+    n = len(samples)
+    count = max(1, math.ceil(n / (_VAD_STRETCH_S * sample_rate)))
+    step = math.ceil(n / count)
+    regions: list[SpeechRegion] = []
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        offset = a / sample_rate
+        found = detect_speech(samples[a:b], sample_rate, options, cancel=cancel)
+        release_samples(samples, a, b)
+        regions += [SpeechRegion(r.start + offset, r.end + offset) for r in found]
+    return regions if count == 1 else clean_regions(regions, n / sample_rate)
+
+
+class _ChunkAudio(Sequence[np.ndarray]):
+    """The audio of each chunk, made when the engine asks for it (packed chunks are
+    copies, and long audio is a memory map: nothing is read before it is needed)."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, chunks: list[Chunk]) -> None:
+        self.samples, self.sample_rate, self.chunks = samples, sample_rate, chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        return chunk_audio(self.samples, self.sample_rate, self.chunks[index])
+
+    def lengths(self) -> list[int]:
+        return [round(c.audio_seconds * self.sample_rate) for c in self.chunks]
+
+    def release(self, index: int) -> None:
+        for start, end in self.chunks[index].spans:
+            a = round(start * self.sample_rate)
+            release_samples(self.samples, a, round(end * self.sample_rate))
 
 
 def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
@@ -232,7 +282,7 @@ def transcribe_file(
     if chunks is None:
         if regions is None:
             yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
-            regions = detect_speech(audio.samples, audio.sample_rate, options.vad, cancel=cancel)
+            regions = _detect_in_stretches(audio.samples, audio.sample_rate, options.vad, cancel)
 
         def cut(chunk_options: ChunkOptions) -> list[Chunk]:
             return make_chunks(
@@ -286,21 +336,23 @@ def transcribe_file(
 
     todo = [c for c in chunks if c.index not in skip]
     yield StageChanged(Stage.TRANSCRIBING, f"Transcribing {len(todo)} chunks")
-    audios = [chunk_audio(audio.samples, audio.sample_rate, c) for c in todo]
-    total_seconds = sum(c.duration for c in chunks) or 1.0
-    done_before = done_seconds = sum(c.duration for c in chunks if c.index in skip)
+    audios = _ChunkAudio(audio.samples, audio.sample_rate, todo)
+    total_seconds = sum(c.audio_seconds for c in chunks) or 1.0
+    done_before = done_seconds = sum(c.audio_seconds for c in chunks if c.index in skip)
     skipped = len(chunks) - len(todo)
     transcribe_started = time.monotonic()
     bounds = _chunk_bounds(chunks, duration)
     per_chunk: dict[int, list[Segment]] = {}
-    for position, text, retried in engine.transcribe(audios, cancel=cancel):
+    transcribed = engine.transcribe(audios, cancel=cancel, lengths=audios.lengths())
+    for position, text, retried in transcribed:
         _check(cancel)  # results of a finished batch are not reported after a cancel
+        audios.release(position)
         chunk = todo[position]
         index = chunk.index
         text = convert_script(text, options.chinese)
-        segments = cues_for_chunk(
+        segments = cues_for_pieces(
             text,
-            chunk.regions,
+            chunk.piece_regions(),
             options.cues,
             media_duration=duration,
             not_before=bounds[index][0],
@@ -319,7 +371,7 @@ def transcribe_file(
         )
         if retried:
             yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
-        done_seconds += chunk.duration
+        done_seconds += chunk.audio_seconds
         fraction = done_seconds / total_seconds
         elapsed = time.monotonic() - transcribe_started
         run_fraction = (done_seconds - done_before) / max(1e-9, total_seconds - done_before)

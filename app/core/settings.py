@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 SETTINGS_VERSION = 2
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32", "int8")
 EXPORT_FORMATS = ("srt", "vtt", "txt", "docx", "json")
 DICTATION_MODES = ("toggle", "hold")  # press to start/stop, or hold while speaking
 DICTATION_OUTPUTS = ("paste", "type", "copy")
@@ -50,6 +50,9 @@ class Settings:
     context: str = ""
     hotwords: list[str] = field(default_factory=list)
     max_pause_s: float = 1.0
+    # Pack speech across long pauses into full model windows: faster on a CPU, cue
+    # times less exact (ChunkOptions.pack).
+    pack_windows: bool = False
     max_chars_latin: int = 42
     max_chars_cjk: int = 16
     max_lines: int = 2
@@ -161,7 +164,7 @@ class Settings:
     def chunk_options(self) -> ChunkOptions:
         from app.core.audio.chunking import ChunkOptions
 
-        return ChunkOptions(max_pause_s=self.max_pause_s)
+        return ChunkOptions(max_pause_s=self.max_pause_s, pack=self.pack_windows)
 
     def pipeline_options(self) -> PipelineOptions:
         from app.core.pipeline import PipelineOptions

@@ -94,6 +94,7 @@ _PRECISION_LABELS = {
     "bf16": "bfloat16",
     "fp16": "float16",
     "fp32": "float32",
+    "int8": "int8 (fast CPU)",
 }
 
 

@@ -139,6 +139,7 @@ class Engine:
         self._pad_id: int | None = None
         self._eos_ids: list[int] = []
         self._load_lock = threading.Lock()
+        self._batch_cap = 0  # a batch size that ran out of GPU memory halves this (0 = none)
         self.load_seconds = 0.0
 
     # ------------------------------------------------------------------ state
@@ -177,10 +178,12 @@ class Engine:
     @property
     def batch_size(self) -> int:
         if self.options.batch_size > 0:
-            return self.options.batch_size
-        if self._device_info is None:
-            return 1
-        return default_batch_size(self._device_info)
+            size = self.options.batch_size
+        elif self._device_info is None:
+            size = 1
+        else:
+            size = default_batch_size(self._device_info)
+        return min(size, self._batch_cap) if self._batch_cap else size
 
     @property
     def prompt(self) -> str:
@@ -216,6 +219,17 @@ class Engine:
             self.load_seconds = time.monotonic() - started
             _check(cancel)
             return info
+
+    def adopt(self, model: Any, processor: Any, device_info: DeviceInfo) -> DeviceInfo:
+        """Use a model and processor already in memory instead of loading from a folder.
+
+        For benchmarks and tools that build a model themselves (e.g. the real
+        architecture with random weights, which would be slow to save and reload).
+        """
+        with self._load_lock:
+            self._configure_padding(model, processor)
+            self._model, self._processor, self._device_info = model, processor, device_info
+            return device_info
 
     def with_options(self, **changes: Any) -> Engine:
         """An engine with some options changed that shares this one's loaded model.
@@ -342,19 +356,25 @@ class Engine:
         cancel: threading.Event | None = None,
         *,
         on_step: StepHook | None = None,
+        lengths: Sequence[int] | None = None,
     ) -> Iterator[tuple[int, str, bool]]:
         """Yield ``(index, text, retried)`` in completion order.
 
         Chunks are sorted by length (longest first, so memory trouble shows early) and decoded
         in batches of ``batch_size``. A chunk whose output loops is decoded again alone with
         anti-repetition settings (``retried=True``); if it still loops, the loop is trimmed.
+        ``lengths`` (samples per chunk) lets ``audios`` be a lazy sequence that is only
+        read batch by batch.
         """
         self._require()
-        order = sorted(range(len(audios)), key=lambda i: len(audios[i]), reverse=True)
-        size = max(1, self.batch_size)
-        for first in range(0, len(order), size):
+        sizes = list(lengths) if lengths is not None else [len(a) for a in audios]
+        order = sorted(range(len(audios)), key=lambda i: sizes[i], reverse=True)
+        first = 0
+        while first < len(order):
             _check(cancel)
+            size = max(1, self.batch_size)  # smaller after running out of GPU memory
             indices = order[first : first + size]
+            first += size
             batch = [audios[i] for i in indices]
             decoded = self.decode_batch(batch, cancel, on_step=on_step)
             for index, audio, result in zip(indices, batch, decoded, strict=True):
@@ -382,10 +402,18 @@ class Engine:
         on_step: StepHook | None,
     ) -> list[Decoded]:
         """``_generate``, halving the batch when the GPU runs out of memory."""
+        return self._split_on_oom(
+            lambda part: self._generate(part, cancel, anti_repetition, on_step), samples
+        )
+
+    def _split_on_oom(self, run: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
+        """``run(items)``; on out-of-GPU-memory, empty the cache and run each half, and
+        remember the smaller batch so that later batches start there (no crash, no
+        repeated failures). Other errors become ModelError."""
         from app.core.asr.model_loader import _empty_cuda_cache, _is_oom
 
         try:
-            return self._generate(samples, cancel, anti_repetition, on_step)
+            return run(items)
         except (Cancelled, ModelError):
             raise
         except Exception as exc:
@@ -393,14 +421,20 @@ class Engine:
             if info is None or info.device == "cpu" or not _is_oom(exc):
                 raise ModelError(f"Transcription failed: {_first_line(exc)}") from exc
             _empty_cuda_cache()
-            if len(samples) == 1:
+            if len(items) == 1:
                 raise ModelError(
                     f"Out of GPU memory on {info.name}; close other GPU programs or use "
                     "--device cpu."
                 ) from None
-            half = len(samples) // 2
-            first = self._generate_split(samples[:half], cancel, anti_repetition, on_step)
-            return first + self._generate_split(samples[half:], cancel, anti_repetition, on_step)
+            half = len(items) // 2
+            self._batch_cap = max(1, min(self._batch_cap or half, half))
+            out: list[Any] = []
+            start = 0
+            while start < len(items):
+                size = self._batch_cap  # may shrink again inside
+                out += self._split_on_oom(run, items[start : start + size])
+                start += size
+            return out
 
     def _generate(
         self,
@@ -418,11 +452,21 @@ class Engine:
             for s in samples
         ]
         inputs = self.build_inputs(samples)
+        config = self._generation_config(max(limits), anti_repetition)
+        criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
+        with torch.inference_mode():
+            output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
+        _check(cancel)
+        sequences = output.sequences if hasattr(output, "sequences") else output
+        return self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
+
+    def _generation_config(self, max_new_tokens: int, anti_repetition: bool) -> Any:
+        model, _, _ = self._require()
         config = copy.deepcopy(model.generation_config)
         config.do_sample = False
         config.num_beams = 1
         config.temperature = config.top_p = config.top_k = None
-        config.max_new_tokens = max(limits)
+        config.max_new_tokens = max_new_tokens
         config.max_length = None
         config.pad_token_id = self._pad_id
         config.eos_token_id = self._eos_ids
@@ -432,12 +476,9 @@ class Engine:
         config.no_repeat_ngram_size = (
             ANTI_REPETITION["no_repeat_ngram_size"] if anti_repetition else None
         )
-        criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
-        with torch.inference_mode():
-            output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
-        _check(cancel)
-        sequences = output.sequences if hasattr(output, "sequences") else output
-        new_tokens = sequences[:, inputs["input_ids"].shape[1] :].tolist()
+        return config
+
+    def _results(self, new_tokens: list[list[int]], limits: list[int]) -> list[Decoded]:
         eos = set(self._eos_ids)
         results = []
         for row, limit in zip(new_tokens, limits, strict=True):

@@ -23,7 +23,7 @@ from app.core.events import DeviceInfo, DownloadProgress
 
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
-DTYPES = ("auto", "bf16", "fp16", "fp32")
+DTYPES = ("auto", "bf16", "fp16", "fp32", "int8")
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -381,6 +381,9 @@ def device_info_for(device: str, dtype: str = "auto", reason: str | None = None)
     """DeviceInfo for a device already chosen, with the dtype resolved."""
     import torch
 
+    if dtype == "int8" and device != "cpu":
+        # dynamic int8 is a CPU option: on a GPU, its native half precision is faster
+        dtype = "auto"
     if device == "cuda":
         name = torch.cuda.get_device_name(torch.cuda.current_device())
         if dtype == "auto":
@@ -397,10 +400,34 @@ def device_info_for(device: str, dtype: str = "auto", reason: str | None = None)
 
 
 def torch_dtype(dtype: str) -> Any:
-    """The torch dtype for "bf16" / "fp16" / "fp32"."""
+    """The torch dtype for "bf16" / "fp16" / "fp32" (and "int8": fp32 around int8 Linears)."""
     import torch
 
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    return {
+        "bf16": torch.bfloat16,
+        "fp16": torch.float16,
+        "fp32": torch.float32,
+        "int8": torch.float32,
+    }[dtype]
+
+
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of every ``nn.Linear`` (weights int8, activations
+    quantised on the fly), the rest in fp32: the "fast CPU" precision.
+
+    Linear layers are converted one at a time, so a bf16 model never exists in fp32 as a
+    whole (2.14 B parameters would need 8.6 GB).
+    """
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is torch.nn.Linear:
+                holder = torch.nn.Sequential(child.float())
+                quantized = quantize_dynamic(holder, {torch.nn.Linear}, dtype=torch.qint8)
+                setattr(module, name, quantized[0])
+    return model.float()
 
 
 def default_batch_size(info: DeviceInfo) -> int:
@@ -441,12 +468,14 @@ def load_model(folder: Path, info: DeviceInfo) -> tuple[Any, Any, DeviceInfo]:
             f"Could not load the processor from {folder}: {_first_line(exc)}"
         ) from None
     try:
-        model = GlmAsrForConditionalGeneration.from_pretrained(
-            str(folder), dtype=torch_dtype(info.dtype)
-        )
+        # int8: the checkpoint's own dtype, then quantised Linear by Linear (quantize_int8)
+        dtype = "auto" if info.dtype == "int8" else torch_dtype(info.dtype)
+        model = GlmAsrForConditionalGeneration.from_pretrained(str(folder), dtype=dtype)
     except Exception as exc:
         raise ModelError(f"Could not load the model from {folder}: {_first_line(exc)}") from None
     model.eval()
+    if info.dtype == "int8":
+        model = quantize_int8(model)
     if info.device != "cpu":
         try:
             model.to(info.device)

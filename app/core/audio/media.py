@@ -23,7 +23,9 @@ with a one-line warning. Files that can't be read at all raise
 from __future__ import annotations
 
 import math
+import mmap
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +57,9 @@ _MAX_LEADING_ERRORS = 200
 _CANCEL_CHECK_PACKETS = 64
 _MAX_PREALLOCATE_S = 12 * 3600.0
 _RESAMPLED_FRAME = 8192  # samples per frame out of the resampler
+# Longer audio is kept in a memory-mapped temporary file, not in RAM (20 min).
+_SPILL_SAMPLES = 20 * 60 * SAMPLE_RATE
+_SPILL_WRITE_SAMPLES = 1 << 20  # write to the file in blocks of about 4 MB
 
 CHANNEL_CHOICES = ("auto", "mix", "left", "right")
 # The phase check looks at the first this many seconds of the stream, decides,
@@ -289,33 +294,76 @@ def list_tracks(path: str | os.PathLike[str]) -> tuple[AudioTrack, ...]:
 
 
 class _SampleBuffer:
-    """A growable float32 buffer, preallocated from the expected length."""
+    """A growable float32 buffer, preallocated from the expected length.
+
+    Past ``_SPILL_SAMPLES`` the samples go to an anonymous temporary file instead of
+    RAM, and :meth:`finish` returns a read-only memory map of it: a 10-hour file
+    (2.3 GB of float32) then never needs its samples in memory at once. Pages of the
+    map that were read can be handed back with :func:`release_samples`.
+    """
 
     def __init__(self, expected: int) -> None:
-        self._data = np.empty(max(expected, 1024), dtype=np.float32)
+        self._data = np.empty(max(min(expected, _SPILL_SAMPLES), 1024), dtype=np.float32)
         self.size = 0
+        self._file: Any = None  # the temporary file once spilled
+        self._pending: list[np.ndarray] = []  # blocks not yet written to the file
+        self._pending_size = 0
 
-    def _reserve(self, extra: int) -> None:
+    def _spill(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in finish)
+        self._file.write(memoryview(self._data[: self.size]).cast("B"))
+        self._data = np.empty(0, dtype=np.float32)
+
+    def _write(self, block: np.ndarray) -> None:
+        self._pending.append(np.ascontiguousarray(block, dtype=np.float32))
+        self._pending_size += len(block)
+        self.size += len(block)
+        if self._pending_size >= _SPILL_WRITE_SAMPLES:
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        for block in self._pending:
+            self._file.write(memoryview(block).cast("B"))
+        self._pending.clear()
+        self._pending_size = 0
+
+    def _reserve(self, extra: int) -> bool:
+        """Room for ``extra`` more samples in RAM; False once the buffer is a file."""
         need = self.size + extra
+        if self._file is None and need > _SPILL_SAMPLES:
+            self._spill()
+        if self._file is not None:
+            return False
         if need > len(self._data):
             grown = np.empty(max(need, int(len(self._data) * 1.5)), dtype=np.float32)
             grown[: self.size] = self._data[: self.size]
             self._data = grown
+        return True
 
     def append(self, block: np.ndarray) -> None:
         n = len(block)
-        self._reserve(n)
+        if not self._reserve(n):
+            self._write(block)
+            return
         self._data[self.size : self.size + n] = block
         self.size += n
 
     def append_silence(self, n: int) -> None:
         if n <= 0:
             return
-        self._reserve(n)
+        if not self._reserve(n):
+            self._write(np.zeros(n, dtype=np.float32))
+            return
         self._data[self.size : self.size + n] = 0.0
         self.size += n
 
     def finish(self) -> np.ndarray:
+        if self._file is not None:
+            self._flush_pending()
+            self._file.flush()
+            mapped = np.memmap(self._file, dtype=np.float32, mode="r", shape=(self.size,))
+            self._file.close()  # the map keeps the (already unlinked) file alive
+            return mapped
         data = self._data
         if self.size < len(data) * 0.9:
             return data[: self.size].copy()
@@ -494,6 +542,37 @@ class _Levels:
         if coherent <= 0.0:
             return None
         return strongest if self.mix < _CANCEL_RATIO * coherent else None
+
+
+def _spill_dir() -> str | None:
+    """Where long audio is spilled: ``MURMUR_TMPDIR`` if set, else the system's temp dir."""
+    return os.environ.get("MURMUR_TMPDIR") or None
+
+
+def release_samples(samples: np.ndarray, start: int = 0, end: int | None = None) -> None:
+    """Let the OS drop ``samples[start:end]`` from this process's memory.
+
+    For long audio, :func:`decode_audio` returns a memory map of a temporary file;
+    pages of it that were read stay resident until released here, and are read
+    back from the file (page cache) when needed again. A no-op for arrays in RAM.
+    """
+    mapped = getattr(samples, "_mmap", None)
+    if mapped is None or samples.ndim != 1 or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    end = len(samples) if end is None else min(end, len(samples))
+    if end <= start:
+        return
+    try:
+        origin = np.frombuffer(mapped, dtype=np.uint8).ctypes.data
+    except (TypeError, ValueError):
+        return
+    page = mmap.PAGESIZE
+    lo = samples.ctypes.data + start * samples.itemsize - origin
+    hi = samples.ctypes.data + end * samples.itemsize - origin
+    lo = -(-lo // page) * page
+    hi = min(hi // page * page, len(mapped))
+    if hi > lo >= 0:
+        mapped.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:

@@ -34,6 +34,7 @@ from app.core.transcript.text import (
     line_atoms,
     line_width,
     normalize_space,
+    split_atoms,
 )
 
 _MS = 0.001  # shortest duration a cue may keep (one millisecond, as written in SRT/VTT)
@@ -772,6 +773,88 @@ def cues_for_chunk(
         raise ValueError("cues_for_chunk needs at least one speech region")
     cues = _timed_pieces(_Pieces(text, options, _Timeline(spans)))
     return enforce_timing(cues, options, media_duration, not_before=not_before, not_after=not_after)
+
+
+# How far from its proportional place (as a share of the smaller neighbouring
+# piece's speech) a text cut between packed pieces may move to reach the end of
+# a sentence or clause.
+_SHARE_SNAP_FRACTION = 0.25
+
+
+def share_text(text: str, weights: Sequence[float]) -> list[str]:
+    """Cut ``text`` between words into ``len(weights)`` parts in proportion to ``weights``.
+
+    The share of a part is measured in speaking time (:func:`char_weight`), so a part
+    whose piece holds a third of the speech gets about a third of the spoken
+    characters. A cut moves to a nearby sentence or clause end when there is one.
+    Parts may be empty.
+    """
+    n = len(weights)
+    if n == 0:
+        return []
+    atoms = split_atoms(text)
+    words = [normalize_space(text[a.start : a.end]) for a in atoms]
+    if n == 1 or not atoms:
+        return [_join_atoms(words, atoms, 0, len(atoms)) if atoms else ""] + [""] * (n - 1)
+    cum = [0.0]
+    for word in words:
+        cum.append(cum[-1] + sum(char_weight(ch) for ch in word))
+    if cum[-1] <= 0:
+        cum = [float(k) for k in range(len(words) + 1)]
+    positive = [max(0.0, w) for w in weights]
+    total = sum(positive)
+    shares = [w / total for w in positive] if total > 0 else [1.0 / n] * n
+    cuts = [0]
+    acc = 0.0
+    for k in range(n - 1):
+        acc += shares[k]
+        target = acc * cum[-1]
+        tol = _SHARE_SNAP_FRACTION * min(shares[k], shares[k + 1]) * cum[-1]
+        candidates = range(cuts[-1], len(atoms) + 1)
+        best = min(candidates, key=lambda j: (abs(cum[j] - target), -j))
+        ends = [
+            j
+            for j in candidates
+            if 0 < j < len(atoms) and abs(cum[j] - target) <= tol and _ends_clause(words[j - 1])
+        ]
+        if ends:
+            best = min(ends, key=lambda j: abs(cum[j] - target))
+        cuts.append(best)
+    cuts.append(len(atoms))
+    return [_join_atoms(words, atoms, a, b) if b > a else "" for a, b in itertools.pairwise(cuts)]
+
+
+def cues_for_pieces(
+    text: str,
+    pieces: Sequence[Sequence[Region]],
+    options: CueOptions | None = None,
+    media_duration: float | None = None,
+    *,
+    not_before: float = 0.0,
+    not_after: float | None = None,
+) -> list[Segment]:
+    """Cues for the text of a chunk whose speech comes from several places (a packed
+    window): ``pieces`` holds the speech regions of each piece, in order.
+
+    The text is shared among the pieces in proportion to their speech
+    (:func:`share_text`), and each share is cut into cues with :func:`cues_for_chunk`,
+    bounded by the midpoints of the pauses between pieces, so that no cue spans the long
+    pause between two pieces. With one piece this is :func:`cues_for_chunk`.
+    """
+    spans = [s for s in (_region_spans(regions) for regions in pieces) if s]
+    if not spans:
+        raise ValueError("cues_for_pieces needs at least one speech region")
+    parts = share_text(text, [sum(e - s for s, e in piece) for piece in spans])
+    out: list[Segment] = []
+    for k, (part, piece) in enumerate(zip(parts, spans, strict=True)):
+        lo = not_before if k == 0 else (spans[k - 1][-1][1] + piece[0][0]) / 2
+        hi = not_after if k + 1 == len(spans) else (piece[-1][1] + spans[k + 1][0][0]) / 2
+        if out:
+            lo = max(lo, out[-1].end)
+        out.extend(
+            cues_for_chunk(part, piece, options, media_duration, not_before=lo, not_after=hi)
+        )
+    return out
 
 
 def reshape(

@@ -1,0 +1,322 @@
+"""End-to-end real-time factor on the real GLM-ASR architecture, through the app's pipeline.
+
+The model is ``GlmAsrConfig()`` with its defaults (2.14 B parameters: 32-layer Whisper-like
+encoder, 28-layer Llama decoder, vocabulary 59,264) with random weights, built in memory
+and handed to an :class:`~app.core.asr.engine.Engine` (``Engine.adopt``): saving and
+reloading 4 GiB of random weights would only time the disk. The processor is the real one
+(Whisper features, 128 mel bins, 30 s windows) with a stand-in word-level tokenizer of the
+real vocabulary size.
+
+A random model never says "end": its end-of-text rows are zeroed, so every chunk decodes
+to the engine's token limit, ``16 + ceil(4 x seconds of chunk audio)`` (``tokens_per_second
+= 4``): about 4 text tokens per second of speech, like a real transcript.
+
+The input is espeak-ng speech with natural pauses (0.3-2.5 s between sentences), made once
+and cached. ``app.core.pipeline.transcribe_file`` runs it, and the time is split with
+wrappers and forward hooks into decode, speech detection, features, encoder (+ projector),
+prefill and decoding steps.
+
+Usage::
+
+    python benchmarks/rtf.py --minutes 5                    # the issue's figure (several min)
+    python benchmarks/rtf.py --minutes 1 --pack off         # cut at every pause instead
+    python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
+    python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
+    python benchmarks/rtf.py --device cuda --minutes 60
+
+The last line is ``RTF <x>`` (wall time of ``transcribe_file`` over the audio's length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import app.core.asr.engine as engine_module  # noqa: E402
+import app.core.pipeline as pipeline  # noqa: E402
+from app.core.asr.engine import Engine, EngineOptions  # noqa: E402
+from app.core.asr.model_loader import device_info_for  # noqa: E402
+from app.core.audio.chunking import ChunkOptions  # noqa: E402
+from app.core.events import ChunkTranscribed, Finished, SpeechFound  # noqa: E402
+from app.core.pipeline import PipelineOptions, transcribe_file  # noqa: E402
+from tests.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS  # noqa: E402
+
+TOKENS_PER_SECOND = 4.0
+SPECIALS = tuple(SPECIAL_TOKENS)  # GLM-ASR's special tokens, end-of-text first
+
+
+def build_processor(vocab_size: int) -> Any:
+    """The real GLM-ASR processor with a word-level tokenizer of ``vocab_size`` entries."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GlmAsrProcessor, PreTrainedTokenizerFast, WhisperFeatureExtractor
+
+    words = ["Please", "transcribe", "this", "audio", "into", "text"]
+    names = ["<unk>", *words]
+    names += [f"w{i}" for i in range(vocab_size - len(names) - len(SPECIALS))]
+    names += SPECIALS
+    core = Tokenizer(models.WordLevel({t: i for i, t in enumerate(names)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="<unk>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=list(SPECIALS[1:]),
+        padding_side="left",
+        chat_template=CHAT_TEMPLATE,
+    )
+    features = WhisperFeatureExtractor(
+        feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30, n_fft=400
+    )
+    return GlmAsrProcessor(
+        feature_extractor=features,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        audio_token="<|pad|>",
+    )
+
+
+def build_model(
+    dtype: str, device: str, encoder_layers: int | None, decoder_layers: int | None
+) -> tuple[Any, Any]:
+    """``GlmAsrConfig()`` defaults with random weights, its EOS rows zeroed; and processor."""
+    import torch
+    from transformers import GlmAsrConfig, GlmAsrForConditionalGeneration
+
+    config = GlmAsrConfig()
+    if encoder_layers:
+        config.audio_config.num_hidden_layers = encoder_layers
+    if decoder_layers:
+        config.text_config.num_hidden_layers = decoder_layers
+    processor = build_processor(config.text_config.vocab_size)
+    tok = processor.tokenizer
+    eos = [tok.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|user|>", "<|observation|>")]
+    config.audio_token_id = tok.convert_tokens_to_ids("<|pad|>")
+    config.text_config.eos_token_id = eos
+    config.text_config.pad_token_id = tok.pad_token_id
+    config.text_config.bos_token_id = None
+    weights_dtype = torch.float32 if dtype == "fp32" else torch.bfloat16
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(weights_dtype)
+    try:
+        torch.manual_seed(0)
+        model = GlmAsrForConditionalGeneration(config).eval()
+    finally:
+        torch.set_default_dtype(previous)
+    with torch.no_grad():
+        for head in {id(m): m for m in (model.get_output_embeddings(),)}.values():
+            head.weight[eos] = 0.0  # random logits never pick "end": full-length output
+    model.generation_config.eos_token_id = eos
+    model.generation_config.pad_token_id = tok.pad_token_id
+    if dtype == "int8":
+        from app.core.asr.model_loader import quantize_int8
+
+        model = quantize_int8(model)
+    return model.to(device), processor
+
+
+def make_speech(minutes: float, cache: Path) -> Path:
+    """Held-out-style espeak sentences with pauses of 0.3-2.5 s, about ``minutes`` long."""
+    from tests.listener_speech import spaced_track
+
+    out = cache / f"rtf-speech-{minutes:g}min-3s"
+    wav = out / "track.wav"
+    if wav.exists():
+        return wav
+    out.mkdir(parents=True, exist_ok=True)
+    sentences = max(2, round(minutes * 60 / 3.0))
+    track = spaced_track(out, 14_000, sentences, (0.3, 2.5), (3, 10))
+    return track.path
+
+
+class Timers:
+    """Wall time per component, from wrapped functions and forward hooks."""
+
+    def __init__(self, sync: Any) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.sync = sync
+        self._open: dict[str, float] = {}
+
+    def wrap(self, name: str, fn: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - t
+                self.counts[name] += 1
+
+        return timed
+
+    def hook(self, module: Any, name_of: Any) -> None:
+        def pre(_m: Any, args: Any, kwargs: Any) -> None:
+            self.sync()
+            self._open[name_of(args, kwargs)] = time.perf_counter()
+
+        def post(_m: Any, args: Any, kwargs: Any, _out: Any) -> None:
+            self.sync()
+            name = name_of(args, kwargs)
+            self.seconds[name] += time.perf_counter() - self._open.pop(name)
+            self.counts[name] += 1
+
+        module.register_forward_pre_hook(pre, with_kwargs=True)
+        module.register_forward_hook(post, with_kwargs=True)
+
+
+def _seq_len(args: Any, kwargs: Any) -> int:
+    for key in ("inputs_embeds", "input_ids"):
+        value = kwargs.get(key)
+        if value is not None:
+            return int(value.shape[1])
+    return int(args[0].shape[1]) if args else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--media", type=Path, help="any media file instead of generated speech")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--precision", default="bf16", choices=("bf16", "fp16", "fp32", "int8"))
+    parser.add_argument("--batch", type=int, default=0, help="0 = the engine's default")
+    parser.add_argument(
+        "--pack", default="off", choices=("on", "off", "both"), help="both: off, then on"
+    )
+    parser.add_argument("--encoder-layers", type=int, help="fewer layers, for quick looks")
+    parser.add_argument("--decoder-layers", type=int, help="fewer layers, for quick looks")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
+    )
+    args = parser.parse_args(argv)
+
+    import torch
+
+    media = args.media or make_speech(args.minutes, args.cache_dir)
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        print("CUDA is not available here", file=sys.stderr)
+        return 2
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if not cuda:
+        torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
+    t = time.perf_counter()
+    model, processor = build_model(
+        args.precision, args.device, args.encoder_layers, args.decoder_layers
+    )
+    build_s = time.perf_counter() - t
+    rss_model = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    timers = Timers(sync)
+    inner = model.model if hasattr(model, "model") else model
+    timers.hook(inner.audio_tower, lambda a, k: "encoder")
+    timers.hook(inner.multi_modal_projector, lambda a, k: "projector")
+    timers.hook(
+        inner.language_model,
+        lambda a, k: "prefill" if _seq_len(a, k) > 1 else "decoding steps",
+    )
+    pipeline.decode_audio = timers.wrap("decode", pipeline.decode_audio)  # type: ignore[assignment]
+    pipeline.detect_speech = timers.wrap("speech detection", pipeline.detect_speech)  # type: ignore[assignment]
+    Engine.build_inputs = timers.wrap("features", Engine.build_inputs)  # type: ignore[method-assign]
+
+    info = device_info_for(args.device, "bf16" if args.precision == "int8" else args.precision)
+    engine = Engine(
+        EngineOptions(
+            device=args.device,
+            dtype=info.dtype,
+            batch_size=args.batch,
+            tokens_per_second=TOKENS_PER_SECOND,
+            repetition_guard=False,
+        )
+    )
+    engine.adopt(model, processor, info)
+    # exactly 4 tokens per second of chunk audio (the engine's cap adds 16 for safety)
+    engine_module.max_new_tokens_for = lambda seconds, _rate=0.0: max(  # type: ignore[assignment]
+        1, math.ceil(seconds * TOKENS_PER_SECOND)
+    )
+    modes = ["off", "on"] if args.pack == "both" else [args.pack]
+    for mode in modes:
+        options = PipelineOptions(chunks=replace(ChunkOptions(), pack=mode == "on"))
+        timers.seconds.clear()
+        timers.counts.clear()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+
+        chunk_audio_s: list[float] = []
+        tokens = 0
+        found: SpeechFound | None = None
+        duration = 0.0
+        started = time.perf_counter()
+        first_segment: float | None = None
+        for event in transcribe_file(media, engine, options):
+            if isinstance(event, SpeechFound):
+                found = event
+            elif isinstance(event, ChunkTranscribed):
+                if first_segment is None:
+                    first_segment = time.perf_counter() - started
+                tokens += len(event.text.split())
+                chunk_audio_s.append(event.end - event.start)
+            elif isinstance(event, Finished):
+                duration = event.transcript.meta.duration
+        wall = time.perf_counter() - started
+        rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        rtf = wall / duration
+        rows = [
+            (name, timers.seconds[name], timers.counts[name])
+            for name in (
+                "decode",
+                "speech detection",
+                "features",
+                "encoder",
+                "projector",
+                "prefill",
+                "decoding steps",
+            )
+        ]
+        other = wall - sum(s for _, s, _ in rows)
+        speech_s = found.speech_seconds if found else 0.0
+        print(f"media: {media} ({duration:.1f} s, speech {speech_s:.1f} s)")
+        print(
+            f"model: GlmAsrConfig() random weights, {args.precision}, {args.device}"
+            + (f", encoder layers {args.encoder_layers}" if args.encoder_layers else "")
+            + (f", decoder layers {args.decoder_layers}" if args.decoder_layers else "")
+            + f"; built in {build_s:.1f} s; threads {torch.get_num_threads()}"
+        )
+        print(
+            f"chunks: {found.chunks if found else 0} (pack {mode}), batch {engine.batch_size}, "
+            f"tokens out {tokens} ({tokens / max(speech_s, 1e-9):.1f} per second of speech)"
+        )
+        print(f"load average: {os.getloadavg()[0]:.2f}")
+        print()
+        print(f"| {'part':<17} | {'seconds':>8} | {'share':>6} | {'calls':>6} |")
+        print(f"|{'-' * 19}|{'-' * 10}|{'-' * 8}|{'-' * 8}|")
+        for name, seconds, count in [*rows, ("other", other, 0)]:
+            print(f"| {name:<17} | {seconds:8.2f} | {seconds / wall:6.1%} | {count:6d} |")
+        print(f"| {'total (wall)':<17} | {wall:8.2f} | {1:6.1%} | {'':>6} |")
+        print()
+        if first_segment is not None:
+            print(f"first segment after {first_segment:.1f} s")
+        print(f"peak RSS {rss_peak:.0f} MB (after building the model: {rss_model:.0f} MB)")
+        if cuda:
+            print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
+        print(f"speed {1 / rtf:.2f}x real time")
+        print(f"RTF {rtf:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""Speed and scale: packed windows, spilled audio, batches that survive running out of
+GPU memory, and dynamic int8 on the CPU (issue 14)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.asr.engine import Engine, EngineOptions
+from app.core.audio import media
+from app.core.audio.chunking import ChunkOptions, chunk_audio, make_chunks
+from app.core.audio.vad import SpeechRegion
+from app.core.events import DeviceInfo, Finished, SpeechFound
+from app.core.pipeline import PipelineOptions, transcribe_file
+from app.core.transcript.cues import cues_for_pieces, share_text
+from tests import speech
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, Track, spaced_track, wer
+
+EPS = 1e-9
+
+
+def regions_at(spans: list[tuple[float, float]]) -> list[SpeechRegion]:
+    return [SpeechRegion(a, b) for a, b in spans]
+
+
+# --------------------------------------------------------------------------- packing
+
+
+def test_packing_fills_windows_across_long_pauses() -> None:
+    # eight 2 s sentences, 2 s apart: eight chunks plain, two windows of at most 10 s packed
+    regions = regions_at([(1.0 + 4 * k, 3.0 + 4 * k) for k in range(8)])
+    plain = make_chunks(regions, ChunkOptions(max_chunk_s=10.0))
+    packed = make_chunks(regions, ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5))
+    assert len(plain) == 8 and not any(c.packed for c in plain)
+    assert [len(c.pieces) for c in packed] == [4, 4]
+    for chunk in packed:
+        assert chunk.audio_seconds == pytest.approx(4 * 2.0 + 3 * 0.5)
+        assert chunk.audio_seconds <= 10.0 + EPS
+        assert chunk.start == chunk.regions[0].start and chunk.end == chunk.regions[-1].end
+        assert [len(p) for p in chunk.piece_regions()] == [1, 1, 1, 1]
+    # every region is in exactly one chunk, in order
+    assert [r for c in packed for r in c.regions] == regions
+    for a, b in itertools.pairwise(packed):
+        assert a.end <= b.start
+
+
+def test_packed_audio_is_the_pieces_with_short_gaps() -> None:
+    rate = 16000
+    samples = np.arange(20 * rate, dtype=np.float32)  # each sample tells where it came from
+    regions = regions_at([(1.0, 2.0), (5.0, 6.5), (12.0, 13.0)])
+    (chunk,) = make_chunks(regions, ChunkOptions(pack=True, pack_gap_s=0.25))
+    audio = chunk_audio(samples, rate, chunk)
+    assert len(audio) == round(chunk.audio_seconds * rate)
+    gap = round(0.25 * rate)
+    first = audio[:rate]
+    assert first[0] == 1.0 * rate and np.all(np.diff(first) == 1)
+    assert np.all(audio[rate : rate + gap] == 0)
+    second = audio[rate + gap : rate + gap + round(1.5 * rate)]
+    assert second[0] == 5.0 * rate and np.all(np.diff(second) == 1)
+    assert audio[-1] == 13.0 * rate - 1
+
+
+def test_a_long_run_is_never_packed_past_the_window() -> None:
+    # a 24.6 s run (short pauses) and a 6 s sentence: together 31.1 s with the gap
+    run = [(k * 5.0, k * 5.0 + 4.6) for k in range(5)]  # 0..24.6 s
+    regions = regions_at([*run, (40.0, 46.0)])
+    chunks = make_chunks(regions, ChunkOptions(pack=True, pack_gap_s=0.5))
+    assert all(c.audio_seconds <= 30.0 + EPS for c in chunks)
+    assert len(chunks) == 2
+
+
+def test_share_text_follows_the_speech() -> None:
+    text = "one two three four five six seven eight"
+    assert share_text(text, [1.0]) == [text]
+    parts = share_text(text, [1.0, 1.0])
+    assert " ".join(parts) == text
+    assert parts == ["one two three four", "five six seven eight"]
+    parts = share_text(text, [3.0, 1.0])
+    assert " ".join(parts).split() == text.split()
+    assert len(parts[0]) > 2 * len(parts[1])
+    # a sentence end close to the proportional place wins
+    assert share_text("Yes, we did that. Then we left home", [1.0, 1.0]) == [
+        "Yes, we did that.",
+        "Then we left home",
+    ]
+
+
+def test_cues_of_packed_pieces_start_on_their_speech() -> None:
+    pieces = [regions_at([(1.0, 3.0)]), regions_at([(6.0, 8.0)]), regions_at([(11.0, 13.0)])]
+    cues = cues_for_pieces("aa bb cc dd ee ff", pieces)
+    assert [c.text for c in cues] == ["aa bb", "cc dd", "ee ff"]
+    assert [c.start for c in cues] == pytest.approx([1.0, 6.0, 11.0])
+    for cue, piece in zip(cues, pieces, strict=True):
+        assert piece[0].start <= cue.start < cue.end <= piece[-1].end + 1.0  # within the pause
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_long_audio_spills_to_a_file_and_can_be_released(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rate = 16000
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-0.5, 0.5, 40 * rate).astype(np.float32)
+    wav = speech.write_wav(tmp_path / "long.wav", samples)
+    mp3 = speech.convert(wav, tmp_path / "long.mp3", "mp3")
+    in_ram = {path: media.decode_audio(path).samples for path in (wav, mp3)}
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", 5 * rate)  # spill anything over 5 s
+    monkeypatch.setattr(media, "_SPILL_WRITE_SAMPLES", 4096)
+    for path, reference in in_ram.items():
+        spilled = media.decode_audio(path).samples
+        assert isinstance(spilled, np.memmap)
+        assert not isinstance(reference, np.memmap)
+        np.testing.assert_array_equal(np.asarray(spilled), reference)
+        # released pages read back the same
+        media.release_samples(spilled, 0, len(spilled))
+        media.release_samples(spilled[rate:], 0, 3 * rate)
+        np.testing.assert_array_equal(np.asarray(spilled[:rate]), reference[:rate])
+    media.release_samples(samples, 0, 10)  # arrays in RAM: nothing happens
+
+
+def _resident_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_released_samples_leave_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    rate = 16000
+    buffer = media._SampleBuffer(0)
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", rate)
+    block = np.full(rate * 10, 0.25, np.float32)
+    for _ in range(20):  # 200 s, 12.8 MB
+        buffer.append(block)
+    mapped = buffer.finish()
+    before = _resident_kb()
+    assert float(np.sum(mapped, dtype=np.float64)) == pytest.approx(0.25 * 200 * rate)
+    touched = _resident_kb()
+    media.release_samples(mapped)
+    after = _resident_kb()
+    assert touched - before > 10_000, (before, touched)
+    assert touched - after > 10_000, (touched, after)
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def test_out_of_gpu_memory_halves_the_batch_and_remembers(
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake CUDA device whose batches above 2 run out of memory: every chunk still comes
+    back with the same text as on the CPU, and later batches start at the smaller size."""
+    import torch
+
+    audios = [np.full(8000 + 1600 * k, 0.01 * (k + 1), np.float32) for k in range(8)]
+    engine = tiny_engine.with_options(batch_size=8)
+    expected = dict((i, t) for i, t, _ in engine.transcribe(audios))
+    engine = tiny_engine.with_options(batch_size=8)
+    real = engine._generate
+    sizes: list[int] = []
+
+    def generate(samples: list[np.ndarray], *args: object) -> object:
+        sizes.append(len(samples))
+        if len(samples) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+        return real(samples, *args)
+
+    monkeypatch.setattr(engine, "_generate", generate)
+    engine._device_info = DeviceInfo(device="cuda", dtype="fp32", name="Fake GPU")
+    got = dict((i, t) for i, t, _ in engine.transcribe(audios))
+    assert got == expected
+    assert sizes[:3] == [8, 4, 2]
+    assert engine.batch_size == 2
+    assert max(sizes[3:]) <= 2  # no more failed attempts at 8 or 4
+    assert sizes.count(8) == 1 and sizes.count(4) == 1
+
+
+# --------------------------------------------------------------------------- listener
+
+
+@pytest.fixture(scope="module")
+def listener() -> Engine:
+    engine = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32"))
+    engine.load()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def paused_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
+    """Ten held-out sentences, 1.5-3 s apart: ten chunks plain, about three packed."""
+    out = tmp_path_factory.mktemp("packing")
+    return spaced_track(out, HELD_OUT_SEED + 41, 10, (1.5, 3.0), (2, 5), max_chars=30)
+
+
+def _run(track: Track, engine: Engine, pack: bool) -> tuple[int, list]:
+    options = PipelineOptions(chunks=replace(ChunkOptions(), pack=pack))
+    events = list(transcribe_file(track.path, engine, options))
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    assert isinstance(events[-1], Finished)
+    return found.chunks, list(events[-1].transcript.segments)
+
+
+@pytest.mark.slow
+def test_packed_windows_give_the_same_words_with_fewer_windows(
+    paused_track: Track, listener: Engine
+) -> None:
+    plain_chunks, plain = _run(paused_track, listener, pack=False)
+    packed_chunks, packed = _run(paused_track, listener, pack=True)
+    assert plain_chunks == len(paused_track.sentences)
+    assert packed_chunks <= plain_chunks / 2
+    plain_text = " ".join(s.text for s in plain)
+    packed_text = " ".join(s.text for s in packed)
+    assert wer([paused_track.text], [plain_text]) <= WER_BAR
+    assert wer([paused_track.text], [packed_text]) <= WER_BAR, (paused_track.text, packed_text)
+    assert wer([plain_text], [packed_text]) <= WER_BAR
+    # cues stay on speech and in order; the plain cut starts a cue at every onset
+    for segments in (plain, packed):
+        assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(segments))
+    starts = [s.start for s in plain]
+    assert all(min(abs(o - t) for t in starts) <= 0.3 for o in paused_track.onsets)
+    # packed: most onsets still get a cue start within 0.3 s (text is shared in proportion
+    # to speech, so a sentence spoken faster than its neighbours pulls words across)
+    starts = [s.start for s in packed]
+    near = sum(min(abs(o - t) for t in starts) <= 0.3 for o in paused_track.onsets)
+    assert near >= 0.6 * len(paused_track.onsets), (near, starts, paused_track.onsets)
+
+
+@pytest.mark.slow
+def test_int8_listener_keeps_its_words(paused_track: Track) -> None:
+    import torch
+
+    engine = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="int8"))
+    engine.load()
+    linears = [m for m in engine.model.modules() if type(m) is torch.nn.Linear]
+    quantized = [m for m in engine.model.modules() if "quantized" in type(m).__module__]
+    assert not linears and quantized
+    _, segments = _run(paused_track, engine, pack=False)
+    hyp = " ".join(s.text for s in segments)
+    assert wer([paused_track.text], [hyp]) <= WER_BAR, (paused_track.text, hyp)
