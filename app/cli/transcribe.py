@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app import __version__
+from app.cli.interrupt import EXIT_CANCELLED, cancel_on_signals
 from app.core.errors import Cancelled, ModelError, MurmurError
 from app.core.events import (
     DownloadProgress,
@@ -25,6 +26,7 @@ from app.core.events import (
     SpeechFound,
     StageChanged,
 )
+from app.core.hold import hold
 from app.core.settings import DEFAULT_MODEL_ID, EXPORT_FORMATS, load_settings
 
 
@@ -174,7 +176,7 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="murmur: %(message)s")
 
     from app.core.asr.engine import Engine
-    from app.core.export.exporters import ExportOptions, default_export_path, export
+    from app.core.export.exporters import ExportOptions
 
     settings = load_settings()
     if args.model:
@@ -202,21 +204,70 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
     )
     progress = ProgressLine(stderr, enabled=not args.quiet)
     cancel = threading.Event()
+    # Ctrl+C / SIGTERM only set `cancel`: every stage stops at its next check and
+    # its threads are joined before we exit 130 (a second signal exits at once).
+    with cancel_on_signals(cancel):
+        return _run_inputs(
+            args, formats, engine, pipeline_options, export_options, progress, cancel
+        )
+
+
+def _export_all(
+    transcript: object,
+    path: Path,
+    formats: list[str],
+    output_dir: Path | None,
+    export_options: object,
+    progress: ProgressLine,
+    cancel: threading.Event,
+    written: list[Path],
+) -> None:
+    """Write every format, appending each file to ``written`` as soon as it exists."""
+    from app.core.export.exporters import default_export_path, export
+
+    progress.show(f"{path.name}: writing {', '.join(formats)}", force=True)
+    for fmt in formats:
+        if cancel.is_set():
+            raise Cancelled()
+        target = default_export_path(path, fmt, output_dir)
+        written.append(export(transcript, fmt, target, export_options))  # type: ignore[arg-type]
+        hold("export", cancel)
+    if cancel.is_set():
+        raise Cancelled()
+
+
+def _run_inputs(
+    args: argparse.Namespace,
+    formats: list[str],
+    engine: object,
+    pipeline_options: object,
+    export_options: object,
+    progress: ProgressLine,
+    cancel: threading.Event,
+) -> int:
     failures = 0
     for position, raw in enumerate(args.inputs):
         path = Path(raw)
         written: list[Path] = []
         try:
             transcript = _transcribe_one(path, engine, pipeline_options, progress, cancel)
-            for fmt in formats:
-                target = default_export_path(path, fmt, args.output_dir)
-                written.append(export(transcript, fmt, target, export_options))
+            _export_all(
+                transcript,
+                path,
+                formats,
+                args.output_dir,
+                export_options,
+                progress,
+                cancel,
+                written,
+            )
             for out in written:
                 progress.say(f"wrote {out}")
         except (KeyboardInterrupt, Cancelled):
             cancel.set()
+            _remove(written)
             progress.say(f"murmur: {path.name}: cancelled")
-            return 130
+            return EXIT_CANCELLED
         except MurmurError as exc:
             failures += 1
             progress.say(f"murmur: error: {exc}")
@@ -230,7 +281,7 @@ def run(argv: Sequence[str] | None = None, stderr: TextIO | None = None) -> int:
             progress.say(f"murmur: error: {path.name}: unexpected {type(exc).__name__}: {exc}")
             _remove(written)
             if os.environ.get("MURMUR_DEBUG"):
-                traceback.print_exc(file=stderr)
+                traceback.print_exc(file=progress.stream)
     return 1 if failures else 0
 
 

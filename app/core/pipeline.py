@@ -75,19 +75,23 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
         except BaseException as exc:  # handed to the generator's thread below
             outcome["error"] = exc
 
-    loader = threading.Thread(target=run, name="murmur-model-load", daemon=True)
+    # Not a daemon, and always joined: the process must never exit while this
+    # thread is inside torch. On a cancel it ends at the loader's next check.
+    loader = threading.Thread(target=run, name="murmur-model-load")
     loader.start()
-    announced_download = False
-    while loader.is_alive() or not events.empty():
-        try:
-            progress = events.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if not announced_download:
-            announced_download = True
-            yield StageChanged(Stage.DOWNLOADING_MODEL, f"Downloading {engine.options.model}")
-        yield progress
-    loader.join()
+    try:
+        announced_download = False
+        while loader.is_alive() or not events.empty():
+            try:
+                progress = events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if not announced_download:
+                announced_download = True
+                yield StageChanged(Stage.DOWNLOADING_MODEL, f"Downloading {engine.options.model}")
+            yield progress
+    finally:
+        loader.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     yield ModelReady(
