@@ -396,6 +396,23 @@ def test_playback_position_highlights_and_scrolls(
     assert editor.player.position == pytest.approx(3.0) and model.current_row is None
     assert not editor.preview.isVisibleTo(editor)  # audio only: no video preview
 
+    # Following playback scrolls the table: 80 rows never fit in the view at once.
+    many = [Segment(i * 0.03, i * 0.03 + 0.02, f"line {i}") for i in range(80)]
+    editor.set_document(
+        TranscriptDocument(Transcript(many, TranscriptMeta(duration=3.0)), wav_path)
+    )
+    table = editor.table
+
+    def shown(row: int) -> bool:
+        rect = table.visualRect(model.index(row, COL_TEXT))
+        return table.viewport().rect().contains(rect.center())
+
+    assert shown(0) and not shown(79)
+    editor.player.seek(79 * 0.03 + 0.01)
+    assert model.current_row == 79 and shown(79) and not shown(0)
+    editor.player.seek(0.01)
+    assert model.current_row == 0 and shown(0) and not shown(79)
+
 
 def test_space_plays_when_table_has_focus(
     editor: TranscriptEditor, qtbot: QtBot, wav_path: Path
