@@ -324,6 +324,28 @@ def test_find_and_replace_with_case_and_whole_word(editor: TranscriptEditor) -> 
     assert doc.undo_stack.count() == 1
 
 
+def test_find_bar_keys_enter_shift_enter_and_escape(editor: TranscriptEditor, qtbot: QtBot) -> None:
+    """Typed into the find field: Enter goes to the next match, Shift+Enter to the
+    previous one, Escape closes the bar."""
+    editor.set_document(make_doc())
+    editor.show()
+    bar = editor.find_bar
+    editor.action_find.trigger()
+    assert bar.isVisible()
+    qtbot.keyClicks(bar.find_edit, "cat")
+    assert bar.count_label.text() == "3 matches"
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return)
+    assert bar.current_match == (1, 4, 7) and editor.table.current_row() == 1
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Enter)  # the keypad's Enter too
+    assert bar.current_match == (2, 3, 6)
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert bar.current_match == (1, 4, 7) and bar.count_label.text() == "1 of 3"
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert bar.current_match == (2, 16, 19)  # wraps backwards
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Escape)
+    assert not bar.isVisible() and bar.current_match is None
+
+
 def _marked_columns(editor: TranscriptEditor, row: int) -> list[int]:
     """x positions (viewport pixels) in ``row`` painted in the find bar's match colour."""
     from app.gui.editor.segment_table import MATCH_BACKGROUND
