@@ -77,24 +77,6 @@ def test_missing_folder_and_folder_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
-        (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
-        (OSError(errno.EROFS, "Read-only file system"), "read-only"),
-        (FileNotFoundError(errno.ENOENT, "No such file"), "does not exist"),
-        (OSError(errno.EBUSY, "Device or resource\nbusy"), "Device or resource busy"),
-    ],
-)
-def test_error_descriptions_are_one_line(tmp_path: Path, exc: OSError, expected: str) -> None:
-    target = tmp_path / "sub folder" / "film 字幕.srt"
-    message = describe_write_error(exc, target)
-    assert expected in message
-    assert "film 字幕.srt" in message
-    assert "\n" not in message
-
-
-@pytest.mark.parametrize(
     ("exc", "reason"),
     [
         (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
