@@ -42,6 +42,7 @@ text += (
     f'only_mutate = ["{module}"]\n'
     f"pytest_add_cli_args_test_selection = [{quoted}]\n"
     'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+    "timeout_multiplier = 4.0\n"
 )
 open(path, "w", encoding="utf-8").write(text)
 PY
