@@ -139,6 +139,9 @@ def test_data_and_folder_are_flushed_to_disk_unless_asked_not_to(
     write_text_atomic(tmp_path / "a.txt", "a")
     assert synced == ["file", "folder"]
     synced.clear()
+    write_bytes_atomic(tmp_path / "a.bin", b"a")
+    assert synced == ["file", "folder"]
+    synced.clear()
     write_text_atomic(tmp_path / "b.txt", "b", fsync=False)
     write_bytes_atomic(tmp_path / "c.bin", b"c", fsync=False)
     assert synced == []
