@@ -473,3 +473,23 @@ def test_unknown_format_lists_the_choices() -> None:
         normalize_format("pdf")
     assert str(info.value).endswith("srt, vtt, txt, docx or json")
     assert normalize_format("..Json ") == "json"
+
+
+def test_a_paragraph_never_ends_mid_sentence() -> None:
+    """Six sentences are reached inside a segment that ends mid-sentence: the paragraph
+    goes on to the end of that sentence."""
+    segs = [Segment(0.0, 4.0, "A. B. C. D. E. F. And so"), Segment(4.1, 5.0, "on. G.")]
+    assert render_txt(StandIn(segs, META)) == "A. B. C. D. E. F. And so on. G.\n"
+    quoted = [Segment(0.0, 4.0, "A. B. C. D. E. «F.»"), Segment(4.1, 5.0, "G.")]
+    assert render_txt(StandIn(quoted, META)) == "A. B. C. D. E. «F.»\n\nG.\n"
+
+
+def test_export_to_a_file_follows_the_options(transcript: Transcript, tmp_path: Path) -> None:
+    target = export(transcript, "txt", tmp_path / "t.txt", ExportOptions(timestamps=True))
+    assert target.read_text(encoding="utf-8").startswith("[00:00:00] Hello and welcome")
+
+
+def test_a_media_path_without_a_name_is_refused() -> None:
+    with pytest.raises(ExportError) as info:
+        default_export_path("/", "srt")
+    assert str(info.value) == "Can't name an export after '/'"
