@@ -26,9 +26,11 @@ def wait_all_finished(qtbot: object, win: MainWindow, timeout: int = 120_000) ->
 def drop_on(widget: object, paths: list[Path]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    center = QPointF(widget.rect().center())  # type: ignore[attr-defined]
+    point = widget.rect().center()  # type: ignore[attr-defined]
+    center = QPointF(point)
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    # QDragEnterEvent takes a QPoint (PySide6 6.11), QDropEvent a QPointF
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(widget, enter)  # type: ignore[arg-type]
     assert enter.isAccepted()
     drop = QDropEvent(center, Qt.DropAction.CopyAction, mime, buttons, modifiers)
