@@ -215,6 +215,8 @@ def test_remove_with_unexported_edits_asks(
     [item] = window.add_files([str(media["second"])])
     wait_all_finished(qtbot, window)
     assert item.document is not None
+    # the editor shows it: let its player finish opening the media before it goes
+    qtbot.waitUntil(lambda: window.editor.player.duration > 0, timeout=30_000)  # type: ignore[attr-defined]
     item.document.push(SetText(0, "changed"))
     answers = ["cancel", "discard"]
     asked: list[list[QueueItem]] = []
