@@ -77,18 +77,92 @@ def test_missing_folder_and_folder_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("exc", "expected"),
+    ("exc", "reason"),
     [
         (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), "the disk quota is exceeded"),
         (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
-        (OSError(errno.EROFS, "Read-only file system"), "read-only"),
-        (FileNotFoundError(errno.ENOENT, "No such file"), "does not exist"),
+        (PermissionError(errno.EPERM, "Operation not permitted"), "permission denied"),
+        (OSError(errno.EROFS, "Read-only file system"), "the disk is read-only"),
+        (OSError(errno.ENAMETOOLONG, "File name too long"), "the file name is too long"),
+        (IsADirectoryError(errno.EISDIR, "Is a directory"), "a folder has that name"),
+        (NotADirectoryError(errno.ENOTDIR, "Not a directory"), "part of the path is not a folder"),
+        (OSError(errno.EINVAL, "Invalid argument"), "the file name is not valid here"),
+        (OSError(errno.EIO, "Input/output error"), "the disk reported an input/output error"),
+        (OSError(errno.ENOENT, "No such file"), "the folder {folder} does not exist"),
+        (FileNotFoundError("gone"), "the folder {folder} does not exist"),
         (OSError(errno.EBUSY, "Device or resource\nbusy"), "Device or resource busy"),
+        (OSError("no errno,  just words "), "no errno, just words"),
+        (OSError(), "OSError"),
     ],
 )
-def test_error_descriptions_are_one_line(tmp_path: Path, exc: OSError, expected: str) -> None:
+def test_error_descriptions_word_for_word(tmp_path: Path, exc: OSError, reason: str) -> None:
     target = tmp_path / "sub folder" / "film 字幕.srt"
-    message = describe_write_error(exc, target)
-    assert expected in message
-    assert "film 字幕.srt" in message
-    assert "\n" not in message
+    reason = reason.format(folder=target.parent)
+    assert describe_write_error(exc, target) == f"Could not write {target}: {reason}"
+
+
+def test_a_folder_as_target_says_so(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError) as info:
+        write_bytes_atomic(tmp_path, b"")
+    assert info.value.errno == errno.EISDIR
+    assert describe_write_error(info.value, tmp_path).endswith(": a folder has that name")
+
+
+def test_temporary_name_taken_tries_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = iter(["taken", "taken", "free"])
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: next(names))
+    (tmp_path / ".murmur-taken.tmp").write_text("someone else's")
+    assert write_text_atomic(tmp_path / "out.txt", "mine").read_text() == "mine"
+    assert (tmp_path / ".murmur-taken.tmp").read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".murmur-taken.tmp", "out.txt"]
+
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "taken")
+    with pytest.raises(FileExistsError):
+        write_text_atomic(tmp_path / "other.txt", "x")
+    assert not (tmp_path / "other.txt").exists()
+
+
+def test_data_and_folder_are_flushed_to_disk_unless_asked_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    write_text_atomic(tmp_path / "a.txt", "a")
+    assert synced == ["file", "folder"]
+    synced.clear()
+    write_bytes_atomic(tmp_path / "a.bin", b"a")
+    assert synced == ["file", "folder"]
+    synced.clear()
+    write_text_atomic(tmp_path / "b.txt", "b", fsync=False)
+    write_bytes_atomic(tmp_path / "c.bin", b"c", fsync=False)
+    assert synced == []
+
+
+def test_text_encoding_is_used(tmp_path: Path) -> None:
+    assert write_text_atomic(tmp_path / "l1.txt", "é", encoding="latin-1").read_bytes() == b"\xe9"
+    assert write_text_atomic(tmp_path / "u8.txt", "é").read_bytes() == b"\xc3\xa9"
+
+
+def test_original_error_wins_when_the_clean_up_fails_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def unlink(*args: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    monkeypatch.setattr(atomic.os, "unlink", unlink)
+    with pytest.raises(OSError) as info:
+        write_text_atomic(tmp_path / "x.txt", "x")
+    assert info.value.errno == errno.ENOSPC

@@ -161,3 +161,88 @@ def test_real_speech_chunks(long_speech_track: SpeechTrack) -> None:
     ):
         if pause > options.max_pause_s + 0.4:  # regions are padded/extended by VAD
             assert not any(c.start < gap_start and gap_end < c.end for c in chunks)
+
+
+def noise_with_silences(seconds: float, sr: int, silences: list[tuple[float, float]]) -> np.ndarray:
+    samples = (0.3 * np.random.default_rng(1).standard_normal(round(seconds * sr))).astype(
+        np.float32
+    )
+    for a, b in silences:
+        samples[round(a * sr) : round(b * sr)] = 0.0
+    return samples
+
+
+def test_long_region_cuts_fall_inside_the_silences_at_any_rate_and_start() -> None:
+    """A 70 s region from 5 s, 8 kHz audio, 0.2 s of silence at 31.3 s and at 58.0 s:
+    each cut is in its silence (at the last of the equally quiet frames there)."""
+    sr = 8000
+    samples = noise_with_silences(80.0, sr, [(31.3, 31.5), (58.0, 58.2)])
+    pieces = split_long_region(SpeechRegion(5.0, 75.0), 30.0, samples, sr)
+    assert [(p.start, p.end) for p in pieces] == [
+        (5.0, pytest.approx(31.4425, abs=1e-3)),
+        (pytest.approx(31.4425, abs=1e-3), pytest.approx(58.145, abs=1e-3)),
+        (pytest.approx(58.145, abs=1e-3), 75.0),
+    ]
+    chunks = make_chunks([SpeechRegion(5.0, 75.0)], samples=samples, sample_rate=sr)
+    assert [(c.start, c.end) for c in chunks] == [(p.start, p.end) for p in pieces]
+
+
+def test_equally_quiet_spots_cut_at_the_later_one() -> None:
+    """Two silences in the allowed span: the later one leaves the first chunk fuller."""
+    samples = noise_with_silences(40.0, 16000, [(21.0, 21.2), (27.0, 27.2)])
+    pieces = split_long_region(SpeechRegion(0.0, 40.0), 30.0, samples, 16000)
+    assert [(p.start, p.end) for p in pieces] == [
+        (0.0, pytest.approx(27.1425, abs=1e-3)),
+        (pytest.approx(27.1425, abs=1e-3), 40.0),
+    ]
+
+
+def test_even_split_counts_from_the_region_start() -> None:
+    assert split_long_region(SpeechRegion(3.0, 63.0), 30.0) == [
+        SpeechRegion(3.0, 33.0),
+        SpeechRegion(33.0, 63.0),
+    ]
+    thirds = split_long_region(SpeechRegion(3.0, 64.0), 30.0)
+    assert [(p.start, p.end) for p in thirds] == [
+        (3.0, pytest.approx(23.0 + 1 / 3)),
+        (pytest.approx(23.0 + 1 / 3), pytest.approx(43.0 + 2 / 3)),
+        (pytest.approx(43.0 + 2 / 3), 64.0),
+    ]
+    assert split_long_region(SpeechRegion(40.0, 70.0), 30.0) == [SpeechRegion(40.0, 70.0)]
+
+
+def test_max_chunk_must_be_positive_and_a_pause_of_exactly_max_pause_is_kept() -> None:
+    with pytest.raises(ValueError, match=r"^max_chunk_s must be positive$"):
+        make_chunks([SpeechRegion(0.0, 1.0)], ChunkOptions(max_chunk_s=0.0))
+    small = make_chunks([SpeechRegion(0.0, 1.0)], ChunkOptions(max_chunk_s=0.5))
+    assert [(c.start, c.end) for c in small] == [(0.0, 0.5), (0.5, 1.0)]
+    regions = [SpeechRegion(0.5, 3.5), SpeechRegion(4.5, 6.0)]  # a pause of exactly 1.0 s
+    assert len(make_chunks(regions, ChunkOptions(max_pause_s=1.0))) == 1
+
+
+def best_grouping(run: list[SpeechRegion], max_s: float) -> list[int]:
+    """Brute force: group sizes with the fewest groups of at most ``max_s``, then the
+    largest total of the pauses cut at."""
+    n = len(run)
+    best: tuple[int, float] | None = None
+    sizes: list[int] = []
+    for mask in range(1 << (n - 1)):
+        cuts = [i for i in range(1, n) if mask >> (i - 1) & 1]
+        bounds = [0, *cuts, n]
+        if any(run[b - 1].end - run[a].start > max_s + EPS for a, b in itertools.pairwise(bounds)):
+            continue
+        key = (len(bounds) - 1, -sum(run[i].start - run[i - 1].end for i in cuts))
+        if best is None or key < best:
+            best, sizes = key, [b - a for a, b in itertools.pairwise(bounds)]
+    return sizes
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cuts_match_a_brute_force_search(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(3, 10))
+    lengths = [float(x) for x in np.round(rng.uniform(1.0, 14.0, n), 2)]
+    pauses = [float(x) for x in np.round(rng.uniform(0.05, 0.95, n - 1), 2)]
+    run = regions_with_pauses(lengths, pauses, t0=float(np.round(rng.uniform(0, 5), 2)))
+    chunks = make_chunks(run)
+    assert [len(c.regions) for c in chunks] == best_grouping(run, 30.0)

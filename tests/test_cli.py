@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_bad_inputs_fail_alone(
         tmp_path,
         "-q",
     )
-    assert code != 0
+    assert code == 1
     assert "Traceback" not in err
     error_lines = [line for line in err.splitlines() if "error" in line]
     assert len(error_lines) == len(bad), err
@@ -131,7 +132,7 @@ def test_model_not_there(media: dict[str, Path], tmp_path: Path) -> None:
     code, err = cli(
         media["wav"], media["mp4"], "--model", tmp_path / "no such model", "-o", tmp_path / "out"
     )
-    assert code != 0
+    assert code == 1
     assert "no such model" in err and "Traceback" not in err
     assert not any((tmp_path / "out").iterdir())
 
@@ -184,3 +185,110 @@ def test_python_dash_m_entry_point(
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / f"{media['wav'].stem}.txt").read_text(encoding="utf-8").strip()
     assert "PySide6" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def test_output_folder_that_cannot_be_made_exits_2(media: dict[str, Path], tmp_path: Path) -> None:
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, err = cli(media["wav"], "-o", blocker / "out")
+    assert code == 2
+    assert err.splitlines() == [
+        f"murmur: can't create output folder {blocker / 'out'}: Not a directory"
+    ]
+
+
+def test_a_later_format_failing_removes_the_earlier_outputs(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """srt is written first; docx can't be (a folder holds its name): no srt is left."""
+    stem = media["wav"].stem
+    (tmp_path / f"{stem}.docx").mkdir()
+    code, err = cli(
+        media["wav"], "--model", tiny_model_dir, "--device", "cpu", "-f", "srt,docx", "-o", tmp_path
+    )
+    assert code == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.docx"]
+    assert (tmp_path / f"{stem}.docx").is_dir()
+    assert [line for line in err.splitlines() if "error" in line] and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- flags
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from app import __version__
+
+    with pytest.raises(SystemExit) as info:
+        run(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"murmur {__version__}\n"
+
+
+def test_flags_against_the_defaults(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run with the defaults, one with --prompt, --max-pause and --timestamps.
+
+    Defaults: srt and txt; no times in the txt; the two sentences, 1.4 s apart, are cut
+    into 2 chunks (max pause 1.0 s); the saved context and hot words are in the prompt.
+    With the flags: the given prompt replaces them, 2.0 s joins the sentences into one
+    chunk, and every txt line starts with its time.
+    """
+    from app.core.asr.engine import Engine
+    from app.core.settings import load_settings, save_settings
+
+    saved = load_settings()
+    saved.context, saved.hotwords = "saved context", ["Zebedee"]
+    save_settings(saved)
+    prompts: list[str] = []
+    real_inputs = Engine.build_inputs
+
+    def build_inputs(self: Engine, audios: object) -> object:
+        prompts.append(self.prompt)
+        return real_inputs(self, audios)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "build_inputs", build_inputs)
+    stem = media["wav"].stem
+    stamp = re.compile(r"^\[\d{2}:\d{2}:\d{2}")
+    common = [media["wav"], "--model", tiny_model_dir, "--device", "cpu", "-o"]
+
+    code, err = cli(*common, tmp_path / "plain")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [f"{stem}.srt", f"{stem}.txt"]
+    assert re.search(r"of speech in 2 chunks$", err, re.M), err
+    assert prompts and all("saved context" in p and "Zebedee" in p for p in prompts)
+    plain = (tmp_path / "plain" / f"{stem}.txt").read_text(encoding="utf-8")
+    assert plain.strip() and not any(stamp.match(line) for line in plain.splitlines())
+
+    prompts.clear()
+    flags = ["--prompt", "Names: Li Lei, Han Meimei", "--max-pause", "2.0", "--timestamps"]
+    code, err = cli(*common, tmp_path / "flags", *flags)
+    assert code == 0, err
+    assert re.search(r"of speech in 1 chunks$", err, re.M), err
+    assert prompts and all("Names: Li Lei, Han Meimei" in p for p in prompts)
+    assert not any("saved context" in p or "Zebedee" in p for p in prompts)
+    timed = (tmp_path / "flags" / f"{stem}.txt").read_text(encoding="utf-8")
+    timed_lines = [line for line in timed.splitlines() if line.strip()]
+    assert timed_lines and all(stamp.match(line) for line in timed_lines), timed
+
+
+def test_window_without_pyside6_exits_2_with_one_line(media: dict[str, Path]) -> None:
+    """`murmur FILE` where PySide6 can't be imported (blocked in a fresh interpreter, as on
+    a machine without Qt): exit 2 and one line that says what to use instead."""
+    code = (
+        "import sys; sys.modules['PySide6'] = None\n"
+        "from app.__main__ import main\n"
+        f"sys.exit(main([{str(media['wav'])!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("murmur: the desktop window needs PySide6 (")
+    assert lines[0].endswith("Use `murmur transcribe FILE` for the command line.")

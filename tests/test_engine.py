@@ -289,3 +289,43 @@ def test_loop_detector_on_token_ids() -> None:
     low = [1, 2, 1, 1, 2, 2, 1, 2, 2, 2, 1, 1, 1, 2, 1, 2, 2, 1, 1, 2] * 2
     assert find_tail_loop(low) is None
     assert is_looping(low, hit_limit=True) and not is_looping(low, hit_limit=False)
+
+
+def test_gpu_out_of_memory_halves_the_batch_until_it_fits(
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake "GPU" whose generate() runs out of memory above 2 rows: the batch of 5 is
+    split 2 + 3, the 3 again 1 + 2; every chunk still gets the text it gets without OOM,
+    in order. One row that does not fit is a one-line error that says what to do."""
+    import torch
+
+    from app.core.events import DeviceInfo
+
+    audios = [noise(1.0 + 0.3 * i, seed=40 + i) for i in range(5)]
+    expected = [d.text for d in tiny_engine.decode_batch(audios)]
+    gpu = tiny_engine.with_options()
+    gpu._device_info = DeviceInfo("cuda", "fp32", name="Fake GPU 4 GB")
+    model = gpu.model
+    real_generate = model.generate
+    rows_tried: list[int] = []
+    fits = 2
+
+    def generate(**kwargs: Any) -> Any:
+        rows = int(kwargs["input_ids"].shape[0])
+        rows_tried.append(rows)
+        if rows > fits:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model, "generate", generate)
+    assert [d.text for d in gpu.decode_batch(audios)] == expected
+    assert rows_tried == [5, 2, 3, 1, 2]
+
+    fits = 0
+    rows_tried.clear()
+    with pytest.raises(ModelError) as info:
+        gpu.decode_batch(audios[:2])
+    assert rows_tried == [2, 1]
+    assert str(info.value) == (
+        "Out of GPU memory on Fake GPU 4 GB; close other GPU programs or use --device cpu."
+    )

@@ -27,14 +27,14 @@ from app.core.export.exporters import (
     format_timestamp,
     normalize_format,
     paragraphs,
+    render_docx,
     render_json,
     render_srt,
     render_txt,
     render_vtt,
 )
 from app.core.transcript import Segment, Transcript, TranscriptMeta
-from app.core.transcript.cues import CueOptions, wrap_lines
-from app.core.transcript.text import join_texts
+from app.core.transcript.cues import CueOptions
 
 SEGMENTS = [
     Segment(0.5, 2.25, "Hello and welcome to the show."),
@@ -89,13 +89,25 @@ def test_srt_parses_back_with_same_texts_and_times(transcript: Transcript) -> No
     content = render_srt(transcript)
     cues = list(srt.parse(content))
     assert len(cues) == len(SEGMENTS)
+    assert [cue.content.split("\n") for cue in cues] == [
+        ["Hello and welcome to the show."],
+        ["Today we talk about subtitles,", "timing and why both matter so much."],
+        ["第二部分：我们用中文说几句话，", "看看字幕是否正确。"],
+        ["Ça marche très bien, «merci» & <bye>!"],
+    ]
     for cue, seg in zip(cues, SEGMENTS, strict=True):
-        assert cue.content.split("\n") == wrap_lines(seg.text)
-        assert join_texts(cue.content.split("\n")) == seg.text
         assert seconds(cue.start) == pytest.approx(seg.start, abs=5e-4)
         assert seconds(cue.end) == pytest.approx(seg.end, abs=5e-4)
     assert [c.index for c in cues] == [1, 2, 3, 4]
     assert re.search(r"^00:00:09,000 --> 00:00:11,333$", content, re.M)
+
+
+VTT_LINES = [
+    ["Hello and welcome to the show."],
+    ["Today we talk about subtitles,", "timing and why both matter so much."],
+    ["第二部分：我们用中文说几句话，", "看看字幕是否正确。"],
+    ["Ça marche très bien, «merci» & <bye>!"],
+]
 
 
 def test_vtt_parses_back_with_same_texts_and_times(transcript: Transcript) -> None:
@@ -103,9 +115,11 @@ def test_vtt_parses_back_with_same_texts_and_times(transcript: Transcript) -> No
     assert content.startswith("WEBVTT\n\n")
     captions = list(webvtt.from_buffer(io.StringIO(content)))
     assert len(captions) == len(SEGMENTS)
+    texts: list[list[str]] = []
     for caption, seg in zip(captions, SEGMENTS, strict=True):
         lines = [html.unescape(line) for line in caption.text.split("\n")]
-        assert join_texts(lines) == seg.text
+        assert lines == VTT_LINES[len(texts)]
+        texts.append(lines)
         assert caption.start_in_seconds + caption.start_time.milliseconds / 1000 == pytest.approx(
             seg.start, abs=5e-4
         )
@@ -293,3 +307,190 @@ def test_bad_export_options_are_refused() -> None:
         ExportOptions(paragraph_sentences=0)
     with pytest.raises(ExportError):
         ExportOptions(paragraph_gap_s=-1.0)
+
+
+# --------------------------------------------------------------------------- written out
+
+
+def test_json_word_for_word(transcript: Transcript) -> None:
+    from app import __version__
+
+    meta = {
+        "source": "/media/videos/My Talk 2026.mp4",
+        "duration": 3710.0,
+        "model": "GLM-ASR-Nano-2512",
+        "device": "CPU, bf16",
+        "created": "2026-11-25T09:30:00+00:00",
+        "processing_seconds": 42.5,
+        "speech_seconds": 12.0,
+    }
+    segments = [
+        {"id": 0, "start": 0.5, "end": 2.25, "text": "Hello and welcome to the show."},
+        {
+            "id": 1,
+            "start": 2.5,
+            "end": 6.0,
+            "text": "Today we talk about subtitles, timing and why both matter so much.",
+        },
+        {
+            "id": 2,
+            "start": 9.0,
+            "end": 11.333,
+            "text": "第二部分：我们用中文说几句话，看看字幕是否正确。",
+        },
+        {"id": 3, "start": 3700.0, "end": 3702.5, "text": "Ça marche très bien, «merci» & <bye>!"},
+    ]
+    content = render_json(transcript)
+    assert content.endswith("}\n") and '"text": "第二部分' in content  # UTF-8, not \\u escapes
+    assert content.startswith('{\n  "murmur_version": ')  # indented by 2
+    assert json.loads(content) == {
+        "murmur_version": __version__,
+        **meta,
+        "version": 1,
+        "meta": meta,
+        "segments": segments,
+    }
+    rounded = render_json(StandIn([Segment(1.23456, 2.34567, "x")], META))
+    assert json.loads(rounded)["segments"][0] == {
+        "id": 0,
+        "start": 1.235,
+        "end": 2.346,
+        "text": "x",
+    }
+
+
+def test_txt_word_for_word(transcript: Transcript) -> None:
+    assert render_txt(transcript) == (
+        "Hello and welcome to the show. Today we talk about subtitles, timing and why both "
+        "matter so much.\n\n第二部分：我们用中文说几句话，看看字幕是否正确。\n\n"
+        "Ça marche très bien, «merci» & <bye>!\n"
+    )
+    assert render_txt(transcript, ExportOptions(timestamps=True)) == (
+        "[00:00:00] Hello and welcome to the show.\n"
+        "[00:00:02] Today we talk about subtitles, timing and why both matter so much.\n"
+        "[00:00:09] 第二部分：我们用中文说几句话，看看字幕是否正确。\n"
+        "[01:01:40] Ça marche très bien, «merci» & <bye>!\n"
+    )
+    assert render_txt(StandIn([], META)) == ""
+
+
+def test_vtt_word_for_word(transcript: Transcript) -> None:
+    assert render_vtt(transcript) == (
+        "WEBVTT\n\n"
+        "00:00:00.500 --> 00:00:02.250\nHello and welcome to the show.\n\n"
+        "00:00:02.500 --> 00:00:06.000\nToday we talk about subtitles,\n"
+        "timing and why both matter so much.\n\n"
+        "00:00:09.000 --> 00:00:11.333\n第二部分：我们用中文说几句话，\n看看字幕是否正确。\n\n"
+        "01:01:40.000 --> 01:01:42.500\nÇa marche très bien, «merci» &amp; &lt;bye&gt;!\n"
+    )
+
+
+def test_docx_word_for_word(transcript: Transcript) -> None:
+    import docx
+
+    document = docx.Document(io.BytesIO(render_docx(transcript)))
+    assert [p.text for p in document.paragraphs] == [
+        "My Talk 2026",
+        "Source: My Talk 2026.mp4\nDate: 2026-11-25 09:30\n"
+        "Model: GLM-ASR-Nano-2512 · CPU, bf16\nDuration: 01:01:50",
+        "Hello and welcome to the show. Today we talk about subtitles, timing and why both "
+        "matter so much.",
+        "第二部分：我们用中文说几句话，看看字幕是否正确。",
+        "Ça marche très bien, «merci» & <bye>!",
+    ]
+    assert document.core_properties.title == "My Talk 2026"
+    assert document.core_properties.author == "Murmur"
+
+    bare = TranscriptMeta(source="", created="2026-11-25T09:30:00Z", model="m")
+    timed = docx.Document(
+        io.BytesIO(render_docx(StandIn(SEGMENTS[:2], bare), ExportOptions(timestamps=True)))
+    )
+    assert [p.text for p in timed.paragraphs] == [
+        "Transcript",
+        "Date: 2026-11-25 09:30\nModel: m",
+        "[00:00:00] Hello and welcome to the show.",
+        "[00:00:02] Today we talk about subtitles, timing and why both matter so much.",
+    ]
+    titled = docx.Document(io.BytesIO(render_docx(transcript, ExportOptions(title="Talk"))))
+    assert titled.paragraphs[0].text == "Talk"
+
+
+def test_subtitles_end_at_the_media_end() -> None:
+    """Reshaped cues (cue options given) never run past the media's duration."""
+    options = ExportOptions(cues=CueOptions())
+    late = [Segment(8.0, 12.0, "Past the end.")]
+    content = render_srt(StandIn(late, TranscriptMeta(duration=10.0)), options)
+    assert "00:00:08,000 --> 00:00:10,000" in content
+    unknown = render_srt(StandIn(late, TranscriptMeta()), options)
+    assert "00:00:08,000 --> 00:00:12,000" in unknown
+
+
+def test_paragraphs_by_pause_and_sentence_count() -> None:
+    def seg(start: float, text: str) -> Segment:
+        return Segment(start, start + 1.0, text)
+
+    # a pause of exactly 2.0 s keeps the paragraph; a longer one starts a new one
+    kept = [seg(0.0, "One."), seg(3.0, "Two.")]
+    assert render_txt(StandIn(kept, META)) == "One. Two.\n"
+    split = [seg(0.0, "One."), seg(3.01, "Two.")]
+    assert render_txt(StandIn(split, META)) == "One.\n\nTwo.\n"
+    # six sentences make a paragraph (the seventh starts the next); 。 counts once each
+    seven = [seg(float(i), f"S{i}.") for i in range(7)]
+    assert render_txt(StandIn(seven, META)) == "S0. S1. S2. S3. S4. S5.\n\nS6.\n"
+    wide = [seg(0.0, "一。二。三。"), seg(1.0, "四。五。六。"), seg(2.0, "七。")]
+    assert render_txt(StandIn(wide, META)) == "一。二。三。四。五。六。\n\n七。\n"
+    # a quote after the full stop still ends the sentence; an abbreviation alone does not
+    quoted = [seg(float(i), f"“S{i}.”") for i in range(7)]
+    assert render_txt(StandIn(quoted, META)).count("\n\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"paragraph_gap_s": -1.0}, "paragraph_gap_s must be a number of seconds >= 0, not -1.0"),
+        ({"paragraph_gap_s": True}, "paragraph_gap_s must be a number of seconds >= 0, not True"),
+        ({"paragraph_gap_s": "2"}, "paragraph_gap_s must be a number of seconds >= 0, not '2'"),
+        ({"paragraph_sentences": 0}, "paragraph_sentences must be a whole number >= 1, not 0"),
+        ({"paragraph_sentences": 1.5}, "paragraph_sentences must be a whole number >= 1, not 1.5"),
+        (
+            {"paragraph_sentences": True},
+            "paragraph_sentences must be a whole number >= 1, not True",
+        ),
+    ],
+)
+def test_bad_export_options_say_which_and_why(options: dict, message: str) -> None:
+    with pytest.raises(ExportError) as info:
+        ExportOptions(**options)
+    assert str(info.value) == message
+
+
+def test_edge_values_of_export_options_are_accepted() -> None:
+    assert ExportOptions(paragraph_gap_s=0, paragraph_sentences=1).paragraph_sentences == 1
+    assert ExportOptions(paragraph_gap_s=0.5).paragraph_gap_s == 0.5
+
+
+def test_unknown_format_lists_the_choices() -> None:
+    with pytest.raises(ExportError) as info:
+        normalize_format("pdf")
+    assert str(info.value).endswith("srt, vtt, txt, docx or json")
+    assert normalize_format("..Json ") == "json"
+
+
+def test_a_paragraph_never_ends_mid_sentence() -> None:
+    """Six sentences are reached inside a segment that ends mid-sentence: the paragraph
+    goes on to the end of that sentence."""
+    segs = [Segment(0.0, 4.0, "A. B. C. D. E. F. And so"), Segment(4.1, 5.0, "on. G.")]
+    assert render_txt(StandIn(segs, META)) == "A. B. C. D. E. F. And so on. G.\n"
+    quoted = [Segment(0.0, 4.0, "A. B. C. D. E. «F.»"), Segment(4.1, 5.0, "G.")]
+    assert render_txt(StandIn(quoted, META)) == "A. B. C. D. E. «F.»\n\nG.\n"
+
+
+def test_export_to_a_file_follows_the_options(transcript: Transcript, tmp_path: Path) -> None:
+    target = export(transcript, "txt", tmp_path / "t.txt", ExportOptions(timestamps=True))
+    assert target.read_text(encoding="utf-8").startswith("[00:00:00] Hello and welcome")
+
+
+def test_a_media_path_without_a_name_is_refused() -> None:
+    with pytest.raises(ExportError) as info:
+        default_export_path("/", "srt")
+    assert str(info.value) == "Can't name an export after '/'"

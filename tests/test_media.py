@@ -169,6 +169,34 @@ def test_cancel_stops_decoding(speech_containers: dict[str, Path]) -> None:
         decode_audio(speech_containers["mp3"], cancel=cancel)
 
 
+@pytest.fixture(scope="module")
+def long_noise(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """Five minutes of quiet noise as WAV at 8 kHz (decoded by PyAV, resampled) and at
+    16 kHz (read by soundfile)."""
+    folder = tmp_path_factory.mktemp("long noise")
+    noise = np.random.default_rng(7).standard_normal(300 * 16000).astype(np.float32) * 0.01
+    out = {16000: folder / "noise16k.wav", 8000: folder / "noise8k.wav"}
+    sf.write(out[16000], noise, 16000, subtype="PCM_16")
+    sf.write(out[8000], noise[::2], 8000, subtype="PCM_16")
+    return out
+
+
+@pytest.mark.parametrize("rate", [8000, 16000], ids=["pyav", "soundfile"])
+def test_cancel_during_decoding_stops_mid_way(long_noise: dict[int, Path], rate: int) -> None:
+    """Cancel set at the first progress report stops the decode loop at its next check,
+    long before the end of the file (not only at the final check after decoding)."""
+    cancel = threading.Event()
+    seen: list[float] = []
+
+    def progress(fraction: float) -> None:
+        seen.append(fraction)
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        decode_audio(long_noise[rate], cancel=cancel, progress=progress)
+    assert len(seen) == 1 and seen[0] < 0.1, seen
+
+
 def test_progress_is_reported_up_to_one(speech_containers: dict[str, Path]) -> None:
     seen: list[float] = []
     decode_audio(speech_containers["mp3"], progress=seen.append)

@@ -234,6 +234,24 @@ def test_progress_and_cancel(speech_samples: np.ndarray) -> None:
         detect_speech(speech_samples, cancel=cancel)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cancel_during_detection_stops_mid_way(workers: int) -> None:
+    """Cancel set at the first progress report stops every stretch at its next check:
+    the detection ends having reported only a small part of the work."""
+    noise = np.random.default_rng(3).standard_normal(600 * 16000).astype(np.float32) * 0.01
+    cancel = threading.Event()
+    seen: list[float] = []
+
+    def progress(fraction: float) -> None:
+        seen.append(fraction)
+        cancel.set()
+
+    options = VadOptions(workers=workers, max_stretches=8)
+    with pytest.raises(Cancelled):
+        detect_speech(noise, options=options, cancel=cancel, progress=progress)
+    assert seen and max(seen) < 0.2, seen[-5:]
+
+
 def test_wrong_rate_is_refused(speech_samples: np.ndarray) -> None:
     with pytest.raises(ValueError, match="16000"):
         detect_speech(speech_samples, sample_rate=8000)

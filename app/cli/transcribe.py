@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from app import __version__
+from app.cli.interrupt import EXIT_CANCELLED, cancel_on_signals
 from app.core.errors import Cancelled, ModelError, MurmurError
 from app.core.events import (
     DownloadProgress,
@@ -27,6 +28,7 @@ from app.core.events import (
     SpeechFound,
     StageChanged,
 )
+from app.core.hold import hold
 from app.core.settings import (
     CHANNEL_CHOICES,
     DEFAULT_MODEL_ID,
@@ -38,6 +40,8 @@ from app.core.transcript.chinese import CHINESE_SCRIPTS
 
 if TYPE_CHECKING:
     from app.core.asr.engine import Engine
+    from app.core.export.exporters import ExportOptions
+    from app.core.export.naming import PlannedOutput
     from app.core.pipeline import PipelineOptions
     from app.core.store import Library
     from app.core.transcript import Transcript
@@ -402,7 +406,7 @@ def transcribe_inputs(
     """Transcribe ``inputs`` with the options in ``args`` (see :func:`add_output_arguments`
     and :func:`add_model_arguments`); returns the exit status (0: every input succeeded)."""
     from app.core.asr.engine import Engine
-    from app.core.export.exporters import ExportOptions, export
+    from app.core.export.exporters import ExportOptions
     from app.core.export.naming import plan_outputs
 
     settings = settings_from_args(args)
@@ -435,6 +439,49 @@ def transcribe_inputs(
     progress = ProgressLine(stderr, enabled=not getattr(args, "quiet", False))
     cancel = threading.Event()
     library = None if args.no_library else open_library(progress)
+    try:
+        # Ctrl+C / SIGTERM only set `cancel`: every stage stops at its next check and
+        # its threads are joined before we exit 130 (a second signal exits at once).
+        with cancel_on_signals(cancel):
+            return _run_inputs(
+                plans, engine, pipeline_options, export_options, progress, cancel, library, settings
+            )
+    finally:
+        if library is not None:
+            library.close()
+
+
+def _export_all(
+    transcript: Transcript | None,
+    plan: PlannedOutput,
+    export_options: ExportOptions,
+    progress: ProgressLine,
+    cancel: threading.Event,
+    written: list[Path],
+) -> None:
+    """Write every planned format, appending each file to ``written`` as soon as it exists."""
+    from app.core.export.exporters import export
+
+    progress.show(f"{plan.source.name}: writing {', '.join(plan.paths)}", force=True)
+    for fmt, target in plan.paths.items():
+        if cancel.is_set():
+            raise Cancelled()
+        written.append(export(transcript, fmt, target, export_options))  # type: ignore[arg-type]
+        hold("export", cancel)
+    if cancel.is_set():
+        raise Cancelled()
+
+
+def _run_inputs(
+    plans: Sequence[PlannedOutput],
+    engine: Engine,
+    pipeline_options: PipelineOptions,
+    export_options: ExportOptions,
+    progress: ProgressLine,
+    cancel: threading.Event,
+    library: Library | None,
+    settings: Settings,
+) -> int:
     failures = 0
     for plan in plans:
         if plan.renamed:
@@ -446,32 +493,28 @@ def transcribe_inputs(
             transcript = _transcribe_one(
                 path, engine, pipeline_options, progress, cancel, library, settings
             )
-            for fmt, target in plan.paths.items():
-                written.append(export(transcript, fmt, target, export_options))
+            _export_all(transcript, plan, export_options, progress, cancel, written)
             for out in written:
                 progress.say(f"wrote {out}")
         except (KeyboardInterrupt, Cancelled):
             cancel.set()
+            _remove(written)
             progress.say(f"murmur: {path.name}: cancelled")
-            if library is not None:
-                library.close()
-            return 130
+            return EXIT_CANCELLED
         except MurmurError as exc:
             failures += 1
             progress.say(f"murmur: error: {exc}")
             _remove(written)
             if isinstance(exc, ModelError):
                 # Without a model no other input can succeed either.
-                failures += len(inputs) - position - 1
+                failures += len(plans) - position - 1
                 break
         except Exception as exc:  # a bug: still one line, details on request
             failures += 1
             progress.say(f"murmur: error: {path.name}: unexpected {type(exc).__name__}: {exc}")
             _remove(written)
             if os.environ.get("MURMUR_DEBUG"):
-                traceback.print_exc(file=stderr)
-    if library is not None:
-        library.close()
+                traceback.print_exc(file=progress.stream)
     return 1 if failures else 0
 
 

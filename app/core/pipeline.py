@@ -102,12 +102,12 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
         except BaseException as exc:  # handed to the generator's thread below
             outcome["error"] = exc
 
-    # Not a daemon, and always joined: a thread left inside torch while the interpreter
-    # exits aborts the process (issue #16). Engine.load stops early once cancel is set.
-    loader = threading.Thread(target=run, name="murmur-model-load", daemon=False)
+    # Not a daemon, and always joined: the process must never exit while this
+    # thread is inside torch. On a cancel it ends at the loader's next check.
+    loader = threading.Thread(target=run, name="murmur-model-load")
     loader.start()
-    announced_download = False
     try:
+        announced_download = False
         while loader.is_alive() or not events.empty():
             try:
                 progress = events.get(timeout=0.1)
@@ -117,7 +117,7 @@ def load_engine(engine: Engine, cancel: _threading.Event | None = None) -> Itera
                 announced_download = True
                 yield StageChanged(Stage.DOWNLOADING_MODEL, f"Downloading {engine.options.model}")
             yield progress
-    finally:  # also when the consumer stops early (the generator is closed)
+    finally:
         loader.join()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]

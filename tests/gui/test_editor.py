@@ -324,6 +324,28 @@ def test_find_and_replace_with_case_and_whole_word(editor: TranscriptEditor) -> 
     assert doc.undo_stack.count() == 1
 
 
+def test_find_bar_keys_enter_shift_enter_and_escape(editor: TranscriptEditor, qtbot: QtBot) -> None:
+    """Typed into the find field: Enter goes to the next match, Shift+Enter to the
+    previous one, Escape closes the bar."""
+    editor.set_document(make_doc())
+    editor.show()
+    bar = editor.find_bar
+    editor.action_find.trigger()
+    assert bar.isVisible()
+    qtbot.keyClicks(bar.find_edit, "cat")
+    assert bar.count_label.text() == "3 matches"
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return)
+    assert bar.current_match == (1, 4, 7) and editor.table.current_row() == 1
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Enter)  # the keypad's Enter too
+    assert bar.current_match == (2, 3, 6)
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert bar.current_match == (1, 4, 7) and bar.count_label.text() == "1 of 3"
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert bar.current_match == (2, 16, 19)  # wraps backwards
+    qtbot.keyClick(bar.find_edit, Qt.Key.Key_Escape)
+    assert not bar.isVisible() and bar.current_match is None
+
+
 def _marked_columns(editor: TranscriptEditor, row: int) -> list[int]:
     """x positions (viewport pixels) in ``row`` painted in the find bar's match colour."""
     from app.gui.editor.segment_table import MATCH_BACKGROUND
@@ -395,6 +417,23 @@ def test_playback_position_highlights_and_scrolls(
     editor.action_forward_5s.trigger()  # clamped to the media's 3 s
     assert editor.player.position == pytest.approx(3.0) and model.current_row is None
     assert not editor.preview.isVisibleTo(editor)  # audio only: no video preview
+
+    # Following playback scrolls the table: 80 rows never fit in the view at once.
+    many = [Segment(i * 0.03, i * 0.03 + 0.02, f"line {i}") for i in range(80)]
+    editor.set_document(
+        TranscriptDocument(Transcript(many, TranscriptMeta(duration=3.0)), wav_path)
+    )
+    table = editor.table
+
+    def shown(row: int) -> bool:
+        rect = table.visualRect(model.index(row, COL_TEXT))
+        return table.viewport().rect().contains(rect.center())
+
+    assert shown(0) and not shown(79)
+    editor.player.seek(79 * 0.03 + 0.01)
+    assert model.current_row == 79 and shown(79) and not shown(0)
+    editor.player.seek(0.01)
+    assert model.current_row == 0 and shown(0) and not shown(79)
 
 
 def test_space_plays_when_table_has_focus(

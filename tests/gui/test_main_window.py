@@ -215,6 +215,8 @@ def test_remove_with_unexported_edits_asks(
     [item] = window.add_files([str(media["second"])])
     wait_all_finished(qtbot, window)
     assert item.document is not None
+    # the editor shows it: let its player finish opening the media before it goes
+    qtbot.waitUntil(lambda: window.editor.player.duration > 0, timeout=30_000)  # type: ignore[attr-defined]
     item.document.push(SetText(0, "changed"))
     answers = ["cancel", "discard"]
     asked: list[list[QueueItem]] = []
@@ -224,9 +226,13 @@ def test_remove_with_unexported_edits_asks(
         return answers.pop(0)
 
     monkeypatch.setattr(window, "ask_unexported", ask)
-    window.remove_item(item.id)
+    card = window.queue_view.card(item.id)
+    assert card is not None and card.remove_button.isVisibleTo(card)
+    card.remove_button.click()
     assert window.queue.rowCount() == 1  # cancelled: kept
-    window.remove_item(item.id)
+    card = window.queue_view.card(item.id)
+    assert card is not None
+    card.remove_button.click()
     assert window.queue.rowCount() == 0
     assert [[i.name for i in a] for a in asked] == [["second.wav"], ["second.wav"]]
     assert window.pages.currentIndex() == main_window_module.PAGE_EMPTY

@@ -32,6 +32,7 @@ from app.core.asr.model_loader import (
 from app.core.asr.repetition import is_looping, trim_loop
 from app.core.errors import Cancelled, MediaError, ModelError
 from app.core.events import DeviceInfo, DownloadProgress
+from app.core.hold import hold
 
 __all__ = [
     "ANTI_REPETITION",
@@ -212,6 +213,7 @@ class Engine:
                 import torch
 
                 torch.set_num_threads(self.options.threads or default_threads())
+            hold("loading", cancel)
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
             self._model, self._processor = model, processor

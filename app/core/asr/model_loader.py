@@ -460,7 +460,11 @@ def load_model(folder: Path, info: DeviceInfo) -> tuple[Any, Any, DeviceInfo]:
     Raises ModelError with a one-line message.
     """
     from transformers import AutoProcessor, GlmAsrForConditionalGeneration
+    from transformers.utils import logging as transformers_logging
 
+    # Murmur says "Loading ..." itself; transformers' own weights bar would print
+    # to stderr, even after a Ctrl+C while the loading thread finishes.
+    transformers_logging.disable_progress_bar()
     try:
         processor = AutoProcessor.from_pretrained(str(folder))
     except Exception as exc:

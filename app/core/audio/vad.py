@@ -19,6 +19,7 @@ block's noise floor, so pure low-level noise (no such parts) is not amplified.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -288,6 +289,25 @@ def _default_workers() -> int:
     return max(1, min(cpus, _MAX_DEFAULT_WORKERS))
 
 
+def _join_all(pool: list[threading.Thread], stop: threading.Event) -> None:
+    """Join every worker, even when an exception (Ctrl+C) lands in ``join()``.
+
+    The workers are not daemons: the process must never exit while one of them is
+    inside torch (that aborts). On an exception ``stop`` makes them end at their
+    next check (within 16 windows); they are joined before it propagates.
+    """
+    try:
+        for t in pool:
+            t.join()
+    except BaseException:
+        stop.set()
+        for t in pool:
+            while t.is_alive():
+                with contextlib.suppress(KeyboardInterrupt):
+                    t.join()
+        raise
+
+
 def speech_probabilities(
     samples: np.ndarray,
     sample_rate: int = MODEL_RATE,
@@ -331,18 +351,13 @@ def speech_probabilities(
         if len(groups) == 1:
             work(groups[0])
         else:
-            # Not daemons, and joined even when the join is interrupted (Ctrl+C): threads
-            # left inside torch while the interpreter exits abort it (issue #16).
-            pool = [threading.Thread(target=work, args=(g,), daemon=False) for g in groups]
+            pool = [
+                threading.Thread(target=work, args=(g,), name=f"murmur-vad-{i}")
+                for i, g in enumerate(groups)
+            ]
             for t in pool:
                 t.start()
-            try:
-                for t in pool:
-                    t.join()
-            finally:
-                stop.set()  # they stop at their next check (every 16 windows)
-                for t in pool:
-                    t.join()
+            _join_all(pool, stop)
     finally:
         torch.set_num_threads(threads)
     if errors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -92,6 +92,7 @@ class FindReplaceBar(QWidget):
         self.match_case.toggled.connect(self._restart)
         self.whole_word.toggled.connect(self._restart)
         self.find_edit.returnPressed.connect(self.find_next)
+        self.find_edit.installEventFilter(self)  # Shift+Enter: previous match
         self.replace_edit.returnPressed.connect(self.replace_current)
         self.next_button.clicked.connect(self.find_next)
         self.previous_button.clicked.connect(self.find_previous)
@@ -134,6 +135,18 @@ class FindReplaceBar(QWidget):
         if match != self._current:
             self._current = match
             self.currentChanged.emit(match)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.find_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.find_previous()
+            return True
+        return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
