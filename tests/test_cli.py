@@ -203,11 +203,21 @@ def test_output_folder_that_cannot_be_made_exits_2(media: dict[str, Path], tmp_p
 def test_a_later_format_failing_removes_the_earlier_outputs(
     media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """srt is written first; docx can't be (a folder holds its name): no srt is left."""
+    """srt is written first; docx can't be (a folder holds its name, and --overwrite
+    keeps the plain names): no srt is left."""
     stem = media["wav"].stem
     (tmp_path / f"{stem}.docx").mkdir()
     code, err = cli(
-        media["wav"], "--model", tiny_model_dir, "--device", "cpu", "-f", "srt,docx", "-o", tmp_path
+        media["wav"],
+        "--model",
+        tiny_model_dir,
+        "--device",
+        "cpu",
+        "-f",
+        "srt,docx",
+        "-o",
+        tmp_path,
+        "--overwrite",
     )
     assert code == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{stem}.docx"]
