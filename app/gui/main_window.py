@@ -262,8 +262,12 @@ class MainWindow(QMainWindow):
         self.title_label.setText("Dictation")
 
     def add_transcript(self, path: str, transcript: Transcript) -> QueueItem:
-        """Queue a transcript made here (a dictation) as a finished item, in the editor."""
+        """Queue a transcript made here (a dictation) as a finished item, in the editor,
+        and keep it in the library (kind "dictation"; edits are autosaved there)."""
+        from app.gui.history.library_jobs import store_dictation
+
         item = self.queue.add([path])[0]
+        item.library_id = store_dictation(self.library, path, transcript, self.effective_settings())
         self._attach_document(item, transcript)
         self.queue_view.select_item(item.id)
         self._show_item(item)

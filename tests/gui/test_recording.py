@@ -95,6 +95,12 @@ def test_record_stop_and_the_transcript_appears_in_the_editor(
     hyp = " ".join(text for _s, _e, text in rows)
     assert wer([" ".join(track.sentences)], [hyp]) <= WER_BAR, (track.sentences, hyp)
     assert path.exists()  # kept unless deleted
+    # The recording is in the library, as a recording, with its words.
+    assert window.library is not None and item.library_id is not None
+    entry = window.library.get(item.library_id)
+    assert (entry.kind, entry.status) == ("recording", "done")
+    stored = " ".join(s.text for s in window.library.segments(item.library_id))
+    assert wer([" ".join(track.sentences)], [stored]) <= WER_BAR
 
 
 def test_the_dictation_view_grows_while_speech_plays_and_saves_a_transcript(
@@ -141,6 +147,13 @@ def test_the_dictation_view_grows_while_speech_plays_and_saves_a_transcript(
     assert len(rows) == len(track.sentences)
     for (start, end, _t), onset in zip(rows, track.onsets, strict=True):
         assert abs(start - onset) < 0.5 and end > start
+    # ... and kept in the library as a dictation, found by its words.
+    assert window.library is not None and item.library_id is not None
+    entry = window.library.get(item.library_id)
+    assert (entry.kind, entry.status) == ("dictation", "done")
+    assert len(window.library.segments(item.library_id)) == len(track.sentences)
+    word = max(track.sentences[0].split(), key=len)
+    assert any(m.transcription_id == item.library_id for m in window.library.search(word))
 
 
 def test_no_device_disables_record_and_says_why(qtbot, window: MainWindow) -> None:

@@ -111,11 +111,22 @@ class JobRecorder:
             logging.getLogger(__name__).warning("could not store the job's status: %s", exc)
 
 
+def media_kind(path: str | Path) -> str:
+    """``"recording"`` for a file in Murmur's recordings folder, else ``"file"``."""
+    from app.core.audio.capture import recordings_dir
+
+    try:
+        Path(path).resolve().relative_to(recordings_dir().resolve())
+    except (ValueError, OSError):
+        return "file"
+    return "recording"
+
+
 def start_job(
     library: Library,
     path: str | Path,
     *,
-    kind: str = "file",
+    kind: str | None = None,
     settings: Mapping[str, Any] | None = None,
     model: str = "",
     title: str | None = None,
@@ -126,7 +137,7 @@ def start_job(
         NewJob(
             title=title if title is not None else path.stem,
             media_path=str(path.resolve()) if path.exists() else str(path),
-            kind=kind,
+            kind=kind or media_kind(path),
             model=model,
             settings=dict(settings or {}),
             status="running",

@@ -8,7 +8,7 @@ from pathlib import Path
 from app.core.errors import MurmurError
 from app.core.settings import Settings
 from app.core.store import Library, NewJob
-from app.core.store.jobs import settings_record
+from app.core.store.jobs import media_kind, settings_record
 from app.core.transcript import Transcript
 from app.gui.document import TranscriptDocument
 
@@ -29,6 +29,7 @@ def library_job(
             NewJob(
                 title=media.stem,
                 media_path=str(media.resolve()),
+                kind=media_kind(media),
                 model=settings.model,
                 settings=settings_record(settings),
                 status="queued",
@@ -37,6 +38,33 @@ def library_job(
     except MurmurError as exc:
         log.warning("not kept in the library: %s", exc)
         return None
+
+
+def store_dictation(
+    library: Library | None, path: str, transcript: Transcript, settings: Settings
+) -> int | None:
+    """Keep a dictation saved as a transcript in the library (kind "dictation")."""
+    if library is None or library.read_only:
+        return None
+    media = Path(path)
+    try:
+        tid = library.create(
+            NewJob(
+                title=f"Dictation {media.stem}" if media.stem else "Dictation",
+                media_path=str(media.resolve()) if media.exists() else str(media),
+                kind="dictation",
+                model=settings.model,
+                settings=settings_record(settings),
+                status="running",
+                duration=transcript.meta.duration,
+            )
+        )
+        library.save_segments(tid, transcript.segments)
+        library.finish(tid, transcript.meta)
+    except MurmurError as exc:
+        log.warning("dictation not kept in the library: %s", exc)
+        return None
+    return tid
 
 
 def document_for(transcript: Transcript) -> TranscriptDocument:
