@@ -580,6 +580,10 @@ def _check_cancel(cancel: threading.Event | None) -> None:
         raise Cancelled()
 
 
+_MAX_CHANNELS = 16  # 9.1.6 has 16; anything wider is damage
+_MIN_RATE, _MAX_RATE = 1000, 768_000
+
+
 class _StreamDecoder:
     """Decode one audio stream into a mono buffer at ``rate``, frame by frame.
 
@@ -626,6 +630,14 @@ class _StreamDecoder:
             self._source_end += gap
 
     def add(self, frame: Any) -> None:
+        # Damaged data can decode into frames no real audio has (dozens of channels,
+        # a rate of 0); resampling those has crashed FFmpeg inside the process. Such
+        # a frame is a decoding error, never audio.
+        channels = len(frame.layout.channels)
+        if not (1 <= channels <= _MAX_CHANNELS and frame.samples > 0):
+            raise ValueError(f"implausible frame: {channels} channels, {frame.samples} samples")
+        if not _MIN_RATE <= int(frame.sample_rate or 0) <= _MAX_RATE:
+            raise ValueError(f"implausible frame: sample rate {frame.sample_rate}")
         self._fill_gap(frame)
         key = (frame.format.name, frame.layout.name, int(frame.sample_rate))
         if key != self._layout_key:
