@@ -157,10 +157,11 @@ def test_long_sentence_splits_at_clauses_then_words() -> None:
     assert any(p.endswith("a while now,") or p.endswith("honestly,") for p in pieces)
 
 
-def test_chinese_splits_by_characters_with_at_most_16_per_line() -> None:
-    text = "我们" * 40 + "。"  # no punctuation inside: must split between characters
-    # three even pieces of 27 characters (a cue holds 2 lines of 16), none starting with 。
-    assert split_text(text) == ["我们" * 13 + "我", "们" + "我们" * 13, "我们" * 13 + "。"]
+def test_chinese_splits_between_words_with_at_most_16_per_line() -> None:
+    text = "我们" * 40 + "。"  # no punctuation inside: must split between words (我们)
+    # three near-even pieces (a cue holds 2 lines of 16), no word cut, none starting with 。
+    assert split_text(text) == ["我们" * 14, "我们" * 13, "我们" * 13 + "。"]
+    assert wrap_lines("我们" * 13 + "。") == ["我们" * 7, "我们" * 6 + "。"]
 
 
 # --------------------------------------------------------------------------- timing
