@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.core.errors import MurmurError
+from app.core.processes import pid_alive
 from app.core.settings import data_dir
 
 log = logging.getLogger(__name__)
@@ -484,22 +485,6 @@ _live_markers: set[Path] = set()
 _live_lock = threading.Lock()
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class InterruptedRecording:
     """A recording whose process died before it finished (found on the next start)."""
@@ -532,7 +517,7 @@ def find_interrupted_recordings() -> list[InterruptedRecording]:
             pid = int(data.get("pid", 0))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and pid_alive(pid):
             continue  # still being recorded by another Murmur
         size = path.stat().st_size if path.is_file() else 0
         if size == 0:

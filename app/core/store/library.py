@@ -28,6 +28,7 @@ from typing import Any
 from app.core.audio.chunking import Chunk
 from app.core.audio.vad import SpeechRegion
 from app.core.errors import MurmurError
+from app.core.processes import pid_alive
 from app.core.store.schema import (
     SCHEMA_VERSION,
     has_fts,
@@ -417,7 +418,7 @@ class Library:
         rows = self.conn.execute(
             "SELECT id, pid FROM transcriptions WHERE status IN ('queued', 'running')"
         ).fetchall()
-        dead = [tid for tid, pid in rows if not _alive(pid)]
+        dead = [tid for tid, pid in rows if not pid_alive(pid)]
         if dead:
             with self.transaction() as conn:
                 conn.executemany(
@@ -852,20 +853,6 @@ def _touch(conn: sqlite3.Connection, transcription_id: int) -> None:
     conn.execute(
         "UPDATE transcriptions SET updated = ? WHERE id = ?", (now_iso(), transcription_id)
     )
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def _phrase(term: str) -> str:
