@@ -178,11 +178,7 @@ class SettingsDialog(QDialog):
         self.hotwords_edit.setPlaceholderText("Names and terms, separated by commas")
         self.max_pause = _dspin(0.1, 10.0, settings.max_pause_s)
         self.max_pause.setAccessibleName("Longest pause inside a chunk")
-        self.channel_combo = QComboBox()
-        self.channel_combo.setAccessibleName("Channels")
-        for key in CHANNEL_CHOICES:
-            self.channel_combo.addItem(_CHANNEL_LABELS.get(key, key), key)
-        self.channel_combo.setCurrentIndex(max(0, self.channel_combo.findData(settings.channel)))
+        self.channel_combo = _combo("Channels", CHANNEL_CHOICES, _CHANNEL_LABELS, settings.channel)
         trans_box = QGroupBox("Transcription")
         form = QFormLayout(trans_box)
         form.addRow("Context:", self.context_edit)
@@ -205,12 +201,8 @@ class SettingsDialog(QDialog):
         self.max_cps_latin.setAccessibleName("Reading speed, Latin")
         self.max_cps_cjk = _cps_spin(30.0, settings.max_cps_cjk)
         self.max_cps_cjk.setAccessibleName("Reading speed, CJK")
-        self.chinese_combo = QComboBox()
-        self.chinese_combo.setAccessibleName("Chinese characters")
-        for key in CHINESE_SCRIPTS:
-            self.chinese_combo.addItem(CHINESE_SCRIPT_NAMES[key], key)
-        self.chinese_combo.setCurrentIndex(
-            max(0, self.chinese_combo.findData(settings.chinese_script))
+        self.chinese_combo = _combo(
+            "Chinese characters", CHINESE_SCRIPTS, CHINESE_SCRIPT_NAMES, settings.chinese_script
         )
         subs_box = QGroupBox("Subtitles")
         form = QFormLayout(subs_box)
