@@ -15,11 +15,13 @@ from app.core.audio.media import decode_audio
 from app.core.audio.vad import (
     SpeechRegion,
     VadOptions,
+    _loud_level,
     _plan,
     clean_regions,
     detect_speech,
     normalization_gains,
     speech_probabilities,
+    window_levels_db,
 )
 from app.core.errors import Cancelled
 from tests import speech
@@ -261,3 +263,117 @@ def test_clean_regions_sorts_clips_and_splits_overlaps() -> None:
     raw = [SpeechRegion(5.0, 7.0), SpeechRegion(-1.0, 1.0), SpeechRegion(6.0, 12.0)]
     cleaned = clean_regions(raw, duration=10.0)
     assert cleaned == [SpeechRegion(0.0, 1.0), SpeechRegion(5.0, 6.5), SpeechRegion(6.5, 10.0)]
+
+
+# ----------------------------------------------------------------- level analysis, exact values
+
+
+def _windows(*levels_db: float) -> np.ndarray:
+    """One constant 512-sample window per level: its RMS is exactly that level."""
+    return np.concatenate([np.full(512, 10 ** (db / 20), dtype=np.float32) for db in levels_db])
+
+
+def test_window_levels_are_the_rms_of_each_window_in_dbfs() -> None:
+    samples = np.concatenate([_windows(-20.0, -40.0), np.full(100, 0.5, dtype=np.float32)])
+    levels = window_levels_db(samples)
+    # The last window holds 100 samples at 0.5 and is zero-padded to 512:
+    # mean square 100 * 0.25 / 512 = 0.048828 -> -13.113 dBFS.
+    np.testing.assert_allclose(levels, [-20.0, -40.0, -13.1133], atol=1e-3)
+    assert levels.dtype == np.float64
+
+
+def test_window_levels_of_silence_and_of_nothing() -> None:
+    np.testing.assert_allclose(window_levels_db(np.zeros(1024, np.float32)), [-200.0, -200.0])
+    assert window_levels_db(np.zeros(0, np.float32)).shape == (0,)
+    # A partial window alone is one window.
+    np.testing.assert_allclose(
+        window_levels_db(np.full(10, 1.0, np.float32)), [-17.0927], atol=1e-3
+    )
+
+
+def test_loud_level_is_the_90th_percentile_of_windows_10_db_over_the_floor() -> None:
+    quiet = [-60.0] * 90
+    assert _loud_level(np.array(quiet + list(range(-30, -20))), 10) == pytest.approx(-21.9)
+    # Exactly 10 dB over the floor counts as loud.
+    assert _loud_level(np.array(quiet + [-50.0] * 10), 10) == pytest.approx(-50.0)
+    assert _loud_level(np.array(quiet + [-50.5] * 10), 10) is None
+    # Too few loud windows: exactly min_loud is enough, one fewer is not.
+    assert _loud_level(np.array(quiet + [-20.0] * 5), 5) == pytest.approx(-20.0)
+    assert _loud_level(np.array(quiet + [-20.0] * 5), 6) is None
+    # Digital silence is not the floor: windows at -100 dB or below are ignored.
+    assert _loud_level(np.array([-200.0] * 90 + [-100.0] * 30 + [-30.0] * 5), 10) is None
+    assert _loud_level(np.array([-200.0] * 900 + [-60.0] * 90 + [-20.0] * 10), 10) == -20.0
+
+
+def test_normalization_brings_loud_parts_to_the_target() -> None:
+    # 32 windows at -60 dB then 32 at -40 dB: the loud parts are at -40, the
+    # target is -20, so every window gets +20 dB (x10).
+    gains = normalization_gains(_windows(*([-60.0] * 32 + [-40.0] * 32)))
+    assert gains.dtype == np.float32 and gains.shape == (64,)
+    np.testing.assert_allclose(gains, 10.0, rtol=1e-5)
+    # The gain is capped at +40 dB (loud parts at -70 would need +50).
+    np.testing.assert_allclose(
+        normalization_gains(_windows(*([-90.0] * 32 + [-70.0] * 32))), 100.0, rtol=1e-5
+    )
+    # Loud audio is cut, at most by 20 dB.
+    np.testing.assert_allclose(
+        normalization_gains(_windows(*([-46.0] * 32 + [-6.0] * 32))), 10 ** (-14 / 20), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        normalization_gains(_windows(*([-40.0] * 32 + [0.0] * 32))), 0.1, rtol=1e-5
+    )
+    options = VadOptions(target_dbfs=-30.0, max_gain_db=6.0, max_cut_db=3.0)
+    np.testing.assert_allclose(
+        normalization_gains(_windows(*([-60.0] * 32 + [-40.0] * 32)), options=options),
+        10 ** (6 / 20),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        normalization_gains(_windows(*([-40.0] * 32 + [-20.0] * 32)), options=options),
+        10 ** (-3 / 20),
+        rtol=1e-5,
+    )
+
+
+def test_each_30_s_block_gets_its_own_gain_and_a_block_without_speech_the_files() -> None:
+    block = 938  # windows in 30 s (30 * 16000 / 512 = 937.5, rounded)
+    first = [-60.0] * (block // 2) + [-30.0] * (block - block // 2)  # loud at -30: +10 dB
+    second = [-60.0] * (block // 2) + [-40.0] * (block - block // 2)  # loud at -40: +20 dB
+    third = [-60.0] * 100  # nothing loud: the whole file's gain (+10 dB, its loudest parts)
+    gains = normalization_gains(_windows(*(first + second + third)))
+    assert gains.shape == (2 * block + 100,)
+    np.testing.assert_allclose(gains[:block], 10 ** (10 / 20), rtol=1e-5)
+    np.testing.assert_allclose(gains[block : 2 * block], 10.0, rtol=1e-5)
+    np.testing.assert_allclose(gains[2 * block :], 10 ** (10 / 20), rtol=1e-5)
+    # A block needs 1 s of loud audio (31 windows) for its own gain.
+    short = [-60.0] * 100 + [-40.0] * 30
+    gains = normalization_gains(_windows(*(first + short)))
+    np.testing.assert_allclose(gains[block:], 10 ** (10 / 20), rtol=1e-5)
+    gains = normalization_gains(_windows(*(first + short + [-40.0])))
+    np.testing.assert_allclose(gains[block:], 10.0, rtol=1e-5)
+
+
+def test_loading_silero_keeps_the_callers_thread_count_and_hides_its_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import warnings
+
+    import torch
+
+    from app.core.audio import vad
+
+    # Import silero afresh: its import sets torch's thread count to 1 for the process.
+    for name in [m for m in sys.modules if m == "silero_vad" or m.startswith("silero_vad.")]:
+        monkeypatch.delitem(sys.modules, name)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = vad._load_model()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    probability = model(torch.zeros(1, 512), 16000)
+    assert probability.shape == (1, 1)
