@@ -20,6 +20,7 @@ from app.core.audio.vad import (
     clean_regions,
     detect_speech,
     normalization_gains,
+    regions_from_probabilities,
     speech_probabilities,
     window_levels_db,
 )
@@ -377,3 +378,71 @@ def test_loading_silero_keeps_the_callers_thread_count_and_hides_its_warning(
         torch.set_num_threads(before)
     probability = model(torch.zeros(1, 512), 16000)
     assert probability.shape == (1, 1)
+
+
+# ------------------------------------------------ from probabilities to regions, exact values
+
+
+def _probabilities(*speech: tuple[int, int], level: float = 0.9) -> np.ndarray:
+    """313 windows (10 s) at 0.1, with ``level`` in the given [first, last) windows."""
+    probs = np.full(313, 0.1, dtype=np.float32)
+    for first, last in speech:
+        probs[first:last] = level
+    return probs
+
+
+def test_regions_start_and_end_at_their_windows_padded_by_a_tenth_of_a_second() -> None:
+    # Windows 50-99 are 1.6-3.2 s; 0.1 s of padding each side.
+    assert regions_from_probabilities(_probabilities((50, 100)), 160_000) == [
+        SpeechRegion(1.5, 3.3)
+    ]
+    # Speech that runs to the end of the audio ends at the audio's end (10 s).
+    assert regions_from_probabilities(_probabilities((50, 100), (200, 313)), 160_000) == [
+        SpeechRegion(1.5, 3.3),
+        SpeechRegion(6.3, 10.0),
+    ]
+
+
+def test_regions_follow_the_threshold_and_the_minimum_durations() -> None:
+    faint = _probabilities((50, 100), level=0.45)
+    assert regions_from_probabilities(faint, 160_000) == []
+    assert regions_from_probabilities(faint, 160_000, options=VadOptions(threshold=0.4)) == [
+        SpeechRegion(1.5, 3.3)
+    ]
+    # A blip of 3 windows (96 ms) is shorter than the 0.25 s minimum.
+    assert regions_from_probabilities(_probabilities((50, 53)), 160_000) == []
+    # A pause of 6 windows (0.19 s) is shorter than the 0.3 s minimum: one region.
+    assert regions_from_probabilities(_probabilities((50, 60), (66, 80)), 160_000) == [
+        SpeechRegion(1.5, 2.66)
+    ]
+    # A pause of 16 windows (0.51 s) separates two regions; the padding stays inside it.
+    assert regions_from_probabilities(_probabilities((50, 60), (76, 90)), 160_000) == [
+        SpeechRegion(1.5, 2.02),
+        SpeechRegion(2.332, 2.98),
+    ]
+    no_pad = VadOptions(speech_pad_s=0.0, min_silence_s=0.1)
+    assert regions_from_probabilities(
+        _probabilities((50, 60), (66, 80)), 160_000, options=no_pad
+    ) == [SpeechRegion(1.6, 1.92), SpeechRegion(2.112, 2.56)]
+
+
+def test_clean_regions_drops_empty_and_contained_regions() -> None:
+    # Empty regions (also after clipping) go; what follows them stays.
+    assert clean_regions(
+        [SpeechRegion(1.0, 1.0), SpeechRegion(11.0, 12.0), SpeechRegion(2.0, 3.0)], 10.0
+    ) == [SpeechRegion(2.0, 3.0)]
+    # A region inside the one before it (also one ending at the same time) goes.
+    assert clean_regions(
+        [
+            SpeechRegion(0.0, 5.0),
+            SpeechRegion(1.0, 2.0),
+            SpeechRegion(2.0, 5.0),
+            SpeechRegion(6, 7),
+        ],
+        10.0,
+    ) == [SpeechRegion(0.0, 5.0), SpeechRegion(6.0, 7.0)]
+    # The first two overlap: the overlap is split in its middle.
+    assert clean_regions([SpeechRegion(0.0, 4.0), SpeechRegion(2.0, 6.0)], 10.0) == [
+        SpeechRegion(0.0, 3.0),
+        SpeechRegion(3.0, 6.0),
+    ]
