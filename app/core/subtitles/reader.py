@@ -97,10 +97,7 @@ def _cue(start: float, end: float, lines: list[str], vtt: bool) -> Segment:
     raw = "\n".join(lines)
     voice = _VOICE.search(raw)
     speaker = html.unescape(voice.group(1)).strip() if voice else ""
-    if vtt:
-        text = html.unescape(_ANY_TAG.sub("", raw))
-    else:
-        text = _SRT_TAGS.sub("", raw)
+    text = html.unescape(_ANY_TAG.sub("", raw)) if vtt else _SRT_TAGS.sub("", raw)
     return Segment(start, end, join_texts(text.split("\n")), speaker or None)
 
 

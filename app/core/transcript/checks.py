@@ -92,10 +92,7 @@ def cue_stats(segment: Segment, options: CueOptions) -> CueStats:
     """Reading speed and line lengths of one cue under ``options``."""
     characters, cps_limit, lines, longest, limit = _text_stats(segment.text, options)
     duration = max(0.0, segment.end - segment.start)
-    if duration > _EPS:
-        cps = characters / duration
-    else:
-        cps = math.inf if characters else 0.0
+    cps = characters / duration if duration > _EPS else math.inf if characters else 0.0
     return CueStats(characters, duration, cps, cps_limit, lines, longest, limit)
 
 
@@ -139,13 +136,16 @@ def check_cue(
                 f"Too long: {_seconds(stats.duration)} (maximum {options.max_duration_s:g} s)",
             )
         )
-    if index > 0 and segments[index - 1].end > seg.start + _EPS:
-        out.append(Problem("overlap", f"Overlaps cue {index} (it ends {format_time(segments[index - 1].end)})"))
+    prev_end = segments[index - 1].end if index > 0 else -math.inf
+    if prev_end > seg.start + _EPS:
+        out.append(Problem("overlap", f"Overlaps cue {index} (it ends {format_time(prev_end)})"))
     if index + 1 < len(segments):
         nxt = segments[index + 1]
         gap = nxt.start - seg.end
         if gap < -_EPS:
-            out.append(Problem("overlap", f"Overlaps cue {index + 2} (it starts {format_time(nxt.start)})"))
+            out.append(
+                Problem("overlap", f"Overlaps cue {index + 2} (it starts {format_time(nxt.start)})")
+            )
         elif limits.min_gap_s > 0 and gap < limits.min_gap_s - _EPS:
             out.append(
                 Problem(

@@ -46,9 +46,7 @@ def _ms(seconds: float) -> float:
     return round(seconds, 3)
 
 
-def replace_changed(
-    old: Sequence[Segment], new: Sequence[Segment], label: str
-) -> ReplaceSegments:
+def replace_changed(old: Sequence[Segment], new: Sequence[Segment], label: str) -> ReplaceSegments:
     """One command that turns ``old`` into ``new`` by replacing only the rows that differ."""
     first = 0
     limit = min(len(old), len(new))
@@ -81,7 +79,9 @@ class ShiftPlan:
         if self.note and not self.offset:
             return f"Not shifted: {self.note}"
         if self.note:
-            return f"Shifted {what} by {self.offset:+.3f} s, not {self.requested:+.3f} s: {self.note}"
+            return (
+                f"Shifted {what} by {self.offset:+.3f} s, not {self.requested:+.3f} s: {self.note}"
+            )
         return f"Shifted {what} by {self.offset:+.3f} s"
 
 
@@ -194,7 +194,9 @@ def plan_stretch(
         stop = min(max(0.0, _ms(a * seg.end + b)), end)
         if stop - start < _MS and seg.end > seg.start:
             where = "before the start" if a * seg.end + b <= 0 else "past the end"
-            raise EditError(f"The stretch puts cue {k + 1} {where} of the media: choose other anchors")
+            raise EditError(
+                f"The stretch puts cue {k + 1} {where} of the media: choose other anchors"
+            )
         out.append(_replace(seg, start=start, end=max(stop, start)))
     return tuple(out)
 
@@ -239,7 +241,8 @@ def set_edge_command(
     elif edge == "end":
         if t - seg.start < _MS:
             raise EditError(
-                f"The playhead ({here}) is before the start of cue {row + 1} ({format_time(seg.start)})"
+                f"The playhead ({here}) is before the start of cue {row + 1} "
+                f"({format_time(seg.start)})"
             )
         if nxt is not None and nxt.start < t - _EPS:
             if nxt.end - t < _MS:
@@ -403,7 +406,9 @@ def _lengthen(items: list[_Item], options: CueOptions, min_gap: float, end: floa
             push = min(target - (stop - seg.start), max(0.0, spare))
             if push > _MS and stop >= after - _EPS:
                 nxt.seg = _replace(nxt.seg, start=_ms(nxt.seg.start + push))
-                nxt.reasons.append(f"start moved {_secs(push)} later to make room for the cue before")
+                nxt.reasons.append(
+                    f"start moved {_secs(push)} later to make room for the cue before"
+                )
                 stop = _ms(stop + push)
         before = items[k - 1].seg.end + min_gap if k else 0.0
         start = min(seg.start, max(stop - target, before))
@@ -449,9 +454,7 @@ def plan_fixes(
             if seg != item.seg:
                 item.reasons.append(f"gap below {limits.min_gap_s:g} s: opened")
                 item.seg = seg
-    new = tuple(
-        _replace(it.seg, start=_ms(it.seg.start), end=_ms(it.seg.end)) for it in items
-    )
+    new = tuple(_replace(it.seg, start=_ms(it.seg.start), end=_ms(it.seg.end)) for it in items)
     fixes: list[Fix] = []
     by_origin: dict[int, list[int]] = {}
     for pos, item in enumerate(items):
