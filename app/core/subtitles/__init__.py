@@ -3,6 +3,7 @@
 from app.core.subtitles.reader import (
     SUBTITLE_EXTENSIONS,
     SubtitleError,
+    media_beside,
     parse_srt,
     parse_subtitles,
     parse_vtt,
@@ -12,6 +13,7 @@ from app.core.subtitles.reader import (
 __all__ = [
     "SUBTITLE_EXTENSIONS",
     "SubtitleError",
+    "media_beside",
     "parse_srt",
     "parse_subtitles",
     "parse_vtt",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from app.core.errors import MurmurError
@@ -214,10 +215,30 @@ def read_subtitles(path: str | os.PathLike[str]) -> list[Segment]:
     return cues
 
 
+def media_beside(subtitle_path: str | os.PathLike[str], extensions: Iterable[str]) -> Path | None:
+    """The media file next to a subtitle file: same name (``film.srt``, or ``film.en.srt``
+    for ``film.mp4``) with one of ``extensions`` (".mp4", …); None when there is none."""
+    p = Path(os.fspath(subtitle_path))
+    wanted = {ext.lower() for ext in extensions}
+    stems = [p.stem]
+    if "." in p.stem:  # a language tag: film.en.srt
+        stems.append(p.stem.rsplit(".", 1)[0])
+    try:
+        siblings = sorted(x for x in p.parent.iterdir() if x.is_file())
+    except OSError:
+        return None
+    for stem in stems:
+        for candidate in siblings:
+            if candidate.stem == stem and candidate.suffix.lower() in wanted:
+                return candidate
+    return None
+
+
 __all__ = [
     "SUBTITLE_EXTENSIONS",
     "SubtitleError",
     "decode",
+    "media_beside",
     "parse_srt",
     "parse_subtitles",
     "parse_vtt",
