@@ -79,13 +79,19 @@ def _text_stats(text: str, options: CueOptions) -> tuple[int, float, int, int, i
         characters, cps_limit = sum(1 for ch in text if ch.isalnum()), options.max_cps_cjk
     else:
         characters, cps_limit = len(normalize_space(text)), options.max_cps_latin
-    lines = wrap_lines(text, options)
+    flat = normalize_space(text)
+    width = line_width(flat, cjk)
+    if width <= options.line_limit(cjk):  # one line: no need to wrap (most cues)
+        count, longest = (1 if flat else 0), width
+    else:
+        lines = wrap_lines(text, options)
+        count = len(lines)
+        longest = max((line_width(line, cjk) for line in lines), default=0)
     # CJK lines are measured in half-cells (line_width); shown as whole cells
-    longest = max((line_width(line, cjk) for line in lines), default=0)
     if cjk:
         longest = math.ceil(longest / 2)
     limit = options.max_chars_cjk if cjk else options.max_chars_latin
-    return characters, cps_limit, len(lines), longest, limit
+    return characters, cps_limit, count, longest, limit
 
 
 def cue_stats(segment: Segment, options: CueOptions) -> CueStats:
