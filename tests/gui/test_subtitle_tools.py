@@ -19,7 +19,12 @@ from app.core.transcript.cues import CueOptions
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
 from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT, PROBLEM_BACKGROUND
-from app.gui.editor.subtitle_dialogs import FixPreviewDialog, ShiftDialog
+from app.gui.editor.subtitle_dialogs import (
+    CloseGapsDialog,
+    FixPreviewDialog,
+    ShiftDialog,
+    StretchDialog,
+)
 
 pytestmark = [
     pytest.mark.gui,
@@ -323,3 +328,63 @@ def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_it
         win.editor.table.select_row(0)  # editable like a transcript
         win.editor.merge()
         assert [s.text for s in doc.transcript] == ["Hello Bye now"]
+
+
+def test_stretch_dialog_maps_every_cue_from_two_anchors(
+    editor: TranscriptEditor, qtbot: QtBot
+) -> None:
+    cues = [S(1.0, 2.0, "One."), S(3.0, 4.0, "Two."), S(5.0, 6.0, "Three.")]
+    doc = open_doc(editor, cues)
+    errors: list[str] = []
+
+    def act(dialog: QDialog) -> None:
+        assert isinstance(dialog, StretchDialog)
+        assert (dialog.cue1.value(), dialog.time1.text()) == (1, "0:00:01.000")
+        assert (dialog.cue2.value(), dialog.time2.text()) == (3, "0:00:05.000")
+        dialog.time1.clear()
+        qtbot.keyClicks(dialog.time1, "0:00:01.500")
+        dialog.time2.clear()
+        qtbot.keyClicks(dialog.time2, "0:00:01.000")  # before the first: refused in the dialog
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        errors.append(dialog.error_label.text())
+        dialog.time2.setText("0:00:07.500")  # t' = 1.5 t
+        assert dialog.mapping.text() == "speed ×1.50000, then +0.000 s"
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+
+    answer_dialog(qtbot, StretchDialog, act)
+    qtbot.keyClick(
+        editor.table,
+        Qt.Key.Key_K,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert errors == ["The anchors' new times must be in the same order as the cues"]
+    assert times(doc) == [(1.5, 3.0), (4.5, 6.0), (7.5, 8.0)]  # clipped at the media's 8 s
+    assert doc.undo_stack.count() == 1
+    editor.action_undo.trigger()
+    assert doc.transcript.segments == tuple(cues)
+
+
+def test_close_gaps_dialog_and_minimum_gap(editor: TranscriptEditor, qtbot: QtBot) -> None:
+    cues = [S(0.0, 1.5, "One."), S(1.8, 3.0, "Two."), S(5.0, 6.5, "Three."), S(6.5, 8.0, "Four.")]
+    doc = open_doc(editor, cues)
+    editor.subtitle_tools.set_limits(CheckLimits(CueOptions(min_duration_s=1.0), min_gap_s=0.1))
+
+    def act(dialog: QDialog) -> None:
+        assert isinstance(dialog, CloseGapsDialog)
+        assert (dialog.shorter_than.value(), dialog.leave.value()) == (0.5, 0.1)
+        dialog.accept()
+
+    answer_dialog(qtbot, CloseGapsDialog, act)
+    editor.subtitle_tools.action_close_gaps.trigger()
+    assert times(doc) == [(0.0, 1.7), (1.8, 3.0), (5.0, 6.5), (6.5, 8.0)]
+    editor.activateWindow()  # the closed dialog had the focus
+    qtbot.waitUntil(editor.isActiveWindow)
+    editor.table.setFocus()
+    qtbot.keyClick(
+        editor.table,
+        Qt.Key.Key_M,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert times(doc) == [(0.0, 1.7), (1.8, 3.0), (5.0, 6.4), (6.5, 8.0)]
+    assert editor.status_label.text() == "Opened gaps of 0.1 s around 1 cue(s)"
+    assert doc.undo_stack.count() == 2
