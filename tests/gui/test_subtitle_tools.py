@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from app.core.transcript import Segment, Transcript, TranscriptMeta
@@ -25,6 +23,7 @@ from app.gui.editor.subtitle_dialogs import (
     ShiftDialog,
     StretchDialog,
 )
+from tests import speech
 
 pytestmark = [
     pytest.mark.gui,
@@ -37,10 +36,7 @@ S = Segment
 
 @pytest.fixture(scope="module")
 def wav_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("media") / "tone.wav"
-    t = np.arange(int(16000 * 8.0)) / 16000
-    sf.write(path, (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
-    return path
+    return speech.write_wav(tmp_path_factory.mktemp("media") / "tone.wav", speech.tone(8.0, 440))
 
 
 @pytest.fixture
@@ -206,6 +202,18 @@ def test_bracket_keys_set_start_and_end_to_the_playhead(
     editor.action_undo.trigger()
     editor.action_undo.trigger()
     assert doc.transcript.segments == tuple(CUES)
+    # While a cell is being edited the brackets are text, not shortcuts.
+    index = editor.model.index(2, COL_TEXT)
+    editor.table.edit(index)
+    line = editor.table.indexWidget(index) or editor.table.viewport().findChild(QLineEdit)
+    assert isinstance(line, QLineEdit)
+    line.selectAll()
+    qtbot.keyClicks(line, "[calm]")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not editor.table.is_editing())
+    assert doc.transcript[2] == S(3.5, 5.5, "[calm]")
+    editor.action_undo.trigger()
+    editor.table.setFocus()
     editor.player.seek(1.0)  # before the cue's start: refused, with the reason
     qtbot.waitUntil(lambda: abs(editor.player.position - 1.0) < 0.001, timeout=5000)
     qtbot.keyClick(editor.table, Qt.Key.Key_BracketRight)

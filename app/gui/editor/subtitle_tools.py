@@ -54,6 +54,16 @@ SHORTCUTS = {
 class SubtitleTools(QObject):
     """Checks and timing tools for one :class:`TranscriptEditor`; its actions are public."""
 
+    action_next: QAction
+    action_previous: QAction
+    action_set_start: QAction
+    action_set_end: QAction
+    action_shift: QAction
+    action_stretch: QAction
+    action_close_gaps: QAction
+    action_min_gap: QAction
+    action_fix: QAction
+
     def __init__(self, editor: TranscriptEditor) -> None:
         super().__init__(editor)
         self._editor = editor
@@ -80,51 +90,27 @@ class SubtitleTools(QObject):
 
     def _make_actions(self) -> None:
         a = self._action
-        self.action_next = a(
-            "&Next Flagged Cue", "next", lambda: self.go_flagged(True), "Next cue over a limit"
-        )
-        self.action_previous = a(
-            "&Previous Flagged Cue",
-            "previous",
-            lambda: self.go_flagged(False),
-            "Previous cue over a limit",
-        )
-        self.action_set_start = a(
-            "Set &Start to Playhead",
-            "start",
-            lambda: self.set_edge("start"),
-            "Start the selected cue at the playback position",
-        )
-        self.action_set_end = a(
-            "Set &End to Playhead",
-            "end",
-            lambda: self.set_edge("end"),
-            "End the selected cue at the playback position",
-        )
-        self.action_shift = a(
-            "S&hift Times…", "shift", self.shift_times, "Shift all or the selected cues"
-        )
-        self.action_stretch = a(
-            "Stretch &Between Two Cues…",
-            "stretch",
-            self.stretch_times,
-            "Map every cue's times from two anchor cues",
-        )
-        self.action_close_gaps = a(
-            "&Close Short Gaps…", "close_gaps", self.close_short_gaps, "Close short gaps"
-        )
-        self.action_min_gap = a(
-            "Enforce &Minimum Gap",
-            "min_gap",
-            self.enforce_minimum_gap,
-            "Open gaps below the least gap from the settings",
-        )
-        self.action_fix = a(
-            "&Fix Common Problems…",
-            "fix",
-            self.fix_common_problems,
-            "Fix overlaps, short, long and empty cues, and long lines",
-        )
+        for name, text, key, slot, tip in (
+            ("next", "&Next Flagged Cue", "next", lambda: self.go_flagged(True),
+             "Next cue over a limit"),
+            ("previous", "&Previous Flagged Cue", "previous", lambda: self.go_flagged(False),
+             "Previous cue over a limit"),
+            ("set_start", "Set &Start to Playhead", "start", lambda: self.set_edge("start"),
+             "Start the selected cue at the playback position"),
+            ("set_end", "Set &End to Playhead", "end", lambda: self.set_edge("end"),
+             "End the selected cue at the playback position"),
+            ("shift", "S&hift Times…", "shift", self.shift_times,
+             "Shift all or the selected cues"),
+            ("stretch", "Stretch &Between Two Cues…", "stretch", self.stretch_times,
+             "Map every cue's times from two anchor cues"),
+            ("close_gaps", "&Close Short Gaps…", "close_gaps", self.close_short_gaps,
+             "Close short gaps"),
+            ("min_gap", "Enforce &Minimum Gap", "min_gap", self.enforce_minimum_gap,
+             "Open gaps below the least gap from the settings"),
+            ("fix", "&Fix Common Problems…", "fix", self.fix_common_problems,
+             "Fix overlaps, short, long and empty cues, and long lines"),
+        ):  # fmt: skip
+            setattr(self, f"action_{name}", a(text, key, slot, tip))
 
     def menu_actions(self) -> list[QAction | None]:
         """The actions in menu order; None is a separator."""
