@@ -123,6 +123,15 @@ def test_flagged_cues_are_marked_and_f8_goes_to_them(
     assert model.setData(model.index(1, COL_END), "0:00:03.500")
     assert model.data(model.index(1, COL_TEXT), Qt.ItemDataRole.BackgroundRole) is None
     assert model.headerData(1, Qt.Orientation.Vertical, Qt.ItemDataRole.DecorationRole) is None
+    # A time edit repaints the marks that change, here the gap before the edited row.
+    editor.subtitle_tools.set_limits(CheckLimits(LIMITS.cues, min_gap_s=0.1))
+    repainted: list[tuple[int, int]] = []
+    model.headerDataChanged.connect(lambda _o, first, last: repainted.append((first, last)))
+    assert model.setData(model.index(2, COL_START), "0:00:03.550")
+    qtbot.waitUntil(lambda: bool(repainted))
+    assert repainted == [(1, 1)]
+    tip = model.data(model.index(1, COL_TEXT), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Gap to cue 3 is 0.050 s (minimum 0.1 s)"
     # Stricter limits from the settings mark more.
     editor.subtitle_tools.set_limits(CheckLimits(CueOptions(max_cps_latin=5.0), 0.0))
     assert "Reading speed 6.0 characters/s (limit 5)" in model.data(

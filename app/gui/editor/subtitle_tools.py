@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog
 
@@ -72,6 +72,13 @@ class SubtitleTools(QObject):
         self._flags: dict[int, tuple[Problem, ...]] = {}
         self._rows: list[int] = []
         self._watched: TranscriptDocument | None = None
+        self._shown: dict[int, tuple[Problem, ...]] = {}  # the marks the table shows
+        # After an edit, repaint only the rows whose marks changed (a time edit can change a
+        # neighbour's gap or overlap), once the table has taken the edit in.
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(0)
+        self._refresh.timeout.connect(self._refresh_marks)
         self._make_actions()
         editor.model.set_problem_source(self.problems_at)
         editor.documentChanged.connect(self._on_document)
@@ -137,6 +144,7 @@ class SubtitleTools(QObject):
     def set_limits(self, limits: CheckLimits) -> None:
         if limits != self._limits:
             self._limits = limits
+            self._shown = dict(self.flags())
             self._editor.model.refresh_rows()
 
     def _doc(self) -> TranscriptDocument | None:
@@ -160,13 +168,23 @@ class SubtitleTools(QObject):
 
     def _on_document(self, doc: TranscriptDocument | None) -> None:
         self._key = None
-        refresh = self._editor.model.refresh_rows
+        refresh = self._refresh.start
         if self._watched is not None and shiboken6.isValid(self._watched):
             self._watched.changed.disconnect(refresh)
         self._watched = doc
+        self._shown = dict(self.flags())
         if doc is not None:
-            doc.changed.connect(refresh)  # an edit may change a neighbour's flags too
+            doc.changed.connect(refresh)
         self._update_actions()
+
+    def _refresh_marks(self) -> None:
+        new = self.flags()
+        old, self._shown = self._shown, dict(new)
+        rows = [r for r in old.keys() | new.keys() if old.get(r) != new.get(r)]
+        if rows:
+            self._editor.model.refresh_rows(
+                min(rows), min(max(rows), self._editor.model.rowCount() - 1)
+            )
 
     def _update_actions(self) -> None:
         has_doc = self._doc() is not None
@@ -299,6 +317,8 @@ class SubtitleTools(QObject):
         new, stuck = enforce_min_gap(transcript.segments, gap, self._limits.cues.min_duration_s)
         changed = sum(1 for a, b in zip(transcript.segments, new, strict=True) if a != b)
         message = f"Opened gaps of {gap:g} s around {changed} cue(s)"
+        if not changed:
+            message = f"No gap was below {gap:g} s" if not stuck else "No room to open gaps"
         if stuck:
             message += f"; no room after cue(s) {', '.join(str(r + 1) for r in stuck[:5])}"
         self._push(replace_changed(transcript.segments, new, "Enforce minimum gap"), message)
