@@ -405,3 +405,16 @@ def test_close_gaps_dialog_and_minimum_gap(editor: TranscriptEditor, qtbot: QtBo
     assert times(doc) == [(0.0, 1.7), (1.8, 3.0), (5.0, 6.4), (6.5, 8.0)]
     assert editor.status_label.text() == "Opened gaps of 0.1 s around 1 cue(s)"
     assert doc.undo_stack.count() == 2
+
+
+def test_settings_dialog_edits_the_least_gap(qtbot: QtBot) -> None:
+    from app.core.settings import Settings
+    from app.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings(min_gap_s=0.083), list_devices=lambda: [])
+    qtbot.addWidget(dialog)
+    assert dialog.min_gap.value() == pytest.approx(0.083)  # milliseconds, not tenths
+    dialog.min_gap.selectAll()
+    qtbot.keyClicks(dialog.min_gap, "0.12")
+    assert dialog.current_settings().min_gap_s == 0.12
+    assert dialog.current_settings().check_limits().min_gap_s == 0.12
