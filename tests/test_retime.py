@@ -121,6 +121,8 @@ def test_set_start_to_the_playhead() -> None:
         set_edge_command(SEGS, 1, "end", 1.9)
     with pytest.raises(EditError, match="past the end of cue 3"):
         set_edge_command(SEGS, 1, "end", 6.5)
+    with pytest.raises(EditError, match=r"at the start of cue 1: select that cue"):
+        set_edge_command(SEGS, 1, "start", 0.5)
     label = set_edge_command(SEGS, 0, "start", 0.25).label
     assert label == "Set start of cue 1 to 0:00:00.250"
 

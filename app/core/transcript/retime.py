@@ -234,7 +234,9 @@ def set_edge_command(
                 raise EditError(f"No room for cue {row + 1} at {here}: the next cue starts there")
         if prev is not None and prev.end > t + _EPS:
             if t - prev.start < _MS:
-                raise EditError(f"The playhead ({here}) is before cue {row} ends and starts")
+                raise EditError(
+                    f"The playhead ({here}) is at the start of cue {row}: select that cue"
+                )
             new[row - 1] = _replace(prev, end=t)
         new[row] = _replace(seg, start=t, end=stop)
         label = f"Set start of cue {row + 1} to {here}"
