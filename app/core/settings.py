@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from app.core.asr.engine import EngineOptions
     from app.core.audio.chunking import ChunkOptions
     from app.core.pipeline import PipelineOptions
+    from app.core.transcript.checks import CheckLimits
     from app.core.transcript.cues import CueOptions
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class Settings:
     # the character, about 9 a second; Latin text about 17 (spaces counted).
     max_cps_latin: float = 17.0
     max_cps_cjk: float = 9.0
+    # The least time between two cues (subtitle checks and fixes; about 2 frames).
+    min_gap_s: float = 0.08
     chinese_script: str = "original"  # see app.core.transcript.chinese.CHINESE_SCRIPTS
     txt_timestamps: bool = False
     # auto: mix down unless the channels cancel out; mix, left or right by hand
@@ -113,6 +116,8 @@ class Settings:
             errors.append("Reading speed (Latin): 0 (no limit) or 5 to 40 characters a second.")
         if not (self.max_cps_cjk == 0 or 2.0 <= self.max_cps_cjk <= 30.0):
             errors.append("Reading speed (CJK): 0 (no limit) or 2 to 30 characters a second.")
+        if not 0.0 <= self.min_gap_s <= 1.0:
+            errors.append("Least gap between cues: between 0 and 1 s.")
         if self.chinese_script not in CHINESE_SCRIPTS:
             errors.append(f"Chinese characters: choose one of {', '.join(CHINESE_SCRIPTS)}.")
         if not 0.2 <= self.dictation_pause_s <= 3.0:
@@ -160,6 +165,12 @@ class Settings:
             max_cps_latin=self.max_cps_latin,
             max_cps_cjk=self.max_cps_cjk,
         )
+
+    def check_limits(self) -> CheckLimits:
+        """The limits the editor's subtitle checks and fixes use (the export's, plus the gap)."""
+        from app.core.transcript.checks import CheckLimits
+
+        return CheckLimits(cues=self.cue_options(), min_gap_s=self.min_gap_s)
 
     def chunk_options(self) -> ChunkOptions:
         from app.core.audio.chunking import ChunkOptions

@@ -32,6 +32,11 @@ another before it starts, or afterwards and press Retry.</li>
 <li><b>Edit</b>: select a finished file to see its transcript. Edit the text and
 times, split, merge, insert or delete segments; Ctrl+Z undoes, Ctrl+Shift+Z redoes.
 Ctrl+F finds and Ctrl+H replaces. Play the media to check a passage.</li>
+<li><b>Subtitles</b>: cues over the limits of <i>Settings → Subtitles</i> are marked;
+hover for the reason, F8 and Shift+F8 go to the next and previous. [ and ] set the
+selected cue's start and end to the playhead. The <i>Subtitles</i> menu shifts, stretches
+and spaces cues and fixes common problems after a preview, each as one undoable edit.
+<i>File → Import subtitles…</i> opens an SRT or VTT beside its media.</li>
 <li><b>Export</b>: SRT and VTT subtitles, plain text, Word (DOCX) or JSON, from the
 buttons above the transcript or <i>File → Export</i>. <i>Export all finished</i>
 writes every finished file in your default formats, as <i>name.srt</i>; files that

@@ -188,6 +188,10 @@ class MainWindow(QMainWindow):
         empty.setWordWrap(True)
         self.live_view = LiveSegmentsView()
         self.editor = TranscriptEditor()
+        self.editor.subtitle_tools.set_limits(self.settings.check_limits())
+        self.settingsChanged.connect(
+            lambda: self.editor.subtitle_tools.set_limits(self.settings.check_limits())
+        )
         self.pages = QStackedWidget()
         self.pages.addWidget(empty)
         self.pages.addWidget(self.live_view)
@@ -269,6 +273,20 @@ class MainWindow(QMainWindow):
         item = self.queue.add([path])[0]
         item.library_id = store_dictation(self.library, path, transcript, self.effective_settings())
         self._attach_document(item, transcript)
+        self.queue_view.select_item(item.id)
+        self._show_item(item)
+        return item
+
+    def add_finished(self, path: str, transcript: Transcript, media: str = "") -> QueueItem:
+        """Queue a transcript that needs no transcribing (imported subtitles) as a finished
+        item, and show it in the editor with ``media`` ("" = none) for playback."""
+        from app.gui.document import TranscriptDocument  # after the editor (import cycle)
+
+        (item,) = self.queue.add([path])
+        item.duration = transcript.meta.duration
+        item.state = JobState.DONE
+        item.fraction = 1.0
+        self._adopt_document(item, TranscriptDocument(transcript, media))
         self.queue_view.select_item(item.id)
         self._show_item(item)
         return item

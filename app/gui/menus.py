@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from app.core.settings import EXPORT_FORMATS
 from app.gui import export_actions
+from app.gui.editor.subtitle_import import import_subtitles_dialog
 from app.gui.theme import icon
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _action(
 
 
 def build_menus(win: MainWindow) -> None:
-    """File, Edit, Queue, Playback and Help; every action has a shortcut."""
+    """File, Edit, Subtitles, Queue, Playback and Help; every action has a shortcut."""
     bar = win.menuBar()
     file_menu = bar.addMenu("&File")
     win.action_add = _action(win, "&Add files…", win.add_files_dialog, "Ctrl+O", "add")
@@ -41,6 +42,10 @@ def build_menus(win: MainWindow) -> None:
     )
     file_menu.addAction(win.action_add)
     file_menu.addAction(win.action_add_folder)
+    win.action_import_subtitles = _action(
+        win, "&Import subtitles…", lambda: import_subtitles_dialog(win), "Ctrl+I"
+    )
+    file_menu.addAction(win.action_import_subtitles)
     file_menu.addSeparator()
     win.export_menu = file_menu.addMenu(icon("export"), "&Export")
     win.export_actions: dict[str, QAction] = {}
@@ -83,6 +88,13 @@ def build_menus(win: MainWindow) -> None:
     edit_menu.addSeparator()
     for action in (ed.action_split, ed.action_merge, ed.action_insert, ed.action_delete):
         edit_menu.addAction(action)
+
+    subtitles_menu = bar.addMenu("&Subtitles")
+    for action in ed.subtitle_tools.menu_actions():
+        if action is None:
+            subtitles_menu.addSeparator()
+        else:
+            subtitles_menu.addAction(action)
 
     queue_menu = bar.addMenu("&Queue")
     win.action_cancel_item = _action(

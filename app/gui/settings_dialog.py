@@ -201,6 +201,12 @@ class SettingsDialog(QDialog):
         self.max_cps_latin.setAccessibleName("Reading speed, Latin")
         self.max_cps_cjk = _cps_spin(30.0, settings.max_cps_cjk)
         self.max_cps_cjk.setAccessibleName("Reading speed, CJK")
+        self.min_gap = _dspin(0.0, 1.0, settings.min_gap_s)
+        self.min_gap.setDecimals(3)  # set after the range: the value was rounded to 0.1
+        self.min_gap.setSingleStep(0.01)
+        self.min_gap.setValue(settings.min_gap_s)
+        self.min_gap.setAccessibleName("Least gap between cues")
+        self.min_gap.setToolTip("Subtitle checks mark cues closer than this; fixes open such gaps")
         self.chinese_combo = _combo(
             "Chinese characters", CHINESE_SCRIPTS, CHINESE_SCRIPT_NAMES, settings.chinese_script
         )
@@ -213,6 +219,7 @@ class SettingsDialog(QDialog):
         form.addRow("Longest cue:", self.max_duration)
         form.addRow("Reading speed (Latin):", self.max_cps_latin)
         form.addRow("Reading speed (CJK):", self.max_cps_cjk)
+        form.addRow("Least gap between cues:", self.min_gap)
         form.addRow("Chinese characters:", self.chinese_combo)
 
         # -- export --------------------------------------------------------------
@@ -340,6 +347,7 @@ class SettingsDialog(QDialog):
         self.max_duration.setValue(d.max_duration_s)
         self.max_cps_latin.setValue(d.max_cps_latin)
         self.max_cps_cjk.setValue(d.max_cps_cjk)
+        self.min_gap.setValue(d.min_gap_s)
         self.chinese_combo.setCurrentIndex(self.chinese_combo.findData(d.chinese_script))
         for fmt, check in self.format_checks.items():
             check.setChecked(fmt in d.export_formats)
@@ -374,6 +382,7 @@ class SettingsDialog(QDialog):
             max_duration_s=round(self.max_duration.value(), 2),
             max_cps_latin=round(self.max_cps_latin.value(), 1),
             max_cps_cjk=round(self.max_cps_cjk.value(), 1),
+            min_gap_s=round(self.min_gap.value(), 3),
             chinese_script=str(self.chinese_combo.currentData()),
             export_formats=[f for f, c in self.format_checks.items() if c.isChecked()],
             export_dir=self.export_dir_edit.text().strip(),

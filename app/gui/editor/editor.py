@@ -24,6 +24,7 @@ from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, Spl
 from app.gui.editor.find_replace import FindReplaceBar
 from app.gui.editor.player import MediaPlayer
 from app.gui.editor.segment_table import COL_TEXT, SegmentTableModel, SegmentTableView
+from app.gui.editor.subtitle_tools import SubtitleTools
 from app.gui.editor.timecode import format_time
 from app.gui.editor.video import VideoPreview
 
@@ -72,6 +73,7 @@ class TranscriptEditor(QWidget):
         self.status_label.setWordWrap(True)
 
         self._make_actions()
+        self.subtitle_tools = SubtitleTools(self)  # checks, retiming; its own actions
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         splitter = QSplitter(Qt.Orientation.Vertical)

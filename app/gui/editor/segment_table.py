@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
+    QIcon,
     QPainter,
     QPalette,
     QResizeEvent,
@@ -55,6 +57,8 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 SNAP_SECONDS = 0.0005  # half of the shown millisecond
 MATCH_BACKGROUND = QColor("#ffd54f")  # the find bar's current match, in light and dark themes
 MATCH_FOREGROUND = QColor("#000000")
+PROBLEM_BACKGROUND = QColor(255, 152, 0, 70)  # a cue over the subtitle limits, in both themes
+ProblemSource = Callable[[int], tuple[str, ...]]  # row -> what is wrong with it ("" none)
 
 
 class SegmentTableModel(QAbstractTableModel):
@@ -66,6 +70,7 @@ class SegmentTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._doc: TranscriptDocument | None = None
         self._current: int | None = None  # the row being played
+        self._problems: ProblemSource | None = None
         self.destroyed.connect(self._unsubscriber())
 
     def _unsubscriber(self) -> Callable[..., None]:
@@ -142,6 +147,22 @@ class SegmentTableModel(QAbstractTableModel):
             if r is not None and r < self.rowCount():
                 self.dataChanged.emit(self.index(r, 0), self.index(r, len(HEADERS) - 1))
 
+    # -- subtitle checks ----------------------------------------------------------------
+    def set_problem_source(self, source: ProblemSource | None) -> None:
+        """Mark the rows for which ``source(row)`` names problems (see subtitle_tools)."""
+        self._problems = source
+        self.refresh_rows()
+
+    def problems(self, row: int) -> tuple[str, ...]:
+        return self._problems(row) if self._problems is not None else ()
+
+    def refresh_rows(self, first: int = 0, last: int = -1) -> None:
+        """Repaint rows ``first``..``last`` (-1: to the end), e.g. after the limits changed."""
+        last = self.rowCount() - 1 if last < 0 else last
+        if 0 <= first <= last:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(HEADERS) - 1))
+            self.headerDataChanged.emit(Qt.Orientation.Vertical, first, last)
+
     # -- Qt model API ------------------------------------------------------------------
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         transcript = self._transcript()
@@ -153,6 +174,13 @@ class SegmentTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
+        if orientation == Qt.Orientation.Vertical and role in _PROBLEM_HEADER_ROLES:
+            problems = self.problems(section)
+            if not problems:
+                return None
+            if role == Qt.ItemDataRole.DecorationRole:
+                return _warning_icon()
+            return "\n".join(problems)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
@@ -176,6 +204,13 @@ class SegmentTableModel(QAbstractTableModel):
             if col == COL_END:
                 return format_time(seg.end)
             return seg.text
+        problems = self.problems(index.row()) if role in _PROBLEM_ROLES else ()
+        if problems and role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(problems)
+        if problems and role == Qt.ItemDataRole.AccessibleDescriptionRole:
+            return "; ".join(problems)
+        if problems and role == Qt.ItemDataRole.BackgroundRole and index.row() != self._current:
+            return PROBLEM_BACKGROUND
         if role == Qt.ItemDataRole.ToolTipRole and col != COL_TEXT:
             return "Double-click to play from the start of this segment; F2 to edit the time"
         if role == Qt.ItemDataRole.TextAlignmentRole and col != COL_TEXT:
@@ -236,6 +271,19 @@ class SegmentTableModel(QAbstractTableModel):
             if abs(seconds - bound) < SNAP_SECONDS:
                 return bound
         return seconds
+
+
+_PROBLEM_ROLES = (
+    Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.AccessibleDescriptionRole,
+    Qt.ItemDataRole.BackgroundRole,
+)
+_PROBLEM_HEADER_ROLES = (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole)
+
+
+@functools.cache
+def _warning_icon() -> QIcon:
+    return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 class SegmentDelegate(QStyledItemDelegate):
@@ -339,7 +387,7 @@ class SegmentTableView(QTableView):
         self.setAccessibleName("Segments")
         self.setAccessibleDescription("Start time, end time and text of each segment")
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked
             | QAbstractItemView.EditTrigger.EditKeyPressed
@@ -425,6 +473,11 @@ class SegmentTableView(QTableView):
         """The selected row, or -1."""
         index = self.currentIndex()
         return index.row() if index.isValid() else -1
+
+    def selected_rows(self) -> list[int]:
+        """The selected rows, in order (Shift/Ctrl+click select several)."""
+        model = self.selectionModel()
+        return sorted({i.row() for i in model.selectedIndexes()}) if model is not None else []
 
     def select_row(self, row: int, column: int = COL_TEXT) -> None:
         model = self.model()
