@@ -446,3 +446,55 @@ def test_clean_regions_drops_empty_and_contained_regions() -> None:
         SpeechRegion(0.0, 3.0),
         SpeechRegion(3.0, 6.0),
     ]
+
+
+def test_options_reach_the_region_rules(speech_samples: np.ndarray) -> None:
+    # A minimum speech length of 30 s leaves none of the test's sentences.
+    assert detect_speech(speech_samples, options=VadOptions(min_speech_s=30.0)) == []
+    # A shorter minimum keeps a 4-window (128 ms) blip the default (0.25 s) drops.
+    blip = _probabilities((50, 54))
+    assert regions_from_probabilities(blip, 160_000) == []
+    assert regions_from_probabilities(blip, 160_000, options=VadOptions(min_speech_s=0.1)) == [
+        SpeechRegion(1.5, 1.828)
+    ]
+
+
+def test_default_workers_without_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from app.core.audio import vad
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2}, raising=False)
+    assert vad._default_workers() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(), raising=False)
+    assert vad._default_workers() == 1
+    # Windows and macOS have no sched_getaffinity: the CPU count, at most 8.
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    for count, workers in ((None, 1), (1, 1), (4, 4), (64, 8)):
+        monkeypatch.setattr(os, "cpu_count", lambda count=count: count)
+        assert vad._default_workers() == workers
+
+
+def test_a_second_ctrl_c_while_joining_still_waits_for_the_workers() -> None:
+    from app.core.audio import vad
+
+    class Worker:
+        """A thread whose first two joins are interrupted by Ctrl+C."""
+
+        def __init__(self) -> None:
+            self.joins = 0
+
+        def join(self) -> None:
+            self.joins += 1
+            if self.joins <= 2:
+                raise KeyboardInterrupt
+
+        def is_alive(self) -> bool:
+            return self.joins < 3
+
+    worker = Worker()
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        vad._join_all([worker], stop)  # type: ignore[list-item]
+    assert stop.is_set()
+    assert worker.joins == 3 and not worker.is_alive()
