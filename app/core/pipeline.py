@@ -388,4 +388,4 @@ def transcribe_file(
     ordered = [seg for i in sorted(per_chunk) for seg in per_chunk[i]]
     meta.processing_seconds = time.monotonic() - started
     yield StageChanged(Stage.DONE, "Done")
-    yield Finished(Transcript(ordered, meta))
+    yield Finished(Transcript(ordered, meta, speech=((r.start, r.end) for r in regions)))
