@@ -102,9 +102,7 @@ def write_wav(path: Path, seconds: float, seed: int = 0) -> np.ndarray:
     return samples
 
 
-def test_media_peaks_are_cached_and_reused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_media_peaks_are_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MURMUR_DATA_DIR", str(tmp_path / "data"))
     media = tmp_path / "talk.wav"
     samples = write_wav(media, 3.0)

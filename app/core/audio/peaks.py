@@ -16,6 +16,7 @@ at most two buckets per column and never the samples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -113,7 +114,7 @@ class Peaks:
         maxs[lo:hi] = np.maximum.reduceat(data[1], starts)
         # reduceat gives the last column every bucket to the end of the level: limit it
         # to the buckets that start inside it.
-        end_bucket = min(count, max(int(math.ceil(edges[hi] / bucket)), int(starts[-1]) + 1))
+        end_bucket = min(count, max(math.ceil(edges[hi] / bucket), int(starts[-1]) + 1))
         mins[hi - 1] = data[0, starts[-1] : end_bucket].min()
         maxs[hi - 1] = data[1, starts[-1] : end_bucket].max()
         return mins, maxs
@@ -283,17 +284,17 @@ def media_peaks(
     if target is not None:
         cached = load_peaks(target)
         if cached is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(target)  # recently used: pruned last
-            except OSError:
-                pass
             return cached
 
     def decode_progress(fraction: float) -> None:
         if progress is not None:
             progress(0.9 * fraction)
 
-    audio = decode_audio(path, cancel=cancel, progress=decode_progress, track=track, channel=channel)
+    audio = decode_audio(
+        path, cancel=cancel, progress=decode_progress, track=track, channel=channel
+    )
     peaks = compute_peaks(
         audio.samples,
         audio.sample_rate,
