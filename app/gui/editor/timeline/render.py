@@ -1,10 +1,15 @@
 """Painting the timeline: a pure function of a :class:`Scene`, so a benchmark can time it.
 
-The waveform is drawn from the peaks pyramid (at most two buckets per pixel column,
-never the samples) as one image made with numpy, not one line per column. Cues are
-drawn one by one with their number and the start of their text while few are in view;
-zoomed far out, where hundreds share the width, they are drawn as merged runs of
-covered columns, and only the selected and the current cue are drawn on their own.
+The waveform comes from the peaks pyramid (at most two buckets per pixel column, never
+the samples). The main area (cue fills, waveform, cue edges and flags, speech band) and
+the overview strip are composed with numpy into opaque pixels and drawn as one image
+each: Qt's software rasteriser spends tens of microseconds on every translucent fill or
+line, so a frame of a few hundred of them would not fit in 16 ms, while one opaque
+image is a copy. Only text (cue labels, the ruler) and the playhead are drawn by Qt.
+
+Cues get their number and the start of their text where they are wide enough. Zoomed
+far out, where more than ``DETAIL_LIMIT`` are in view, they are filled as merged runs
+of covered columns without edges; the selected and the current cue are still marked.
 """
 
 from __future__ import annotations
@@ -24,16 +29,36 @@ from app.core.transcript.timeline import TimelineView
 RULER_H = 16
 OVERVIEW_H = 18
 BAND_H = 5  # the speech band at the bottom of the main area
-DETAIL_LIMIT = 300  # more cues than this in view: drawn as merged runs
+FLAG_H = 4  # a flag colour's bar along the top of a cue
+DETAIL_LIMIT = 300  # more cues than this in view: merged runs, no edges or labels
 LABEL_MIN_PX = 28  # a cue narrower than this gets no label
 TICK_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 MIN_TICK_PX = 70
+WAVE_ALPHA = 0.8  # the cue fills under the waveform show through a little
 
 CueColor = Callable[[int, Segment], "str | QColor | None"]
 
 
+def _over(color: QColor, base: QColor) -> QColor:
+    """``color`` laid over the opaque ``base``, as one opaque colour."""
+    a = color.alphaF()
+    return QColor(
+        round(color.red() * a + base.red() * (1 - a)),
+        round(color.green() * a + base.green() * (1 - a)),
+        round(color.blue() * a + base.blue() * (1 - a)),
+    )
+
+
+def _alpha(color: QColor, alpha: int) -> QColor:
+    c = QColor(color)
+    c.setAlpha(alpha)
+    return c
+
+
 @dataclass(frozen=True)
 class Colors:
+    """Opaque colours (translucent ones laid over the background already)."""
+
     background: QColor
     ruler: QColor
     text: QColor
@@ -51,29 +76,24 @@ class Colors:
     @classmethod
     def from_palette(cls, palette: QPalette) -> Colors:
         base = palette.color(QPalette.ColorRole.Base)
+        window = palette.color(QPalette.ColorRole.Window)
         text = palette.color(QPalette.ColorRole.Text)
         accent = palette.color(QPalette.ColorRole.Highlight)
         dark = base.lightness() < 128
-
-        def alpha(color: QColor, a: int) -> QColor:
-            c = QColor(color)
-            c.setAlpha(a)
-            return c
-
         return cls(
-            background=base,
-            ruler=palette.color(QPalette.ColorRole.Window),
+            background=_over(base, base),
+            ruler=_over(window, window),
             text=text,
             muted=palette.color(QPalette.ColorRole.PlaceholderText),
-            wave=alpha(QColor("#9fb4ff") if dark else QColor("#33415c"), 210),
-            cue=alpha(accent, 48),
-            cue_edge=alpha(accent, 200),
-            selected=alpha(accent, 110),
+            wave=QColor("#9fb4ff") if dark else QColor("#33415c"),
+            cue=_over(_alpha(accent, 48), base),
+            cue_edge=_over(_alpha(accent, 200), base),
+            selected=_over(_alpha(accent, 110), base),
             current=QColor("#f0b429"),
-            speech=alpha(QColor("#2e9d63"), 150),
+            speech=_over(_alpha(QColor("#2e9d63"), 150), base),
             playhead=QColor("#e5484d"),
-            view_box=alpha(accent, 90),
-            label_back=alpha(base, 170),
+            view_box=_over(_alpha(accent, 90), window),
+            label_back=_over(_alpha(base, 200), _over(_alpha(accent, 48), base)),
         )
 
 
@@ -94,7 +114,7 @@ class Scene:
     position: float | None = None
     cue_color: CueColor | None = None
     cue_flag: CueColor | None = None
-    overview: QImage | None = None  # the whole file's waveform (see overview_image)
+    overview: Overview | None = None
     gain: float = 1.0
 
 
@@ -111,18 +131,12 @@ def wave_gain(peaks: Peaks | None) -> float:
     return min(10.0, 0.95 / peaks.peak)
 
 
-def _premultiplied(color: QColor) -> int:
-    a = color.alpha()
-    r, g, b = (round(c * a / 255) for c in (color.red(), color.green(), color.blue()))
-    return (a << 24) | (r << 16) | (g << 8) | b
+def _rgb(color: QColor) -> int:
+    return 0xFF000000 | (color.red() << 16) | (color.green() << 8) | color.blue()
 
 
-def wave_image(
-    mins: np.ndarray, maxs: np.ndarray, height: int, color: QColor, gain: float
-) -> tuple[QImage, np.ndarray]:
-    """One column per value: filled from max to min. Returns the image and its buffer
-    (which must outlive the image's use)."""
-    width = len(mins)
+def wave_mask(mins: np.ndarray, maxs: np.ndarray, height: int, gain: float) -> np.ndarray:
+    """(height, columns) booleans: True from each column's max down to its min."""
     mid = (height - 1) / 2
     with np.errstate(invalid="ignore"):
         top = np.floor(mid - np.clip(maxs * gain, -1, 1) * mid)
@@ -130,25 +144,36 @@ def wave_image(
     empty = np.isnan(top) | np.isnan(bottom)
     top[empty], bottom[empty] = height, -1
     rows = np.arange(height, dtype=np.float64)[:, None]
-    mask = (rows >= top[None, :]) & (rows <= bottom[None, :])
-    buffer = np.zeros((height, max(1, width)), dtype=np.uint32)
-    buffer[:, :width][mask] = _premultiplied(color)
-    image = QImage(
-        buffer.data,
-        buffer.shape[1],
-        height,
-        buffer.shape[1] * 4,
-        QImage.Format.Format_ARGB32_Premultiplied,
-    )
-    return image, buffer
+    return (rows >= top[None, :]) & (rows <= bottom[None, :])
 
 
-def overview_image(peaks: Peaks, width: int, height: int, color: QColor) -> QImage:
-    """The whole file's waveform, ``width`` columns (made once per size)."""
-    spp = peaks.duration / max(1, width)
-    mins, maxs = peaks.columns(0.0, spp, width)
-    image, _buffer = wave_image(mins, maxs, height, color, wave_gain(peaks))
-    return image.copy()  # owns its pixels
+def _blend(fg: int, bg: np.ndarray, alpha: float) -> np.ndarray:
+    """Opaque ``fg`` at ``alpha`` over each opaque colour in ``bg`` (uint32 RGB32)."""
+    out = np.full(bg.shape, 0xFF000000, dtype=np.uint32)
+    for shift in (16, 8, 0):
+        b = (bg >> shift) & 0xFF
+        f = (fg >> shift) & 0xFF
+        out |= (np.round(f * alpha + b * (1 - alpha)).astype(np.uint32) & 0xFF) << shift
+    return out
+
+
+def _image(pixels: np.ndarray) -> QImage:
+    """A QImage over ``pixels`` (uint32 RGB32, C-contiguous); keep ``pixels`` alive."""
+    height, width = pixels.shape
+    return QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32)
+
+
+@dataclass
+class Overview:
+    """The whole file's waveform as a mask, made once per width."""
+
+    mask: np.ndarray  # (OVERVIEW_H, width) booleans
+
+    @classmethod
+    def of(cls, peaks: Peaks, width: int) -> Overview:
+        spp = peaks.duration / max(1, width)
+        mins, maxs = peaks.columns(0.0, spp, width)
+        return cls(wave_mask(mins, maxs, OVERVIEW_H, wave_gain(peaks)))
 
 
 def tick_step(seconds_per_px: float) -> float:
@@ -159,22 +184,45 @@ def tick_step(seconds_per_px: float) -> float:
 
 
 def tick_label(seconds: float, step: float) -> str:
-    whole = round(seconds * 10) // 10 if step < 1 else round(seconds)
+    tenths = round(seconds * 10)
+    whole = tenths // 10 if step < 1 else round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
     if step < 1:
-        text += f".{round(seconds * 10) % 10}"
+        text += f".{tenths % 10}"
     return text
 
 
-def _cue_color(hook: CueColor | None, index: int, segment: Segment) -> QColor | None:
+def _hook_color(hook: CueColor | None, index: int, segment: Segment) -> QColor | None:
     if hook is None:
         return None
     value = hook(index, segment)
-    if value is None:
-        return None
-    return QColor(value)
+    return None if value is None else QColor(value)
+
+
+def _columns(view: TimelineView, starts: np.ndarray, ends: np.ndarray, width: int):  # type: ignore[no-untyped-def]
+    """Pixel columns [x0, x1) of time spans, clipped to [0, width]."""
+    x0 = np.floor((starts - view.start) / view.seconds_per_px)
+    x1 = np.maximum(np.ceil((ends - view.start) / view.seconds_per_px), x0 + 1)
+    return np.clip(x0, 0, width).astype(np.intp), np.clip(x1, 0, width).astype(np.intp)
+
+
+def _fill_runs(row: np.ndarray, x0: np.ndarray, x1: np.ndarray, value: int) -> None:
+    """Set ``row[x0[i]:x1[i]] = value`` for all i, without a Python loop."""
+    if not len(x0):
+        return
+    diff = np.zeros(len(row) + 1, dtype=np.int32)
+    np.add.at(diff, x0, 1)
+    np.add.at(diff, x1, -1)
+    row[np.cumsum(diff[:-1]) > 0] = value
+
+
+@dataclass(frozen=True)
+class _Cue:
+    index: int
+    x0: int  # first column
+    x1: int  # after the last column
 
 
 def paint_timeline(
@@ -182,150 +230,115 @@ def paint_timeline(
 ) -> None:
     """Draw everything but the playhead into (0, 0, width, height)."""
     view = scene.view
-    main_top = RULER_H
-    main_bottom = height - OVERVIEW_H
-    main_h = max(1, main_bottom - main_top)
-    painter.fillRect(0, 0, width, height, colors.background)
+    main_h = max(BAND_H + 2, height - RULER_H - OVERVIEW_H)
+    wave_h = main_h - BAND_H
     _paint_ruler(painter, width, view, colors)
-    if view.seconds_per_px <= 0:
+    if view.seconds_per_px <= 0 or width <= 0:
+        painter.fillRect(0, RULER_H, width, height - RULER_H, colors.background)
         return
 
-    # speech band: a faint strip along the bottom of the main area
-    if len(scene.speech):
-        a = np.searchsorted(scene.speech[:, 1], view.start, side="left")
-        b = np.searchsorted(scene.speech[:, 0], view.end, side="right")
-        if b > a:
-            xs = (scene.speech[a:b] - view.start) / view.seconds_per_px
-            x0 = np.clip(np.floor(xs[:, 0]), -1, width + 1).astype(int)
-            x1 = np.clip(np.ceil(xs[:, 1]), -1, width + 1).astype(int)
-            band_y = main_bottom - BAND_H
-            for left, right in _runs(x0, x1, width):
-                painter.fillRect(left, band_y, right - left, BAND_H, colors.speech)
-
-    # cues
+    # -- each column's fill: background, cues, selected cues --
+    column = np.full(width, _rgb(colors.background), dtype=np.uint32)
     first = int(np.searchsorted(scene.ends, view.start, side="left"))
     last = int(np.searchsorted(scene.starts, view.end, side="right"))
     detailed = last - first <= DETAIL_LIMIT
-    if not detailed:
-        xs0 = np.floor((scene.starts[first:last] - view.start) / view.seconds_per_px)
-        xs1 = np.ceil((scene.ends[first:last] - view.start) / view.seconds_per_px)
-        x0 = np.clip(xs0, -1, width + 1).astype(int)
-        x1 = np.clip(xs1, -1, width + 1).astype(int)
-        for left, right in _runs(x0, x1, width):
-            painter.fillRect(left, main_top, right - left, main_h - BAND_H, colors.cue)
-    font = QFont(painter.font())
-    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-    painter.setFont(font)
-    metrics = QFontMetrics(font)
-    wanted = scene.selected | ({scene.current} if scene.current is not None else set())
-    singles = range(first, last) if detailed else sorted(i for i in wanted if first <= i < last)
-    cues = [(i, float(scene.starts[i]), float(scene.ends[i])) for i in singles]
+    x0, x1 = _columns(view, scene.starts[first:last], scene.ends[first:last], width)
+    _fill_runs(column, x0, x1, _rgb(colors.cue))
+    wanted = set(range(first, last)) if detailed else set(scene.selected)
+    if scene.current is not None:
+        wanted.add(scene.current)
+    cues = [
+        _Cue(i, int(x0[i - first]), int(x1[i - first])) for i in sorted(wanted) if first <= i < last
+    ]
     if scene.preview is not None and 0 <= scene.preview[0] < len(scene.segments):
-        cues = [c for c in cues if c[0] != scene.preview[0]] + [scene.preview]
-    for i, start, end in cues:
-        _paint_cue_fill(painter, scene, colors, i, start, end, main_top, main_h)
+        index, start, end = scene.preview
+        if first <= index < last:  # where it was: plain background again
+            column[x0[index - first] : x1[index - first]] = _rgb(colors.background)
+        a, b = _columns(view, np.array([start]), np.array([end]), width)
+        cues = [c for c in cues if c.index != index] + [_Cue(index, int(a[0]), int(b[0]))]
+    for cue in cues:
+        segment = _segment(scene, cue.index)
+        fill = None
+        if cue.index in scene.selected or (scene.preview and scene.preview[0] == cue.index):
+            fill = colors.selected
+        elif segment is not None and (custom := _hook_color(scene.cue_color, cue.index, segment)):
+            fill = _over(_alpha(custom, min(custom.alpha(), 90)), colors.background)
+        if fill is not None:
+            column[cue.x0 : cue.x1] = _rgb(fill)
 
-    # waveform, over the fills and under the edges and labels
+    # -- the main area's pixels --
+    pixels = np.empty((main_h, width), dtype=np.uint32)
     if scene.peaks is not None:
-        wave_h = main_h - BAND_H
         mins, maxs = scene.peaks.columns(view.start, view.seconds_per_px, width)
-        image, buffer = wave_image(mins, maxs, wave_h, colors.wave, scene.gain)
-        painter.drawImage(0, main_top, image)
-        del image, buffer
-    for i, start, end in cues:
-        _paint_cue_marks(
-            painter, scene, colors, metrics, i, start, end, main_top, main_h, labels=detailed
-        )
+        mask = wave_mask(mins, maxs, wave_h, scene.gain)
+        on_fill = _blend(_rgb(colors.wave), column, WAVE_ALPHA)
+        np.copyto(pixels[:wave_h], np.where(mask, on_fill[None, :], column[None, :]))
+    else:
+        pixels[:wave_h] = column[None, :]
+    band = np.full(width, _rgb(colors.background), dtype=np.uint32)
+    if len(scene.speech):
+        a = int(np.searchsorted(scene.speech[:, 1], view.start, side="left"))
+        b = int(np.searchsorted(scene.speech[:, 0], view.end, side="right"))
+        s0, s1 = _columns(view, scene.speech[a:b, 0], scene.speech[a:b, 1], width)
+        _fill_runs(band, s0, s1, _rgb(colors.speech))
+    pixels[wave_h:] = band[None, :]
+    for cue in cues:  # edges, the current cue's frame, flags
+        current = cue.index == scene.current
+        edge = _rgb(colors.current if current else colors.cue_edge)
+        thick = 2 if current else 1
+        for x in (cue.x0, cue.x1 - 1):
+            if 0 <= x < width and (detailed or current or cue.index in scene.selected):
+                pixels[:wave_h, max(0, x - thick + 1) : x + 1] = edge
+        if current:
+            pixels[0:2, cue.x0 : cue.x1] = edge
+        segment = _segment(scene, cue.index)
+        if segment is not None and (flag := _hook_color(scene.cue_flag, cue.index, segment)):
+            pixels[0:FLAG_H, cue.x0 : max(cue.x1, cue.x0 + 2)] = _rgb(
+                _over(flag, colors.background)
+            )
+    painter.drawImage(0, RULER_H, _image(pixels))
+
+    # -- text --
+    if detailed:
+        _paint_labels(painter, scene, colors, cues, width)
     if scene.status:
         painter.setPen(colors.muted)
         painter.drawText(
-            QRectF(0, main_top, width, main_h), Qt.AlignmentFlag.AlignCenter, scene.status
+            QRectF(0, RULER_H, width, main_h), Qt.AlignmentFlag.AlignCenter, scene.status
         )
-    _paint_overview(painter, width, main_bottom, scene, colors)
-
-
-def _runs(x0: np.ndarray, x1: np.ndarray, width: int) -> list[tuple[int, int]]:
-    """Merged [left, right) pixel runs covered by any of the spans (x0[i], x1[i])."""
-    if not len(x0):
-        return []
-    span = width + 3
-    diff = np.zeros(span + 1, dtype=np.int32)
-    np.add.at(diff, np.clip(x0 + 1, 0, span), 1)
-    np.add.at(diff, np.clip(np.maximum(x1, x0 + 1) + 1, 0, span), -1)
-    covered = np.cumsum(diff[:-1]) > 0
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], covered, [False])).astype(np.int8)))
-    return [(int(a) - 1, int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    _paint_overview(painter, width, RULER_H + main_h, scene, colors)
+    del pixels
 
 
 def _segment(scene: Scene, index: int) -> Segment | None:
     return scene.segments[index] if 0 <= index < len(scene.segments) else None
 
 
-def _paint_cue_fill(
-    painter: QPainter,
-    scene: Scene,
-    colors: Colors,
-    index: int,
-    start: float,
-    end: float,
-    top: int,
-    height: int,
+def _paint_labels(
+    painter: QPainter, scene: Scene, colors: Colors, cues: list[_Cue], width: int
 ) -> None:
-    view = scene.view
-    x0 = (start - view.start) / view.seconds_per_px
-    x1 = (end - view.start) / view.seconds_per_px
-    fill = colors.cue
-    segment = _segment(scene, index)
-    if segment is not None and (custom := _cue_color(scene.cue_color, index, segment)):
-        fill = QColor(custom)
-        fill.setAlpha(min(fill.alpha(), 90))
-    if index in scene.selected or (scene.preview is not None and scene.preview[0] == index):
-        fill = colors.selected
-    painter.fillRect(QRectF(x0, top, max(1.0, x1 - x0), height - BAND_H), fill)
-
-
-def _paint_cue_marks(
-    painter: QPainter,
-    scene: Scene,
-    colors: Colors,
-    metrics: QFontMetrics,
-    index: int,
-    start: float,
-    end: float,
-    top: int,
-    height: int,
-    *,
-    labels: bool,
-) -> None:
-    """Edges, the current cue's frame, the flag and the label of one cue."""
-    view = scene.view
-    x0 = (start - view.start) / view.seconds_per_px
-    x1 = (end - view.start) / view.seconds_per_px
-    bottom = top + height - BAND_H
-    current = index == scene.current
-    edge = QPen(colors.current if current else colors.cue_edge)
-    edge.setWidthF(2.0 if current else 1.0)
-    painter.setPen(edge)
-    painter.drawLine(QPointF(x0, top), QPointF(x0, bottom))
-    painter.drawLine(QPointF(x1, top), QPointF(x1, bottom))
-    if current:
-        painter.drawLine(QPointF(x0, top + 1), QPointF(x1, top + 1))
-    segment = _segment(scene, index)
-    if segment is None:
-        return
-    if flag := _cue_color(scene.cue_flag, index, segment):
-        painter.fillRect(QRectF(x0, top, max(2.0, x1 - x0), 4), flag)
-    if labels and x1 - x0 >= LABEL_MIN_PX:
-        left = max(x0, 0.0) + 3
-        room = int(min(x1, view.width) - left - 3)
-        if room > 8:
-            label = metrics.elidedText(
-                f"{index + 1}  {segment.text}", Qt.TextElideMode.ElideRight, room
-            )
-            box = QRectF(left - 1, top + 5, metrics.horizontalAdvance(label) + 2, metrics.height())
-            painter.fillRect(box, colors.label_back)
-            painter.setPen(colors.text)
-            painter.drawText(QPointF(left, top + 5 + metrics.ascent()), label)
+    font = QFont(painter.font())
+    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+    painter.setFont(font)
+    metrics = QFontMetrics(font)
+    painter.setPen(colors.text)
+    top = RULER_H + FLAG_H + 1
+    for cue in cues:
+        if cue.x1 - cue.x0 < LABEL_MIN_PX:
+            continue
+        segment = _segment(scene, cue.index)
+        room = min(cue.x1, width) - cue.x0 - 6
+        if segment is None or room <= 8:
+            continue
+        label = metrics.elidedText(
+            f"{cue.index + 1}  {segment.text}", Qt.TextElideMode.ElideRight, room
+        )
+        left = cue.x0 + 3
+        painter.fillRect(
+            QRectF(left - 1, top, metrics.horizontalAdvance(label) + 2, metrics.height()),
+            colors.label_back,
+        )
+        painter.drawText(QPointF(left, top + metrics.ascent()), label)
 
 
 def _paint_ruler(painter: QPainter, width: int, view: TimelineView, colors: Colors) -> None:
@@ -337,37 +350,41 @@ def _paint_ruler(painter: QPainter, width: int, view: TimelineView, colors: Colo
     font = QFont(painter.font())
     font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
     painter.setFont(font)
-    first = math.floor(view.start / step)
-    last = math.ceil(view.end / step)
-    for k in range(first, last + 1):
+    for k in range(math.floor(view.start / step), math.ceil(view.end / step) + 1):
         t = k * step
-        x = (t - view.start) / view.seconds_per_px
-        painter.drawLine(QPointF(x, RULER_H - 5), QPointF(x, RULER_H))
+        x = round((t - view.start) / view.seconds_per_px)
+        painter.drawLine(x, RULER_H - 5, x, RULER_H)
         painter.drawText(QPointF(x + 3, RULER_H - 5), tick_label(t, step))
 
 
 def _paint_overview(painter: QPainter, width: int, top: int, scene: Scene, colors: Colors) -> None:
     """The whole file in a strip at the bottom, with the part in view boxed."""
-    painter.fillRect(0, top, width, OVERVIEW_H, colors.ruler)
-    if scene.overview is not None:
-        painter.drawImage(0, top, scene.overview)
     view = scene.view
     whole = max(view.duration, 1e-9)
-    x0 = view.start / whole * width
-    x1 = max(x0 + 3, view.end / whole * width)
-    painter.fillRect(QRectF(x0, top, x1 - x0, OVERVIEW_H), colors.view_box)
+    column = np.full(width, _rgb(colors.ruler), dtype=np.uint32)
+    x0 = int(view.start / whole * width)
+    x1 = max(x0 + 3, math.ceil(view.end / whole * width))
+    column[max(0, x0) : min(width, x1)] = _rgb(colors.view_box)
     if scene.position is not None:
-        painter.setPen(colors.playhead)
-        x = scene.position / whole * width
-        painter.drawLine(QPointF(x, top), QPointF(x, top + OVERVIEW_H))
+        x = int(scene.position / whole * width)
+        if 0 <= x < width:
+            column[x] = _rgb(colors.playhead)
+    overview = scene.overview
+    if overview is not None and overview.mask.shape == (OVERVIEW_H, width):
+        on = _blend(_rgb(colors.wave), column, WAVE_ALPHA)
+        pixels = np.where(overview.mask, on[None, :], column[None, :]).astype(np.uint32)
+    else:
+        pixels = np.ascontiguousarray(np.broadcast_to(column, (OVERVIEW_H, width)))
+    painter.drawImage(0, top, _image(pixels))
+    del pixels
 
 
 def paint_playhead(painter: QPainter, height: int, scene: Scene, colors: Colors) -> None:
     if scene.position is None or scene.view.seconds_per_px <= 0:
         return
-    x = scene.view.x_of(scene.position)
+    x = round(scene.view.x_of(scene.position))
     if -2 <= x <= scene.view.width + 2:
         pen = QPen(colors.playhead)
-        pen.setWidthF(1.5)
+        pen.setWidth(2)
         painter.setPen(pen)
-        painter.drawLine(QPointF(x, 0), QPointF(x, height - OVERVIEW_H))
+        painter.drawLine(x, 0, x, height - OVERVIEW_H)

@@ -26,7 +26,6 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -52,9 +51,9 @@ from app.gui.editor.timeline.render import (
     OVERVIEW_H,
     Colors,
     CueColor,
+    Overview,
     Scene,
     cue_arrays,
-    overview_image,
     paint_playhead,
     paint_timeline,
     wave_gain,
@@ -127,7 +126,7 @@ class TimelineWidget(QWidget):
         self._cue_color: CueColor | None = None
         self._cue_flag: CueColor | None = None
         self._static: QPixmap | None = None
-        self._overview: QImage | None = None
+        self._overview: Overview | None = None
         self._overview_key: tuple[object, ...] = ()
         self.destroyed.connect(self._loader.cancel)
 
@@ -299,6 +298,11 @@ class TimelineWidget(QWidget):
             self._invalidate()
             self.peaksChanged.emit()
 
+    def set_peaks(self, peaks: Peaks) -> None:
+        """Show these peaks (e.g. computed elsewhere); a later ``set_document`` replaces them."""
+        self._loader.cancel()
+        self._set_peaks(peaks)
+
     def _set_peaks(self, peaks: Peaks) -> None:
         self._peaks = peaks
         self._status = ""
@@ -341,17 +345,16 @@ class TimelineWidget(QWidget):
             position=self._position,
             cue_color=self._cue_color,
             cue_flag=self._cue_flag,
-            overview=self._overview_image(),
+            overview=self._overview_mask(),
             gain=wave_gain(self._peaks),
         )
 
-    def _overview_image(self) -> QImage | None:
+    def _overview_mask(self) -> Overview | None:
         if self._peaks is None:
             return None
-        colors = Colors.from_palette(self.palette())
-        key = (id(self._peaks), self.width(), colors.wave.rgba())
+        key = (id(self._peaks), self.width())
         if self._overview is None or key != self._overview_key:
-            self._overview = overview_image(self._peaks, self.width(), OVERVIEW_H, colors.wave)
+            self._overview = Overview.of(self._peaks, self.width())
             self._overview_key = key
         return self._overview
 
