@@ -66,6 +66,12 @@ def test_events_and_transcript(track: speech.SpeechTrack, engine: Engine) -> Non
     starts = [s.start for s in segs]
     for onset in track.onsets:
         assert min(abs(onset - t) for t in starts) <= 0.3, (onset, starts)
+    # the detected speech is kept with the transcript: one region per sentence at least
+    speech = transcript.speech
+    assert len(speech) >= len(SENTENCES) and list(speech) == sorted(speech)
+    assert sum(b - a for a, b in speech) == pytest.approx(transcript.meta.speech_seconds)
+    for onset in track.onsets:
+        assert any(a - 0.3 <= onset <= b for a, b in speech), (onset, speech)
 
 
 def test_model_loaded_once(track: speech.SpeechTrack, tiny_model_dir: Path) -> None:

@@ -93,7 +93,7 @@ class Transcript:
         # (start, end) of the speech that detection found, sorted; () when not known.
         # Not part of equality: it describes the media, not the text.
         self.speech: tuple[tuple[float, float], ...] = tuple(
-            (float(a), float(b)) for a, b in speech
+            sorted((float(a), float(b)) for a, b in speech)
         )
         self._revision = 0
         self._saved_revision = 0
@@ -304,7 +304,7 @@ def _speech(raw: Any) -> list[tuple[float, float]]:
         if start < 0 or end < start:
             raise TranscriptError(f"Speech region {i} has bad times: {start}–{end}")
         regions.append((start, end))
-    return sorted(regions)
+    return regions
 
 
 def _number(value: Any, what: str) -> float:
