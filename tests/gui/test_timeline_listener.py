@@ -7,19 +7,18 @@ timeline, where the cues' edges snap to it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QToolButton
 
+from app.core.audio.peaks import cache_path
 from app.gui.editor.segment_table import COL_START
 from app.gui.editor.timeline import TimelineWidget
 from app.gui.editor.timeline.render import RULER_H
 from app.gui.main_window import MainWindow
-from app.gui.queue_model import JobState
+from app.gui.queue_model import JobState, QueueItem
 from tests.gui.driving import drop_on, table_times, wait_all_finished
 from tests.listener_speech import HELD_OUT_SEED, WER_BAR, Track, spaced_track, wer
 
@@ -51,18 +50,26 @@ def table_cues(window: MainWindow) -> list[tuple[float, float, str]]:
     return [(round(a, 3), round(b, 3), text) for a, b, text in table_times(window)]
 
 
-def test_retime_real_speech_on_the_timeline(
-    qtbot: object, listener_window: MainWindow, track: Track
-) -> None:
-    window = listener_window
+def transcribe_and_show(qtbot: object, window: MainWindow, track: Track) -> QueueItem:
+    """Drop the track, let the listener transcribe it, show it with its waveform."""
     drop_on(window.drop_zone, [track.path])
     wait_all_finished(qtbot, window)
     item = window.queue.items[0]
     assert item.state == JobState.DONE, item.error
     window.queue_view.select_item(item.id)
+    timeline = window.editor.timeline
+    qtbot.waitUntil(lambda: timeline.peaks is not None, timeout=20_000)  # type: ignore[attr-defined]
+    assert window.editor.document is item.document is not None
+    return item
+
+
+def test_retime_real_speech_on_the_timeline(
+    qtbot: object, listener_window: MainWindow, track: Track
+) -> None:
+    window = listener_window
+    transcribe_and_show(qtbot, window, track)
     editor = window.editor
     timeline = editor.timeline
-    qtbot.waitUntil(lambda: timeline.peaks is not None, timeout=20_000)  # type: ignore[attr-defined]
     doc = editor.document
     assert doc is not None
 
@@ -135,27 +142,29 @@ def test_retime_real_speech_on_the_timeline(
     assert 2 in timeline.scene().selected
 
 
-def test_reopened_from_history_keeps_speech_and_waveform(
+def test_reopened_from_the_history_with_its_speech_and_waveform_at_once(
     qtbot: object, listener_window: MainWindow, track: Track
 ) -> None:
-    """The library keeps the detected speech; the waveform comes from the cache."""
-    from app.core.audio.peaks import cache_path
-    from app.core.store.library import Library
-
+    """The library keeps the detected speech; the waveform is cached, so it shows at once."""
     window = listener_window
-    drop_on(window.drop_zone, [track.path])
-    wait_all_finished(qtbot, window)
-    item = window.queue.items[0]
-    assert item.state == JobState.DONE, item.error
-    window.queue_view.select_item(item.id)
+    item = transcribe_and_show(qtbot, window, track)
+    first = window.editor.document
+    assert first is not None and item.library_id is not None
+    assert cache_path(track.path).is_file()
+    speech, times = first.transcript.speech, [(s.start, s.end) for s in first.transcript]
+
+    window.remove_item(item.id)  # closed; then opened again from the History panel
+    assert window.editor.document is None
+    history = window.history.list
+    qtbot.waitUntil(lambda: history.count() > 0)  # type: ignore[attr-defined]
+    rect = history.visualItemRect(history.item(0))
+    qtbot.mouseClick(history.viewport(), LEFT, pos=rect.center())  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.editor.document is not None, timeout=3000)  # type: ignore[attr-defined]
+    again = window.editor.document
+    assert again is not None and again is not first
     timeline = window.editor.timeline
-    qtbot.waitUntil(lambda: timeline.peaks is not None, timeout=20_000)  # type: ignore[attr-defined]
-    assert cache_path(Path(track.path)).is_file()
-    doc = window.editor.document
-    assert doc is not None and item.library_id is not None
-    library = window.library
-    assert isinstance(library, Library)
-    stored = library.transcript(item.library_id)
-    assert len(stored.speech) == len(doc.transcript.speech) > 0
-    np.testing.assert_allclose(stored.speech, doc.transcript.speech)
-    assert [(s.start, s.end) for s in stored] == [(s.start, s.end) for s in doc.transcript]
+    assert timeline.peaks is not None and timeline.status == ""  # no "Preparing waveform…"
+    assert len(again.transcript.speech) == len(speech) > 0
+    np.testing.assert_allclose(again.transcript.speech, speech)
+    assert [(s.start, s.end) for s in again.transcript] == times
+    assert timeline_cues(timeline) == table_cues(window)
