@@ -320,3 +320,22 @@ def test_a_drag_that_the_model_refuses_changes_nothing(editor: TranscriptEditor)
     press_move_release(timeline, timeline.x_of(2.9), timeline.x_of(3.5))
     assert doc.transcript[0].end == pytest.approx(3.0)  # stopped at its neighbour
     assert doc.transcript[1].start == 3.0
+
+
+def test_a_drag_held_past_the_edge_scrolls_and_carries_the_cue(
+    qtbot: QtBot, editor: TranscriptEditor
+) -> None:
+    timeline, doc = editor.timeline, editor.document
+    assert doc is not None
+    timeline.show_range(0.0, 5.0)
+    y = cue_y(timeline)
+    QTest.mousePress(timeline, LEFT, NO_KEYS, QPoint(round(timeline.x_of(4.2)), y))
+    QTest.mouseMove(timeline, QPoint(timeline.width() - 100, y))
+    QTest.mouseMove(timeline, QPoint(timeline.width() + 30, y))  # held past the right side
+    qtbot.waitUntil(lambda: timeline.view.start > 1.0, timeout=3000)
+    QTest.mouseRelease(timeline, LEFT, NO_KEYS, QPoint(timeline.width() + 30, y))
+    # carried on to the next cue's start (6.0 s), which was out of view at the press
+    assert doc.transcript[1].end == pytest.approx(6.0)
+    start = timeline.view.start
+    qtbot.wait(100)
+    assert timeline.view.start == start  # the scrolling stopped with the release

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QEvent, QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
@@ -67,6 +67,7 @@ INITIAL_SPAN_S = 20.0  # a newly opened file shows this much (or all of a shorte
 ZOOM_STEP = 1.25  # per wheel notch or key press
 WHEEL_SCROLL = 0.1  # of the view's width per wheel notch
 DRAG_THRESHOLD_PX = 3
+AUTOSCROLL_MAX_PX = 40  # per step (30 ms) while a drag is held past the edge
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _Drag:
     index: int
     part: Part
     press_x: float
+    grab_time: float  # the time under the pointer at the press
     revision: int
     targets: list[float]
     original: tuple[float, float]
@@ -123,6 +125,9 @@ class TimelineWidget(QWidget):
         self._scrubbing = False  # dragging in the overview strip
         self._shift = False  # Shift is held (from key events: mouse moves may not say)
         self._last_x = 0.0
+        self._autoscroll = QTimer(self)
+        self._autoscroll.setInterval(30)
+        self._autoscroll.timeout.connect(self._autoscroll_step)
         self._cue_color: CueColor | None = None
         self._cue_flag: CueColor | None = None
         self._static: QPixmap | None = None
@@ -416,6 +421,7 @@ class TimelineWidget(QWidget):
             index=hit.index,
             part=hit.part,
             press_x=pos.x(),
+            grab_time=self._view.time_at(pos.x()),
             revision=self._revision,
             targets=snap_targets(self._segments, hit.index, map(tuple, self._speech)),
             original=(cue.start, cue.end),
@@ -436,16 +442,21 @@ class TimelineWidget(QWidget):
             return
         drag.moved = True
         self._last_x = pos.x()
-        shift = self._shift or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        self._drag_to(drag, pos.x(), snapping=not shift)
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._shift = True
+        self._drag_to(drag, pos.x())
+        outside = pos.x() < 0 or pos.x() > self.width()
+        if outside and not self._autoscroll.isActive():
+            self._autoscroll.start()
 
-    def _drag_to(self, drag: _Drag, x: float, *, snapping: bool) -> None:
+    def _drag_to(self, drag: _Drag, x: float) -> None:
         spp = self._view.seconds_per_px
+        snapping = not self._shift
         drag.times = drag_times(
             self._segments,
             drag.index,
             drag.part,
-            (x - drag.press_x) * spp,
+            self._view.time_at(x) - drag.grab_time,
             duration=self._edit_duration(),
             targets=drag.targets if snapping else (),
             snap_tolerance_s=SNAP_TOLERANCE_PX * spp,
@@ -460,6 +471,7 @@ class TimelineWidget(QWidget):
             self._scrubbing = False
             return
         drag, self._drag = self._drag, None
+        self._autoscroll.stop()
         self._hover(event.position())
         if drag is None:
             return
@@ -522,7 +534,19 @@ class TimelineWidget(QWidget):
         self._shift = held
         drag = self._drag
         if drag is not None and drag.moved:
-            self._drag_to(drag, self._last_x, snapping=not held)
+            self._drag_to(drag, self._last_x)
+
+    def _autoscroll_step(self) -> None:
+        """While a drag is held past either side, scroll that way and carry the cue along."""
+        drag, x = self._drag, self._last_x
+        overshoot = x if x < 0 else x - self.width() if x > self.width() else 0.0
+        if drag is None or not drag.moved or overshoot == 0.0:
+            self._autoscroll.stop()
+            return
+        self._set_view(
+            self._view.scrolled_by(max(-AUTOSCROLL_MAX_PX, min(AUTOSCROLL_MAX_PX, overshoot)))
+        )
+        self._drag_to(drag, x)
 
     def x_of(self, seconds: float) -> float:
         """Where ``seconds`` is drawn (for tests and tools)."""
