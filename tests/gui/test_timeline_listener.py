@@ -72,6 +72,8 @@ def test_retime_real_speech_on_the_timeline(
     timeline = editor.timeline
     doc = editor.document
     assert doc is not None
+    # the job kept the waveform of the audio it decoded: the editor read it, no decoding
+    assert timeline.peaks is not None and timeline.peaks.from_cache
 
     # The words came back, and the timeline shows the table's cues and the speech.
     rows = table_times(window)
