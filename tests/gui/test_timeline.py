@@ -188,7 +188,9 @@ def test_click_seeks_and_double_click_plays_the_cue(qtbot: QtBot, editor: Transc
         )  # fmt: skip
     assert played.args == [1]
     qtbot.waitUntil(editor.player.is_playing, timeout=5000)
-    editor.player.pause()
+    timeline.setFocus()
+    QTest.keyClick(timeline, Qt.Key.Key_Space)  # Space plays and pauses there too
+    qtbot.waitUntil(lambda: not editor.player.is_playing(), timeout=5000)
 
 
 def test_zoom_with_keys_and_ctrl_wheel_and_scroll_with_the_wheel(

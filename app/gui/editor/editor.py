@@ -110,6 +110,7 @@ class TranscriptEditor(QWidget):
     def _connect_timeline(self) -> None:
         """The timeline seeks, plays and re-times through the same player and undo stack."""
         timeline = self.timeline
+        timeline.addAction(self.action_play_pause)  # Space plays there too
         timeline.seekRequested.connect(self.player.seek)
         timeline.playRequested.connect(self.play_row)
         timeline.cueActivated.connect(self.table.select_row)
