@@ -143,8 +143,9 @@ def wave_mask(mins: np.ndarray, maxs: np.ndarray, height: int, gain: float) -> n
         bottom = np.ceil(mid - np.clip(mins * gain, -1, 1) * mid)
     empty = np.isnan(top) | np.isnan(bottom)
     top[empty], bottom[empty] = height, -1
-    rows = np.arange(height, dtype=np.float64)[:, None]
-    return (rows >= top[None, :]) & (rows <= bottom[None, :])
+    rows = np.arange(height, dtype=np.int16)[:, None]
+    upper, lower = top.astype(np.int16)[None, :], bottom.astype(np.int16)[None, :]
+    return (rows >= upper) & (rows <= lower)
 
 
 def _blend(fg: int, bg: np.ndarray, alpha: float) -> np.ndarray:
@@ -244,27 +245,30 @@ def paint_timeline(
     detailed = last - first <= DETAIL_LIMIT
     x0, x1 = _columns(view, scene.starts[first:last], scene.ends[first:last], width)
     _fill_runs(column, x0, x1, _rgb(colors.cue))
-    wanted = set(range(first, last)) if detailed else set(scene.selected)
+    preview = (
+        scene.preview if scene.preview and 0 <= scene.preview[0] < len(scene.segments) else None
+    )
+    marked = set(scene.selected)
     if scene.current is not None:
-        wanted.add(scene.current)
-    cues = [
-        _Cue(i, int(x0[i - first]), int(x1[i - first])) for i in sorted(wanted) if first <= i < last
-    ]
-    if scene.preview is not None and 0 <= scene.preview[0] < len(scene.segments):
-        index, start, end = scene.preview
+        marked.add(scene.current)
+    cues = {i: _Cue(i, int(x0[i - first]), int(x1[i - first])) for i in marked if first <= i < last}
+    if detailed and scene.cue_color is not None:  # e.g. speakers' colours
+        for i in range(first, last):
+            segment = scene.segments[i]
+            if (custom := _hook_color(scene.cue_color, i, segment)) is not None:
+                faint = _over(_alpha(custom, min(custom.alpha(), 90)), colors.background)
+                column[x0[i - first] : x1[i - first]] = _rgb(faint)
+    if preview is not None:
+        index, start, end = preview
         if first <= index < last:  # where it was: plain background again
             column[x0[index - first] : x1[index - first]] = _rgb(colors.background)
         a, b = _columns(view, np.array([start]), np.array([end]), width)
-        cues = [c for c in cues if c.index != index] + [_Cue(index, int(a[0]), int(b[0]))]
-    for cue in cues:
-        segment = _segment(scene, cue.index)
-        fill = None
-        if cue.index in scene.selected or (scene.preview and scene.preview[0] == cue.index):
-            fill = colors.selected
-        elif segment is not None and (custom := _hook_color(scene.cue_color, cue.index, segment)):
-            fill = _over(_alpha(custom, min(custom.alpha(), 90)), colors.background)
-        if fill is not None:
-            column[cue.x0 : cue.x1] = _rgb(fill)
+        cues[index] = _Cue(index, int(a[0]), int(b[0]))
+        marked.add(index)
+    selected = _rgb(colors.selected)
+    for cue in cues.values():
+        if cue.index in scene.selected or (preview is not None and preview[0] == cue.index):
+            column[cue.x0 : cue.x1] = selected
 
     # -- the main area's pixels --
     pixels = np.empty((main_h, width), dtype=np.uint32)
@@ -282,25 +286,32 @@ def paint_timeline(
         s0, s1 = _columns(view, scene.speech[a:b, 0], scene.speech[a:b, 1], width)
         _fill_runs(band, s0, s1, _rgb(colors.speech))
     pixels[wave_h:] = band[None, :]
-    for cue in cues:  # edges, the current cue's frame, flags
+    if detailed:  # every cue's edges, in one go
+        edges = np.concatenate((x0, x1 - 1))
+        edges = edges[(edges >= 0) & (edges < width)]
+        if preview is not None and first <= preview[0] < last:
+            keep = (edges != x0[preview[0] - first]) & (edges != x1[preview[0] - first] - 1)
+            edges = edges[keep]
+        pixels[:wave_h, edges] = _rgb(colors.cue_edge)
+    for cue in cues.values():  # the selected, current and dragged cues' edges on top
         current = cue.index == scene.current
         edge = _rgb(colors.current if current else colors.cue_edge)
         thick = 2 if current else 1
         for x in (cue.x0, cue.x1 - 1):
-            if 0 <= x < width and (detailed or current or cue.index in scene.selected):
+            if 0 <= x < width:
                 pixels[:wave_h, max(0, x - thick + 1) : x + 1] = edge
         if current:
             pixels[0:2, cue.x0 : cue.x1] = edge
-        segment = _segment(scene, cue.index)
-        if segment is not None and (flag := _hook_color(scene.cue_flag, cue.index, segment)):
-            pixels[0:FLAG_H, cue.x0 : max(cue.x1, cue.x0 + 2)] = _rgb(
-                _over(flag, colors.background)
-            )
+    if scene.cue_flag is not None:  # e.g. too fast to read: a bar along the top
+        _paint_flags(pixels, scene, colors, first, last, x0, x1)
     painter.drawImage(0, RULER_H, _image(pixels))
 
     # -- text --
     if detailed:
-        _paint_labels(painter, scene, colors, cues, width)
+        labelled = [_Cue(i, int(x0[i - first]), int(x1[i - first])) for i in range(first, last)]
+        if preview is not None and preview[0] in cues:
+            labelled = [c for c in labelled if c.index != preview[0]] + [cues[preview[0]]]
+        _paint_labels(painter, scene, colors, labelled, width)
     if scene.status:
         painter.setPen(colors.muted)
         painter.drawText(
@@ -308,6 +319,29 @@ def paint_timeline(
         )
     _paint_overview(painter, width, RULER_H + main_h, scene, colors)
     del pixels
+
+
+def _paint_flags(
+    pixels: np.ndarray,
+    scene: Scene,
+    colors: Colors,
+    first: int,
+    last: int,
+    x0: np.ndarray,
+    x1: np.ndarray,
+) -> None:
+    """The flag hook's colour over each flagged cue in view, one pass per colour."""
+    runs: dict[int, tuple[list[int], list[int]]] = {}
+    for i in range(first, last):
+        flag = _hook_color(scene.cue_flag, i, scene.segments[i])
+        if flag is not None:
+            lefts, rights = runs.setdefault(_rgb(_over(flag, colors.background)), ([], []))
+            lefts.append(int(x0[i - first]))
+            rights.append(max(int(x1[i - first]), int(x0[i - first]) + 2))
+    for color, (lefts, rights) in runs.items():
+        row = np.zeros(pixels.shape[1], dtype=np.uint32)
+        _fill_runs(row, np.minimum(lefts, pixels.shape[1]), np.minimum(rights, pixels.shape[1]), 1)
+        pixels[0:FLAG_H, row == 1] = color
 
 
 def _segment(scene: Scene, index: int) -> Segment | None:

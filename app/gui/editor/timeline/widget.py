@@ -131,6 +131,7 @@ class TimelineWidget(QWidget):
         self._cue_color: CueColor | None = None
         self._cue_flag: CueColor | None = None
         self._static: QPixmap | None = None
+        self._colors_cache: tuple[int, Colors] | None = None
         self._overview: Overview | None = None
         self._overview_key: tuple[object, ...] = ()
         self.destroyed.connect(self._loader.cancel)
@@ -363,8 +364,14 @@ class TimelineWidget(QWidget):
             self._overview_key = key
         return self._overview
 
+    def _colors(self) -> Colors:
+        key = self.palette().cacheKey()
+        if self._colors_cache is None or self._colors_cache[0] != key:
+            self._colors_cache = (key, Colors.from_palette(self.palette()))
+        return self._colors_cache[1]
+
     def paintEvent(self, event: QPaintEvent) -> None:
-        colors = Colors.from_palette(self.palette())
+        colors = self._colors()
         scene = self.scene()
         ratio = self.devicePixelRatioF()
         if self._static is None or self._static.size() != self.size() * ratio:
