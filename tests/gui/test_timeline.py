@@ -341,3 +341,34 @@ def test_a_drag_held_past_the_edge_scrolls_and_carries_the_cue(
     start = timeline.view.start
     qtbot.wait(100)
     assert timeline.view.start == start  # the scrolling stopped with the release
+
+
+def test_far_out_every_flagged_cue_is_still_marked(qtbot: QtBot) -> None:
+    """With hundreds of cues in view they are drawn as runs, but flags still show."""
+    segments = [Segment(i * 2.0, i * 2.0 + 1.5, f"cue {i}") for i in range(1000)]
+    doc = TranscriptDocument(Transcript(segments, TranscriptMeta(duration=2000.0)))
+    timeline = TimelineWidget()
+    qtbot.addWidget(timeline)
+    timeline.resize(1000, 130)
+    timeline.set_document(doc, "")
+    timeline.show_range(0.0, 2000.0)  # 1000 cues in view: merged runs
+    asked: list[int] = []
+
+    def flag(row: int, segment: Segment) -> str | None:
+        asked.append(row)
+        return "#ff0000" if row == 700 else None
+
+    timeline.set_cue_flag(flag)
+    image = timeline.grab().toImage()
+    assert sorted(set(asked)) == list(range(1000))
+    ratio = image.devicePixelRatio()
+
+    def color_at(seconds: float) -> tuple[int, int, int]:
+        c = image.pixelColor(round(timeline.x_of(seconds) * ratio), round((RULER_H + 1) * ratio))
+        return c.red(), c.green(), c.blue()
+
+    red = color_at(700 * 2.0 + 0.75)
+    assert red[0] > 200 and red[1] < 80 and red[2] < 80
+    for other in (10, 698, 703):  # (a flag is at least 2 px wide: 701 shares a column)
+        r, g, _ = color_at(other * 2.0 + 0.75)
+        assert not (r > 200 and g < 80)
