@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -295,23 +296,31 @@ def test_table_and_timeline_agree_after_table_edits(qtbot: QtBot, editor: Transc
     assert timeline_rows(timeline) == table_rows(editor) == [(s.start, s.end) for s in SEGMENTS]
 
 
+def flag_one(row: int, asked: list[int]) -> Callable[[int, Segment], str | None]:
+    """A flag hook that marks cue ``row`` red and notes every row it is asked about."""
+
+    def flag(index: int, segment: Segment) -> str | None:
+        asked.append(index)
+        return "#ff0000" if index == row else None
+
+    return flag
+
+
+def flag_is_red_at(timeline: TimelineWidget, seconds: float) -> bool:
+    """Whether the flag bar along the top of the cues is red at ``seconds``."""
+    image = timeline.grab().toImage()
+    ratio = image.devicePixelRatio()
+    color = image.pixelColor(round(timeline.x_of(seconds) * ratio), round((RULER_H + 1) * ratio))
+    return color.red() > 200 and color.green() < 80 and color.blue() < 80
+
+
 def test_colour_hooks_mark_cues(qtbot: QtBot, editor: TranscriptEditor) -> None:
     timeline = editor.timeline
-    flagged: list[int] = []
-
-    def flag(row: int, segment: Segment) -> str | None:
-        flagged.append(row)
-        return "#ff0000" if row == 1 else None
-
-    timeline.set_cue_flag(flag)
-    image = timeline.grab().toImage()
-    assert set(flagged) == {0, 1, 2}
-    x_in, x_other = round(timeline.x_of(3.6)), round(timeline.x_of(1.7))
-    ratio = image.devicePixelRatio()
-    red = image.pixelColor(round(x_in * ratio), round((RULER_H + 1) * ratio))
-    other = image.pixelColor(round(x_other * ratio), round((RULER_H + 1) * ratio))
-    assert red.red() > 200 and red.green() < 80 and red.blue() < 80
-    assert not (other.red() > 200 and other.green() < 80)
+    asked: list[int] = []
+    timeline.set_cue_flag(flag_one(1, asked))
+    assert flag_is_red_at(timeline, 3.6)
+    assert set(asked) == {0, 1, 2}
+    assert not flag_is_red_at(timeline, 1.7)
 
 
 def test_a_drag_that_the_model_refuses_changes_nothing(editor: TranscriptEditor) -> None:
@@ -353,22 +362,8 @@ def test_far_out_every_flagged_cue_is_still_marked(qtbot: QtBot) -> None:
     timeline.set_document(doc, "")
     timeline.show_range(0.0, 2000.0)  # 1000 cues in view: merged runs
     asked: list[int] = []
-
-    def flag(row: int, segment: Segment) -> str | None:
-        asked.append(row)
-        return "#ff0000" if row == 700 else None
-
-    timeline.set_cue_flag(flag)
-    image = timeline.grab().toImage()
+    timeline.set_cue_flag(flag_one(700, asked))
+    assert flag_is_red_at(timeline, 700 * 2.0 + 0.75)
     assert sorted(set(asked)) == list(range(1000))
-    ratio = image.devicePixelRatio()
-
-    def color_at(seconds: float) -> tuple[int, int, int]:
-        c = image.pixelColor(round(timeline.x_of(seconds) * ratio), round((RULER_H + 1) * ratio))
-        return c.red(), c.green(), c.blue()
-
-    red = color_at(700 * 2.0 + 0.75)
-    assert red[0] > 200 and red[1] < 80 and red[2] < 80
     for other in (10, 698, 703):  # (a flag is at least 2 px wide: 701 shares a column)
-        r, g, _ = color_at(other * 2.0 + 0.75)
-        assert not (r > 200 and g < 80)
+        assert not flag_is_red_at(timeline, other * 2.0 + 0.75)
