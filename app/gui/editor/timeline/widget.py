@@ -150,7 +150,7 @@ class TimelineWidget(QWidget):
 
     @property
     def status(self) -> str:
-        """ "Preparing waveform…", a reason it can't be shown, or "" once it shows."""
+        """What the waveform area says: PREPARING, why there is no waveform, or ""."""
         return self._status
 
     @property
@@ -171,6 +171,7 @@ class TimelineWidget(QWidget):
             doc.changed.connect(self._on_doc_changed)
         self._refresh_cues()
         self._media = media_path
+        self._player_duration = 0.0  # the player reports the new media's soon
         self._peaks = None
         self._overview = None
         if media_path:
