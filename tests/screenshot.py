@@ -103,9 +103,16 @@ def _shoot(args: argparse.Namespace, work: Path, width: int, height: int) -> int
             if not done or items[0].state is not JobState.DONE:
                 print(f"not finished: {[i.status_text() for i in items]}", file=sys.stderr)
             window.queue_view.select_item(items[0].id)
-            QTimer.singleShot(500, shoot)
+            QTimer.singleShot(500, shoot_when_drawn)
             return
         QTimer.singleShot(200, poll)
+
+    def shoot_when_drawn() -> None:  # the waveform is prepared in the background
+        timeline = window.editor.timeline
+        if timeline.status == "Preparing waveform…" and time.monotonic() - started < args.timeout:
+            QTimer.singleShot(200, shoot_when_drawn)
+            return
+        shoot()
 
     def shoot() -> None:
         QApplication.processEvents()

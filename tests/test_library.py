@@ -283,6 +283,8 @@ def test_chunks_arrive_in_any_order_and_resume_knows_what_is_left(lib: Library) 
     lib.add_chunk(tid, 1, "middle", [Segment(4.0, 6.0, "middle")])
     lib.finish(tid)
     assert [s.text for s in lib.segments(tid)] == ["a", "b", "middle", "c"]
+    # the detected speech comes back with the transcript (the timeline shows it)
+    assert lib.transcript(tid).speech == ((0.125, 1.0), (1.5, 2.75), (4.0, 6.0), (8.0, 9.0))
     ords = [r[0] for r in lib.conn.execute("SELECT ord FROM segments ORDER BY ord")]
     assert ords == [0, 1, 2, 3]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.core.asr.engine import Engine, EngineOptions
+from app.core.audio.media import decode_audio
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunkTranscribed,
@@ -66,6 +67,12 @@ def test_events_and_transcript(track: speech.SpeechTrack, engine: Engine) -> Non
     starts = [s.start for s in segs]
     for onset in track.onsets:
         assert min(abs(onset - t) for t in starts) <= 0.3, (onset, starts)
+    # the detected speech is kept with the transcript: one region per sentence at least
+    speech = transcript.speech
+    assert len(speech) >= len(SENTENCES) and list(speech) == sorted(speech)
+    assert sum(b - a for a, b in speech) == pytest.approx(transcript.meta.speech_seconds)
+    for onset in track.onsets:
+        assert any(a - 0.3 <= onset <= b for a, b in speech), (onset, speech)
 
 
 def test_model_loaded_once(track: speech.SpeechTrack, tiny_model_dir: Path) -> None:
@@ -87,6 +94,25 @@ def test_silence_gives_empty_transcript_without_loading(tmp_path: Path) -> None:
     assert any(isinstance(e, Notice) and "no speech" in e.message for e in events)
     assert events[-1].transcript.segments == () or list(events[-1].transcript.segments) == []
     assert not engine.loaded
+
+
+def test_the_waveform_is_cached_for_the_editor_when_asked(tmp_path: Path) -> None:
+    import numpy as np
+
+    from app.core.audio.peaks import cache_path, compute_peaks, load_peaks
+
+    rng = np.random.default_rng(3)
+    samples = (rng.uniform(-0.01, 0.01, 16000 * 3)).astype(np.float32)  # quiet: no speech
+    path = speech.write_wav(tmp_path / "hiss.wav", samples)
+    engine = Engine(EngineOptions(model=str(tmp_path / "no-model-needed")))
+    list(transcribe_file(path, engine, PipelineOptions()))
+    assert not cache_path(path).exists()  # the CLI keeps nothing by default
+    list(transcribe_file(path, engine, PipelineOptions(waveform=True)))
+    cached = load_peaks(cache_path(path))
+    assert cached is not None and cached.n_samples == len(samples)
+    expected = compute_peaks(decode_audio(path).samples)
+    for got, want in zip(cached.levels, expected.levels, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_bad_media_raises_one_line(tmp_path: Path, engine: Engine) -> None:

@@ -306,10 +306,24 @@ def test_to_dict_round_trip_through_json() -> None:
     assert back == t and not back.dirty
 
 
+def test_detected_speech_round_trips_and_old_files_have_none() -> None:
+    t = Transcript(make().segments, speech=[(2.5, 3.0), (0.1, 1.25)])
+    assert t.speech == ((0.1, 1.25), (2.5, 3.0))  # sorted
+    data = json.loads(json.dumps(t.to_dict()))
+    assert data["speech"] == [[0.1, 1.25], [2.5, 3.0]]
+    assert Transcript.from_dict(data).speech == t.speech
+    assert "speech" not in make().to_dict()  # nothing detected: files stay as they were
+    assert Transcript.from_dict({"segments": []}).speech == ()
+
+
 @pytest.mark.parametrize(
     "data",
     [
         [],
+        {"speech": "x"},
+        {"speech": [[1, 0]]},
+        {"speech": [[0, 1, 2]]},
+        {"speech": [["0", 1]]},
         {"version": 99},
         {"segments": "x"},
         {"segments": [{"start": "0", "end": 1, "text": "a"}]},

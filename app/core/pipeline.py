@@ -9,6 +9,7 @@ cancellation and live display fall out of the events it yields.
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -73,9 +74,33 @@ class PipelineOptions:
     # number of speakers, N = that many speakers. The transcription is unchanged;
     # cues get a speaker and are split where the speaker changes.
     speakers: int | str | None = None
+    # Keep the waveform of the decoded audio in the cache the editor's timeline reads
+    # (app.core.audio.peaks), so that it shows at once; the window turns this on.
+    waveform: bool = False
 
     def __post_init__(self) -> None:
         check_script(self.chinese)
+
+
+log = logging.getLogger(__name__)
+
+
+def _keep_waveform(
+    path: Path,
+    samples: np.ndarray,
+    track: int | None,
+    channel: str,
+    cancel: _threading.Event | None,
+) -> None:
+    """Cache the waveform peaks of the audio just decoded; a failure only loses the cache."""
+    from app.core.audio.peaks import cache_path, compute_peaks, save_peaks
+
+    try:
+        target = cache_path(path, track=track, channel=channel)
+        if not target.is_file():
+            save_peaks(compute_peaks(samples, cancel=cancel), target)
+    except OSError as exc:
+        log.warning("waveform not cached for %s: %s", path.name, exc)
 
 
 def _check(cancel: _threading.Event | None) -> None:
@@ -270,6 +295,8 @@ def transcribe_file(
         yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
         audio = decode_audio(path, cancel=cancel, track=track, channel=options.channel)
         regions: list[SpeechRegion] | None = None
+        if options.waveform:
+            _keep_waveform(path, audio.samples, track, options.channel, cancel)
     if audio.warning:
         yield Notice(audio.warning)
     if audio.channel_note:
@@ -388,4 +415,4 @@ def transcribe_file(
     ordered = [seg for i in sorted(per_chunk) for seg in per_chunk[i]]
     meta.processing_seconds = time.monotonic() - started
     yield StageChanged(Stage.DONE, "Done")
-    yield Finished(Transcript(ordered, meta))
+    yield Finished(Transcript(ordered, meta, speech=((r.start, r.end) for r in regions)))

@@ -164,7 +164,7 @@ class Worker(QObject):
         self.jobStarted.emit(job.id)
         try:
             engine = self._engine_for(job.settings)
-            options = replace(job.settings.pipeline_options(), track=job.track)
+            options = replace(job.settings.pipeline_options(), track=job.track, waveform=True)
             events: Iterable[Event] = transcribe_file(job.path, engine, options, cancel=job.cancel)
             if job.resume and job.library is not None and job.library_id is not None:
                 from app.core.store import resume

@@ -472,7 +472,8 @@ class Library:
             device=entry.device,
             created=entry.created,
         )
-        return Transcript(self.segments(transcription_id), meta)
+        speech = [(r.start, r.end) for c in self.chunks(transcription_id) for r in c.regions]
+        return Transcript(self.segments(transcription_id), meta, speech=speech)
 
     # -- the chunk cut and write-as-you-go ------------------------------------
     def set_chunks(self, transcription_id: int, chunks: Sequence[Chunk]) -> None:

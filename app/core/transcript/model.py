@@ -83,10 +83,18 @@ class Transcript:
     """An ordered, editable list of segments with metadata and change listeners."""
 
     def __init__(
-        self, segments: Iterable[Segment] | None = None, meta: TranscriptMeta | None = None
+        self,
+        segments: Iterable[Segment] | None = None,
+        meta: TranscriptMeta | None = None,
+        speech: Iterable[tuple[float, float]] = (),
     ) -> None:
         self._segments: list[Segment] = list(segments or [])
         self.meta: TranscriptMeta = meta if meta is not None else TranscriptMeta()
+        # (start, end) of the speech that detection found, sorted; () when not known.
+        # Not part of equality: it describes the media, not the text.
+        self.speech: tuple[tuple[float, float], ...] = tuple(
+            sorted((float(a), float(b)) for a, b in speech)
+        )
         self._revision = 0
         self._saved_revision = 0
         self._listeners: list[Listener] = []
@@ -227,11 +235,14 @@ class Transcript:
 
     # -- serialisation -------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "meta": asdict(self.meta),
             "segments": [_segment_dict(seg) for seg in self._segments],
         }
+        if self.speech:  # older readers ignore it
+            out["speech"] = [[a, b] for a, b in self.speech]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
@@ -272,7 +283,7 @@ class Transcript:
             if speaker is not None and not isinstance(speaker, str):
                 raise TranscriptError(f"Segment {i} speaker must be text")
             segments.append(Segment(start, end, text, speaker or None))
-        return cls(segments, TranscriptMeta(**meta_kwargs))
+        return cls(segments, TranscriptMeta(**meta_kwargs), _speech(data.get("speech", [])))
 
 
 def _segment_dict(seg: Segment) -> dict[str, Any]:
@@ -280,6 +291,20 @@ def _segment_dict(seg: Segment) -> dict[str, Any]:
     if seg.speaker is not None:  # files without speakers stay as they were
         out["speaker"] = seg.speaker
     return out
+
+
+def _speech(raw: Any) -> list[tuple[float, float]]:
+    if not isinstance(raw, list):
+        raise TranscriptError("Transcript 'speech' must be a list")
+    regions: list[tuple[float, float]] = []
+    for i, item in enumerate(raw, start=1):
+        if not isinstance(item, list) or len(item) != 2:
+            raise TranscriptError(f"Speech region {i} must be a [start, end] pair")
+        start, end = (_number(v, f"speech region {i}") for v in item)
+        if start < 0 or end < start:
+            raise TranscriptError(f"Speech region {i} has bad times: {start}–{end}")
+        regions.append((start, end))
+    return regions
 
 
 def _number(value: Any, what: str) -> float:

@@ -20,12 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.transcript import Command, EditError, Segment
-from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, Split
+from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, SetTimes, Split
 from app.gui.editor.find_replace import FindReplaceBar
 from app.gui.editor.player import MediaPlayer
 from app.gui.editor.segment_table import COL_TEXT, SegmentTableModel, SegmentTableView
 from app.gui.editor.subtitle_tools import SubtitleTools
 from app.gui.editor.timecode import format_time
+from app.gui.editor.timeline import TimelineWidget
 from app.gui.editor.video import VideoPreview
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class TranscriptEditor(QWidget):
         self.preview = VideoPreview()
         self.preview.hide()
         self.player.set_video_output(self.preview.video_item)
+        self.timeline = TimelineWidget()
         self.find_bar = FindReplaceBar()
         self.find_bar.hide()
         self.status_label = QLabel("")
@@ -82,6 +84,7 @@ class TranscriptEditor(QWidget):
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(self._make_transport())
+        lower_layout.addWidget(self.timeline)
         lower_layout.addLayout(self._make_edit_bar())
         lower_layout.addWidget(self.find_bar)
         lower_layout.addWidget(self.table, 1)
@@ -103,7 +106,25 @@ class TranscriptEditor(QWidget):
         self.player.playingChanged.connect(self._on_playing)
         self.player.hasVideoChanged.connect(self.preview.setVisible)
         self.player.errorOccurred.connect(lambda msg: self.show_message(msg, error=True))
+        self._connect_timeline()
         self._update_actions()
+
+    def _connect_timeline(self) -> None:
+        """The timeline seeks, plays and re-times through the same player and undo stack."""
+        timeline = self.timeline
+        timeline.addAction(self.action_play_pause)  # Space plays there too
+        timeline.seekRequested.connect(self.player.seek)
+        timeline.playRequested.connect(self.play_row)
+        timeline.cueActivated.connect(self.table.select_row)
+        timeline.timesEdited.connect(lambda row, start, end: self._push(SetTimes(row, start, end)))
+        self.player.positionChanged.connect(timeline.set_position)
+        self.player.durationChanged.connect(timeline.set_duration)
+        self.player.playingChanged.connect(timeline.set_playing)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: timeline.set_selected_rows(
+                {index.row() for index in self.table.selectionModel().selectedRows()}
+            )
+        )
 
     # -- construction -------------------------------------------------------------------
     def _action(
@@ -226,6 +247,7 @@ class TranscriptEditor(QWidget):
             self.show_message(f"Media file not found: {Path(media).name}", error=True)
             media = ""
         self.player.set_source(media)
+        self.timeline.set_document(doc, media)
         if doc is not None:
             doc.changed.connect(self._update_actions)
             doc.editFailed.connect(self._on_edit_failed)
