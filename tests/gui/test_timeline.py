@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core.transcript import Segment, Transcript, TranscriptMeta
+from app.core.transcript.checks import CheckLimits
+from app.core.transcript.cues import CueOptions
 from app.core.transcript.edits import SetTimes
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
@@ -321,6 +323,28 @@ def test_colour_hooks_mark_cues(qtbot: QtBot, editor: TranscriptEditor) -> None:
     assert flag_is_red_at(timeline, 3.6)
     assert set(asked) == {0, 1, 2}
     assert not flag_is_red_at(timeline, 1.7)
+
+
+def flag_is_orange_at(timeline: TimelineWidget, seconds: float) -> bool:
+    image = timeline.grab().toImage()
+    ratio = image.devicePixelRatio()
+    color = image.pixelColor(round(timeline.x_of(seconds) * ratio), round((RULER_H + 1) * ratio))
+    return color.red() > 200 and 100 < color.green() < 200 and color.blue() < 80
+
+
+def test_cues_beyond_the_subtitle_limits_are_marked_on_the_timeline(
+    qtbot: QtBot, editor: TranscriptEditor
+) -> None:
+    # Only the second cue (1.2 s) is shorter than 1.3 s.
+    editor.subtitle_tools.set_limits(CheckLimits(CueOptions(min_duration_s=1.3), min_gap_s=0.0))
+    assert flag_is_orange_at(editor.timeline, 3.6)
+    assert not flag_is_orange_at(editor.timeline, 1.7)
+    assert not flag_is_orange_at(editor.timeline, 6.7)
+    # Lengthened in the table, it is within the limits, and its mark goes.
+    assert editor.model.setData(editor.model.index(1, COL_END), "0:00:04.400")
+    qtbot.waitUntil(lambda: not flag_is_orange_at(editor.timeline, 3.6), timeout=2000)
+    editor.undo()
+    qtbot.waitUntil(lambda: flag_is_orange_at(editor.timeline, 3.6), timeout=2000)
 
 
 def test_a_drag_that_the_model_refuses_changes_nothing(editor: TranscriptEditor) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QDialog
 
 from app.core.transcript import Command, EditError, Segment, Transcript
@@ -37,6 +37,8 @@ from app.gui.editor.subtitle_dialogs import (
 if TYPE_CHECKING:
     from app.gui.document import TranscriptDocument
     from app.gui.editor.editor import TranscriptEditor
+
+FLAG_COLOR = QColor(255, 152, 0)  # the timeline's mark over a cue beyond a limit (orange)
 
 SHORTCUTS = {
     "next": "F8",
@@ -81,6 +83,7 @@ class SubtitleTools(QObject):
         self._refresh.timeout.connect(self._refresh_marks)
         self._make_actions()
         editor.model.set_problem_source(self.problems_at)
+        editor.timeline.set_cue_flag(self.flag_color)
         editor.documentChanged.connect(self._on_document)
         self._on_document(editor.document)
 
@@ -146,6 +149,7 @@ class SubtitleTools(QObject):
             self._limits = limits
             self._shown = dict(self.flags())
             self._editor.model.refresh_rows()
+            self._editor.timeline.refresh_marks()
 
     def _doc(self) -> TranscriptDocument | None:
         return self._editor.document
@@ -166,6 +170,10 @@ class SubtitleTools(QObject):
         """The messages for row ``row`` (empty when it is within the limits)."""
         return tuple(p.message for p in self.flags().get(row, ()))
 
+    def flag_color(self, row: int, _segment: object) -> QColor | None:
+        """The timeline's mark over a cue that breaks a limit (the table's warning colour)."""
+        return FLAG_COLOR if row in self.flags() else None
+
     def _on_document(self, doc: TranscriptDocument | None) -> None:
         self._key = None
         refresh = self._refresh.start
@@ -182,6 +190,7 @@ class SubtitleTools(QObject):
         old, self._shown = self._shown, dict(new)
         rows = [r for r in old.keys() | new.keys() if old.get(r) != new.get(r)]
         if rows:
+            self._editor.timeline.refresh_marks()
             self._editor.model.refresh_rows(
                 min(rows), min(max(rows), self._editor.model.rowCount() - 1)
             )
