@@ -89,7 +89,7 @@ class SpeechStretches:
         channel: str = "auto",
         stop: threading.Event | None = None,
         detect: bool = True,
-        stretch_s: float = STRETCH_S,
+        stretch_s: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.vad = replace(vad, workers=1)
@@ -97,7 +97,7 @@ class SpeechStretches:
         self.stop = stop or threading.Event()
         self.detect = detect
         self.rate = SAMPLE_RATE
-        self.stretch = max(1, round(stretch_s * self.rate))
+        self.stretch = max(1, round((stretch_s or STRETCH_S) * self.rate))
         self.samples = StreamedSamples(on_grow=self._grew, on_restart=self._restarted)
         self.items: queue.Queue[Item] = queue.Queue()
         self._next = 0  # first sample of the next stretch
