@@ -311,6 +311,7 @@ class _Transcription:
             self.started = time.monotonic()
             self.done_before = sum(c.audio_seconds for c in self.planned if c.index in self.skip)
             self.done_seconds = self.done_before
+            self.engine.pin_threads()
             count = f" {len(self.planned)} chunks" if self.complete else ""
             yield StageChanged(Stage.TRANSCRIBING, f"Transcribing{count}")
         todo = [c for c in group if c.index not in self.skip]
