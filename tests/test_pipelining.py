@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from app.core.asr.engine import Engine, EngineOptions
-from app.core.audio import stretches
+from app.core.audio import media, stretches
 from app.core.audio.chunking import ChunkOptions, ChunkPlanner, make_chunks
 from app.core.audio.vad import SpeechRegion, clean_regions
 from app.core.errors import Cancelled
@@ -136,9 +136,32 @@ def test_pipelined_equals_sequential_with_the_listener(track: Track, listener: E
     assert progress[-1].chunks_done == progress[-1].chunks_total == len(texts)
 
 
-def test_pipelined_equals_sequential_packed_with_the_tiny_model(
-    track: Track, tiny_model_dir: Path
+def test_streamed_samples_can_be_read_while_decoding_and_after_spilling(
+    track: Track, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Read back from another thread's view while the decoder appends (in RAM, then from
+    the temporary file it spills to), then from the finished memory map."""
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)
+    reads: list[tuple[int, np.ndarray]] = []
+    stream: media.StreamedSamples
+
+    def grew(size: int) -> None:
+        a = max(0, size - 40_000)
+        reads.append((a, stream.read(a, size)))
+
+    stream = media.StreamedSamples(on_grow=grew)
+    audio = media.decode_audio(track.path, into=stream)
+    assert isinstance(audio.samples, np.memmap)  # it spilled
+    assert len(stream) == len(audio.samples) and len(reads) > 10
+    for a, got in reads:
+        assert np.array_equal(got, audio.samples[a : a + len(got)])
+    assert np.array_equal(stream[1000:5000], audio.samples[1000:5000])
+
+
+def test_pipelined_equals_sequential_packed_with_the_tiny_model(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)  # read from the file
     engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
     packed = ChunkOptions(pack=True, max_chunk_s=12.0)
     assert outcome(run(track.path, engine, chunks=packed)) == outcome(
