@@ -249,6 +249,7 @@ class _Transcription:
         self.declared = 0.0  # the container's duration (for estimates while decoding)
         self.duration: float | None = None  # the decoded length, once decoding is over
         self.frontier = 0.0  # speech detection is done up to here (s)
+        self.producing = False  # the producer thread still decodes and detects
         self.turns: list[Turn] | None = None
         self.reset()
 
@@ -311,12 +312,14 @@ class _Transcription:
             self.started = time.monotonic()
             self.done_before = sum(c.audio_seconds for c in self.planned if c.index in self.skip)
             self.done_seconds = self.done_before
-            self.engine.pin_threads()
             count = f" {len(self.planned)} chunks" if self.complete else ""
             yield StageChanged(Stage.TRANSCRIBING, f"Transcribing{count}")
         todo = [c for c in group if c.index not in self.skip]
         if not todo:
             return
+        # While the producer decodes and detects speech, it has a core of its own: torch's
+        # threads waiting on a busy core cost far more than they bring (benchmarks/README.md).
+        self.engine.pin_threads(spare=1 if self.producing else 0)
         audios = _ChunkAudio(self.samples, self.sample_rate, todo)
         transcribed = self.engine.transcribe(audios, cancel=self.cancel, lengths=audios.lengths())
         for position, raw, retried in transcribed:
@@ -446,6 +449,7 @@ def transcribe_file(
         thread = threading.Thread(target=producer.run, name="murmur-decode")
         thread.start()
         items = _produced(producer, cancel)
+        run.producing = True
     try:
         yield from _consume(run, items, given, extend, pipelined, speakers)
     finally:
@@ -533,6 +537,7 @@ def _consume(
                 yield from feed()
                 yield from run.ready()
         elif isinstance(item, Decoded):
+            run.producing = False
             audio = item.audio
             if audio.warning:
                 yield Notice(audio.warning)

@@ -247,8 +247,9 @@ class Engine:
             _check(cancel)
             return info
 
-    def pin_threads(self) -> None:
-        """Give the calling thread this engine's CPU thread count.
+    def pin_threads(self, spare: int = 0) -> None:
+        """Give the calling thread this engine's CPU thread count (``options.threads``, or
+        the cores less ``spare`` ones left to other work, at least one).
 
         torch keeps the count per thread, and a thread takes the process-wide value at its
         first parallel operation; speech detection on another thread sets that value to 1
@@ -258,7 +259,7 @@ class Engine:
             return
         import torch
 
-        threads = self.options.threads or default_threads()
+        threads = self.options.threads or max(1, default_threads() - spare)
         torch.set_num_threads(threads)
         torch.ones(1 << 16).add_(1)  # the first parallel operation sets up this thread
         torch.set_num_threads(threads)

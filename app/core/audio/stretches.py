@@ -2,7 +2,7 @@
 
 The pipeline transcribes the chunks of early stretches while later ones are still
 being decoded (:func:`app.core.pipeline.transcribe_file`). Speech is detected over a
-fixed grid of stretches of ``STRETCH_S`` seconds of audio, each on its own, so that the
+fixed grid of stretches (30 s, 1 min, 2 min, then ``STRETCH_S``), each on its own, so that the
 regions found do not depend on how far decoding had got when detection ran: a
 pipelined run and a sequential one find the same regions. A region that crosses a
 stretch boundary comes back as two regions that touch; the chunking joins them again.
@@ -23,9 +23,10 @@ from pathlib import Path
 from app.core.audio.media import SAMPLE_RATE, DecodedAudio, StreamedSamples, decode_audio
 from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
 
-# Five minutes: the first chunks can start after a few seconds of decoding, and the
-# batched detection still has enough windows per call to run at full speed.
+# Five minutes: the batched detection has enough windows per call to run at full speed.
+# The first stretches are shorter (30 s, 1 min, 2 min), so that the model can start soon.
 STRETCH_S = 300.0
+_RAMP = (0.1, 0.2, 0.4)  # the first stretches, as fractions of STRETCH_S
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,12 @@ class SpeechStretches:
         self.stop = stop or threading.Event()
         self.detect = detect
         self.rate = SAMPLE_RATE
-        self.stretch = max(1, round((stretch_s or STRETCH_S) * self.rate))
+        full = (stretch_s or STRETCH_S) * self.rate
+        self._sizes = [max(1, round(f * full)) for f in _RAMP] + [max(1, round(full))]
         self.samples = StreamedSamples(on_grow=self._grew, on_restart=self._restarted)
         self.items: queue.Queue[Item] = queue.Queue()
         self._next = 0  # first sample of the next stretch
+        self._count = 0  # stretches handed over
         self._announced = False
 
     def run(self) -> None:
@@ -119,17 +122,22 @@ class SpeechStretches:
             self.items.put(exc)
 
     def _grew(self, size: int) -> None:
-        while size >= self._next + self.stretch:
-            self._detect(self._next, self._next + self.stretch)
+        while size >= self._next + self._size():
+            self._detect(self._next, self._next + self._size())
+
+    def _size(self) -> int:
+        """Samples in the next stretch."""
+        return self._sizes[min(self._count, len(self._sizes) - 1)]
 
     def _restarted(self) -> None:
-        self._next = 0
+        self._next = self._count = 0
         self.items.put(Restarted())
 
     def _detect(self, a: int, b: int) -> None:
         if b <= a:
             return
         self._next = b
+        self._count += 1
         regions: tuple[SpeechRegion, ...] = ()
         if self.detect:
             if not self._announced:
