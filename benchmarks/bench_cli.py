@@ -7,7 +7,8 @@ Prints, for a long speech MP3 (made like ``bench_prepare``'s, cached), in one ru
   in a child process, sequential (``--no-pipeline``: decode and detect everything first)
   and pipelined (the default): wall time, ratio to ffmpeg, peak RSS of the child;
 - through ``transcribe_file`` in another child (model loading included, as a user waits
-  for it): the time to the first transcribed chunk and to the end, sequential, pipelined,
+  for it): the time to the first transcribed chunk and to the end, sequential (also with
+  the engine on one torch thread, to tell pipelining from the thread count), pipelined,
   and pipelined with the engine on every core even while the producer runs (by default
   it leaves the producer one core until decoding is over).
 
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
     )
-    parser.add_argument("--no-first", action="store_true", help="skip the first-segment run")
+    parser.add_argument("--no-first", action="store_true", help="skip the first-segment runs")
+    parser.add_argument("--no-cli", action="store_true", help="skip the whole-CLI runs")
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed for this benchmark", file=sys.stderr)
@@ -87,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     ff, _ = time_ffmpeg(media)
     print(f"ffmpeg decode to 16 kHz f32:  {ff:8.2f} s", flush=True)
     rows = []
-    for mode, extra in (("sequential", ["--no-pipeline"]), ("pipelined", [])):
+    for mode, extra in (
+        () if args.no_cli else (("sequential", ["--no-pipeline"]), ("pipelined", []))
+    ):
         with tempfile.TemporaryDirectory() as out:
             cli = [sys.executable, "-m", "app", "transcribe", str(media), "--model", str(LISTENER)]
             cli += ["--device", "cpu", "--precision", "fp32", "-f", "srt", "-o", out, "-q"]
@@ -98,10 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             f" (target <= 3), peak RSS {rss:.0f} MB",
             flush=True,
         )
-    print(f"CLI pipelined / sequential:   {rows[1][1] / rows[0][1]:8.2f}")
+    if rows:
+        print(f"CLI pipelined / sequential:   {rows[1][1] / rows[0][1]:8.2f}")
     if not args.no_first:
         for mode, pipelined, threads in (
             ("sequential", "0", "0"),
+            ("sequential, engine on 1 torch thread", "0", "1"),
             ("pipelined", "1", "0"),
             (
                 f"pipelined, engine on all {os.cpu_count()} cores throughout",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -162,11 +163,26 @@ def test_pipelined_equals_sequential_packed_with_the_tiny_model(
     track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)  # read from the file
-    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine = tiny_engine_at(tiny_model_dir)
     packed = ChunkOptions(pack=True, max_chunk_s=12.0)
     assert outcome(run(track.path, engine, chunks=packed)) == outcome(
         run(track.path, engine, chunks=packed, pipeline=False)
     )
+
+
+def tiny_engine_at(folder: Path) -> Engine:
+    return Engine(EngineOptions(model=str(folder), device="cpu", dtype="fp32"))
+
+
+def cancelled_at_first_chunk(events: Iterator[object], cancel: threading.Event) -> list[object]:
+    """The events up to the Cancelled that setting ``cancel`` at the first chunk gives."""
+    seen: list[object] = []
+    with pytest.raises(Cancelled):
+        for event in events:
+            seen.append(event)
+            if isinstance(event, ChunkTranscribed):
+                cancel.set()
+    return seen
 
 
 def producers() -> list[threading.Thread]:
@@ -174,14 +190,9 @@ def producers() -> list[threading.Thread]:
 
 
 def test_cancel_stops_and_joins_the_producer(track: Track, tiny_model_dir: Path) -> None:
-    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine = tiny_engine_at(tiny_model_dir)
     cancel = threading.Event()
-    seen: list[object] = []
-    with pytest.raises(Cancelled):
-        for event in transcribe_file(track.path, engine, cancel=cancel):
-            seen.append(event)
-            if isinstance(event, ChunkTranscribed):
-                cancel.set()
+    seen = cancelled_at_first_chunk(transcribe_file(track.path, engine, cancel=cancel), cancel)
     assert not any(isinstance(e, SpeechFound) for e in seen), "cancelled before the end"
     assert producers() == []
     # a consumer that stops listening (closes the generator) stops the producer as well
@@ -202,7 +213,7 @@ def test_a_truncated_file_is_transcribed_as_far_as_it_decodes(
     data = mp3.read_bytes()
     cut = tmp_path / "cut.mp3"
     cut.write_bytes(data[: len(data) * 55 // 100])
-    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine = tiny_engine_at(tiny_model_dir)
     events = run(cut, engine)
     assert any(isinstance(e, Notice) and "cut short" in e.message for e in events)
     transcript = events[-1].transcript  # type: ignore[attr-defined]
@@ -232,7 +243,7 @@ def test_a_restart_of_decoding_voids_the_cut_and_gives_the_sequential_result(
     right = np.concatenate([early, -late])
     path = tmp_path / "late-inverted.wav"
     sf.write(path, np.stack([left, right], axis=1), rate, subtype="PCM_16")
-    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine = tiny_engine_at(tiny_model_dir)
     piped = run(path, engine)
     planned = [e for e in piped if isinstance(e, ChunksPlanned)]
     assert any(e.restart for e in planned), "the cut was voided"
@@ -245,16 +256,14 @@ def test_a_restart_of_decoding_voids_the_cut_and_gives_the_sequential_result(
 def test_a_job_stopped_while_its_cut_grew_resumes_to_the_whole_transcript(
     track: Track, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine = tiny_engine_at(tiny_model_dir)
     whole = run(track.path, engine)
     library = Library.open(tmp_path / "library.sqlite3")
     try:
         recorder = start_job(library, track.path)
         cancel = threading.Event()
-        with pytest.raises(Cancelled):
-            for event in recorder.record(transcribe_file(track.path, engine, cancel=cancel)):
-                if isinstance(event, ChunkTranscribed):
-                    cancel.set()
+        events = recorder.record(transcribe_file(track.path, engine, cancel=cancel))
+        cancelled_at_first_chunk(events, cancel)
         stored = library.chunks(recorder.id)
         assert 0 < len(stored) < len(track.sentences), "stopped with part of the cut stored"
         assert any(c.done for c in stored)
