@@ -3,6 +3,10 @@
 decode -> detect speech -> cut into chunks at pauses -> (load model) ->
 batched transcription -> cues timed from the speech inside each chunk.
 
+Decoding and speech detection run on a producer thread, stretch by stretch; by default
+the chunks of early stretches are transcribed while later ones are still decoded
+(pipelining), with the same result as doing one stage after the other.
+
 The CLI, the GUI worker and the library drive this same generator; progress,
 cancellation and live display fall out of the events it yields.
 """
