@@ -1,16 +1,22 @@
 """The whole pipeline with the trained listener model against an ffmpeg decode, same run.
 
-Prints, for a long speech MP3 (made like ``bench_prepare``'s, cached):
+Prints, for a long speech MP3 (made like ``bench_prepare``'s, cached), in one run:
 
 - ``ffmpeg -i X -ac 1 -ar 16000 -f f32le -`` read from a pipe (the baseline);
 - the whole CLI, ``python -m app transcribe X --model tests/fixtures/listener --device cpu``,
-  in a child process: wall time, ratio to ffmpeg, peak RSS of the child;
-- the time to the first transcribed chunk through ``transcribe_file`` (another child).
+  in a child process, sequential (``--no-pipeline``: decode and detect everything first)
+  and pipelined (the default): wall time, ratio to ffmpeg, peak RSS of the child;
+- through ``transcribe_file`` in another child (model loading included, as a user waits
+  for it): the time to the first transcribed chunk and to the end, sequential (also with
+  the engine on one torch thread, to tell pipelining from the thread count), pipelined,
+  and pipelined with the engine on every core even while the producer runs (by default
+  it leaves the producer one core until decoding is over).
 
 Usage::
 
     python -m benchmarks.bench_cli                 # 60 min
-    python -m benchmarks.bench_cli --minutes 600   # 10 hours (peak RSS is the point)
+    python -m benchmarks.bench_cli --minutes 10    # quicker
+    python -m benchmarks.bench_cli --minutes 600 --no-first   # 10 hours (peak RSS is the point)
 """
 
 from __future__ import annotations
@@ -33,16 +39,18 @@ from tests.listener_speech import LISTENER  # noqa: E402
 
 FIRST_SEGMENT = """
 import sys, time
+started = time.perf_counter()
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.events import ChunkTranscribed
-from app.core.pipeline import transcribe_file
-engine = Engine(EngineOptions(model=sys.argv[2], device="cpu", dtype="fp32"))
-engine.load()
-started = time.perf_counter()
-for event in transcribe_file(sys.argv[1], engine):
-    if isinstance(event, ChunkTranscribed):
-        print(f"{time.perf_counter() - started:.2f}")
-        break
+from app.core.pipeline import PipelineOptions, transcribe_file
+threads = int(sys.argv[4])
+engine = Engine(EngineOptions(model=sys.argv[2], device="cpu", dtype="fp32", threads=threads))
+first = None
+options = PipelineOptions(pipeline=sys.argv[3] == "1")
+for event in transcribe_file(sys.argv[1], engine, options):
+    if isinstance(event, ChunkTranscribed) and first is None:
+        first = time.perf_counter() - started
+print(f"{first:.2f} {time.perf_counter() - started:.2f}")
 """
 
 
@@ -65,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
     )
-    parser.add_argument("--no-first", action="store_true", help="skip the first-segment run")
+    parser.add_argument("--no-first", action="store_true", help="skip the first-segment runs")
+    parser.add_argument("--no-cli", action="store_true", help="skip the whole-CLI runs")
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed for this benchmark", file=sys.stderr)
@@ -79,16 +88,41 @@ def main(argv: list[str] | None = None) -> int:
 
     ff, _ = time_ffmpeg(media)
     print(f"ffmpeg decode to 16 kHz f32:  {ff:8.2f} s", flush=True)
-    with tempfile.TemporaryDirectory() as out:
-        cli = [sys.executable, "-m", "app", "transcribe", str(media), "--model", str(LISTENER)]
-        cli += ["--device", "cpu", "--precision", "fp32", "-f", "srt", "-o", out, "-q"]
-        wall, rss, _ = run_child(cli)
-    print(f"whole CLI (listener):         {wall:8.2f} s  = {wall / ff:.2f}x ffmpeg (target <= 3)")
-    print(f"CLI peak RSS:                 {rss:8.0f} MB")
+    rows = []
+    for mode, extra in (
+        () if args.no_cli else (("sequential", ["--no-pipeline"]), ("pipelined", []))
+    ):
+        with tempfile.TemporaryDirectory() as out:
+            cli = [sys.executable, "-m", "app", "transcribe", str(media), "--model", str(LISTENER)]
+            cli += ["--device", "cpu", "--precision", "fp32", "-f", "srt", "-o", out, "-q"]
+            wall, rss, _ = run_child([*cli, "--no-library", *extra])
+        rows.append((mode, wall, rss))
+        print(
+            f"whole CLI, {mode + ':':12s}   {wall:8.2f} s  = {wall / ff:.2f}x ffmpeg"
+            f" (target <= 3), peak RSS {rss:.0f} MB",
+            flush=True,
+        )
+    if rows:
+        print(f"CLI pipelined / sequential:   {rows[1][1] / rows[0][1]:8.2f}")
     if not args.no_first:
-        code = [sys.executable, "-c", FIRST_SEGMENT, str(media), str(LISTENER)]
-        _, _, out_text = run_child(code)
-        print(f"first transcribed chunk after {float(out_text.split()[-1]):6.2f} s (model loaded)")
+        for mode, pipelined, threads in (
+            ("sequential", "0", "0"),
+            ("sequential, engine on 1 torch thread", "0", "1"),
+            ("pipelined", "1", "0"),
+            (
+                f"pipelined, engine on all {os.cpu_count()} cores throughout",
+                "1",
+                str(os.cpu_count()),
+            ),
+        ):
+            code = [sys.executable, "-c", FIRST_SEGMENT, str(media), str(LISTENER)]
+            _, _, out_text = run_child([*code, pipelined, threads])
+            first, total = (float(x) for x in out_text.split()[-2:])
+            print(
+                f"transcribe_file, {mode}: first chunk after {first:6.2f} s, all done after"
+                f" {total:7.2f} s (model loading included)",
+                flush=True,
+            )
     ff2, _ = time_ffmpeg(media)
     print(f"ffmpeg again:                 {ff2:8.2f} s")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

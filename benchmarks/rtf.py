@@ -23,6 +23,8 @@ Usage::
     python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
     python benchmarks/rtf.py --device cuda --minutes 60
+    python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4 \\
+        --batch-sweep 1,2,4,8,16                            # per-chunk time by batch size
 
 The last line is ``RTF <x>`` (wall time of ``transcribe_file`` over the audio's length).
 """
@@ -41,12 +43,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import app.core.asr.engine as engine_module  # noqa: E402
-import app.core.pipeline as pipeline  # noqa: E402
+import app.core.audio.stretches as stretches  # noqa: E402
 from app.core.asr.engine import Engine, EngineOptions  # noqa: E402
 from app.core.asr.model_loader import device_info_for  # noqa: E402
 from app.core.audio.chunking import ChunkOptions  # noqa: E402
@@ -199,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoder-layers", type=int, help="fewer layers, for quick looks")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument(
+        "--batch-sweep",
+        metavar="SIZES",
+        help="time the engine alone on the same chunks at each batch size (e.g. 1,2,4,8,16)",
+    )
+    parser.add_argument("--sweep-chunks", type=int, default=16, help="chunks per sweep point")
+    parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
     )
     args = parser.parse_args(argv)
@@ -228,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         inner.language_model,
         lambda a, k: "prefill" if _seq_len(a, k) > 1 else "decoding steps",
     )
-    pipeline.decode_audio = timers.wrap("decode", pipeline.decode_audio)  # type: ignore[assignment]
-    pipeline.detect_speech = timers.wrap("speech detection", pipeline.detect_speech)  # type: ignore[assignment]
+    # decoding and speech detection run on the producer thread, beside the model
+    stretches.decode_audio = timers.wrap("decode", stretches.decode_audio)  # type: ignore[assignment]
+    stretches.detect_speech = timers.wrap("speech detection", stretches.detect_speech)  # type: ignore[assignment]
     Engine.build_inputs = timers.wrap("features", Engine.build_inputs)  # type: ignore[method-assign]
 
     info = device_info_for(args.device, "bf16" if args.precision == "int8" else args.precision)
@@ -247,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     engine_module.max_new_tokens_for = lambda seconds, _rate=0.0: max(  # type: ignore[assignment]
         1, math.ceil(seconds * TOKENS_PER_SECOND)
     )
+    if args.batch_sweep:
+        return batch_sweep(engine, media, args, [int(b) for b in args.batch_sweep.split(",")])
     modes = ["off", "on"] if args.pack == "both" else [args.pack]
     for mode in modes:
         options = PipelineOptions(chunks=replace(ChunkOptions(), pack=mode == "on"))
@@ -315,6 +328,41 @@ def main(argv: list[str] | None = None) -> int:
             print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
         print(f"speed {1 / rtf:.2f}x real time")
         print(f"RTF {rtf:.3f}")
+    return 0
+
+
+def batch_sweep(engine: Engine, media: Path, args: argparse.Namespace, sizes: list[int]) -> int:
+    """Per-chunk time of ``Engine.transcribe`` on the same chunks at each batch size."""
+    from app.core.audio.chunking import chunk_audio, make_chunks
+    from app.core.audio.media import decode_audio
+    from app.core.audio.vad import detect_speech
+
+    audio = decode_audio(media)
+    regions = detect_speech(audio.samples, audio.sample_rate)
+    window = engine.window_seconds or 30.0
+    chunks = make_chunks(regions, ChunkOptions(max_chunk_s=window), samples=audio.samples)
+    chunks = chunks[: args.sweep_chunks]
+    audios = [np.array(chunk_audio(audio.samples, audio.sample_rate, c)) for c in chunks]
+    seconds = sum(len(a) for a in audios) / audio.sample_rate
+    print(
+        f"batch sweep: {len(audios)} chunks, {seconds:.1f} s of audio; {args.precision}, "
+        f"{args.device}, encoder layers {args.encoder_layers or 'all'}, decoder layers "
+        f"{args.decoder_layers or 'all'}; load average {os.getloadavg()[0]:.2f}"
+    )
+    versus = f"vs batch {sizes[0]}"
+    print(f"| {'batch':>5} | {'wall s':>8} | {'per chunk s':>11} | {versus:>11} |")
+    print(f"|{'-' * 7}|{'-' * 10}|{'-' * 13}|{'-' * 13}|")
+    first = None
+    for size in sizes:
+        sized = engine.with_options(batch_size=size)
+        started = time.perf_counter()
+        for _ in sized.transcribe(audios):
+            pass
+        wall = time.perf_counter() - started
+        per = wall / len(audios)
+        first = first or per
+        print(f"| {size:5d} | {wall:8.2f} | {per:11.3f} | {first / per:10.2f}x |", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -416,6 +416,10 @@ class StandInEngine:
     loaded = True
     device_info = None
     window_seconds = None
+    batch_size = 8
+
+    def pin_threads(self, spare: int = 0) -> None:
+        """No torch here: nothing to pin."""
 
     def transcribe(
         self, audios: Sequence[object], cancel: object = None, lengths: object = None

@@ -156,7 +156,9 @@ def assert_cancelled(run: Run, name: str, not_reached: str) -> None:
 
 
 def test_ctrl_c_during_decoding(runs: dict[str, Run]) -> None:
-    assert_cancelled(runs["decoding"], "long8k.wav", "Finding speech")
+    # Speech detection of the first 30 s begins while the rest is still decoded
+    # (pipelining), so the signal may land after "Finding speech" but before the end.
+    assert_cancelled(runs["decoding"], "long8k.wav", "of speech in")
 
 
 def test_ctrl_c_during_speech_detection(runs: dict[str, Run]) -> None:

@@ -151,9 +151,9 @@ def test_the_file_is_decoded_once_unless_the_whole_file_disagrees(
     passes: list[object] = []
     real = media._decode
 
-    def counting(*args: object) -> object:
+    def counting(*args: object, **kwargs: object) -> object:
         passes.append(args[-1])
-        return real(*args)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(media, "_decode", counting)
     codec = ("-ar", "44100", "-c:a", "pcm_s16le")

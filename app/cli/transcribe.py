@@ -128,6 +128,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         help="pack speech across long pauses into full model windows (faster on a CPU, "
         "cue times less exact)",
     )
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="decode and find all the speech before transcribing (the same result, later; "
+        "by default the first chunks are transcribed while the rest is still decoded)",
+    )
     parser.add_argument("--timestamps", action="store_true", help="timestamps in TXT and DOCX")
     parser.add_argument(
         "--no-library",
@@ -431,6 +437,8 @@ def transcribe_inputs(
     )
     if getattr(args, "speakers", None) is not None:
         pipeline_options = replace(pipeline_options, speakers=args.speakers)
+    if getattr(args, "no_pipeline", False):
+        pipeline_options = replace(pipeline_options, pipeline=False)
     export_options = ExportOptions(
         timestamps=args.timestamps or settings.txt_timestamps,
         speakers=getattr(args, "speaker_names", True),

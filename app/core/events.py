@@ -84,10 +84,23 @@ class MediaOpened:
 
 @dataclass(frozen=True)
 class SpeechFound:
+    """Speech detection is over (with pipelining, transcription may have begun already)."""
+
     regions: int
     speech_seconds: float
     chunks: int
     plan: tuple[Chunk, ...] = ()  # the chunk cut (kept by the library, so a resume matches)
+
+
+@dataclass(frozen=True)
+class ChunksPlanned:
+    """More of the chunk cut is final: these chunks (numbered on from the ones before)
+    come before any of them is transcribed. With pipelining the cut grows while earlier
+    chunks are transcribed; ``restart``: the chunks planned before are void (decoding
+    had to start again), numbering starts again at 0."""
+
+    chunks: tuple[Chunk, ...]
+    restart: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,7 @@ Event = (
     | ModelReady
     | MediaOpened
     | SpeechFound
+    | ChunksPlanned
     | ChunkTranscribed
     | Progress
     | Notice

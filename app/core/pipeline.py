@@ -3,6 +3,10 @@
 decode -> detect speech -> cut into chunks at pauses -> (load model) ->
 batched transcription -> cues timed from the speech inside each chunk.
 
+Decoding and speech detection run on a producer thread, stretch by stretch; by default
+the chunks of early stretches are transcribed while later ones are still decoded
+(pipelining), with the same result as doing one stage after the other.
+
 The CLI, the GUI worker and the library drive this same generator; progress,
 cancellation and live display fall out of the events it yields.
 """
@@ -14,7 +18,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Collection, Generator, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +26,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
-from app.core.audio.media import DecodedAudio, MediaInfo, decode_audio, probe, release_samples
-from app.core.audio.vad import SpeechRegion, VadOptions, clean_regions, detect_speech
+from app.core.audio.chunking import Chunk, ChunkOptions, ChunkPlanner, chunk_audio
+from app.core.audio.media import (
+    DecodedAudio,
+    MediaInfo,
+    StreamedSamples,
+    decode_audio,
+    probe,
+    release_samples,
+)
+from app.core.audio.stretches import (
+    AnyOf,
+    Decoded,
+    Detecting,
+    Item,
+    Restarted,
+    SpeechStretches,
+    Stretch,
+    join_thread,
+)
+from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
 from app.core.errors import Cancelled, MediaError
 from app.core.events import (
+    ChunksPlanned,
     ChunkTranscribed,
     DownloadProgress,
     Event,
@@ -51,9 +73,11 @@ if TYPE_CHECKING:
 
     from app.core.asr.engine import Engine
 
-# Speech is detected in stretches of at most this long, each read once and then
-# released, so that long audio (memory-mapped by decode_audio) is never resident whole.
-_VAD_STRETCH_S = 20 * 60.0
+# After the first group of chunks (one batch), each group handed to the engine is
+# this many batches (sorted by length inside the group, so padding stays low).
+_GROUP_BATCHES = 4
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,12 +101,12 @@ class PipelineOptions:
     # Keep the waveform of the decoded audio in the cache the editor's timeline reads
     # (app.core.audio.peaks), so that it shows at once; the window turns this on.
     waveform: bool = False
+    # Transcribe the chunks of early stretches while later ones are still decoded and
+    # searched for speech (the same chunks, text and times as without).
+    pipeline: bool = True
 
     def __post_init__(self) -> None:
         check_script(self.chinese)
-
-
-log = logging.getLogger(__name__)
 
 
 def _keep_waveform(
@@ -171,32 +195,13 @@ def _detect_speakers(
     return turns
 
 
-def _detect_in_stretches(
-    samples: np.ndarray, sample_rate: int, options: VadOptions, cancel: _threading.Event | None
-) -> list[SpeechRegion]:
-    """``detect_speech`` over stretches of at most ``_VAD_STRETCH_S``, releasing each.
-
-    A region cut by a stretch boundary comes back as two regions that touch, which the
-    chunking joins again (the pause between them is zero).
-    """
-    n = len(samples)
-    count = max(1, math.ceil(n / (_VAD_STRETCH_S * sample_rate)))
-    step = math.ceil(n / count)
-    regions: list[SpeechRegion] = []
-    for a in range(0, n, step):
-        b = min(n, a + step)
-        offset = a / sample_rate
-        found = detect_speech(samples[a:b], sample_rate, options, cancel=cancel)
-        release_samples(samples, a, b)
-        regions += [SpeechRegion(r.start + offset, r.end + offset) for r in found]
-    return regions if count == 1 else clean_regions(regions, n / sample_rate)
-
-
 class _ChunkAudio(Sequence[np.ndarray]):
     """The audio of each chunk, made when the engine asks for it (packed chunks are
     copies, and long audio is a memory map: nothing is read before it is needed)."""
 
-    def __init__(self, samples: np.ndarray, sample_rate: int, chunks: list[Chunk]) -> None:
+    def __init__(
+        self, samples: np.ndarray | StreamedSamples, sample_rate: int, chunks: list[Chunk]
+    ) -> None:
         self.samples, self.sample_rate, self.chunks = samples, sample_rate, chunks
 
     def __len__(self) -> int:
@@ -212,20 +217,6 @@ class _ChunkAudio(Sequence[np.ndarray]):
         for start, end in self.chunks[index].spans:
             a = round(start * self.sample_rate)
             release_samples(self.samples, a, round(end * self.sample_rate))
-
-
-def _chunk_bounds(chunks: list[Chunk], duration: float) -> list[tuple[float, float]]:
-    """Each chunk's cues stay between the midpoints to its neighbours.
-
-    Then cues of neighbouring chunks can never overlap, so the segments sent
-    with ``ChunkTranscribed`` are already final.
-    """
-    bounds = []
-    for i, chunk in enumerate(chunks):
-        lo = 0.0 if i == 0 else (chunks[i - 1].end + chunk.start) / 2
-        hi = duration if i + 1 == len(chunks) else (chunk.end + chunks[i + 1].start) / 2
-        bounds.append((lo, hi))
-    return bounds
 
 
 def track_notice(path: Path, info: MediaInfo) -> str:
@@ -261,6 +252,164 @@ def _most_speech_track(
     return audio, regions
 
 
+class _Transcription:
+    """The chunk cut as it grows, and the transcription of its chunks in groups.
+
+    Groups are consecutive runs of the cut: the first of ``batch_size`` chunks (the
+    first segments come soon), then ``_GROUP_BATCHES`` batches each. A group goes to the
+    engine once the chunk after it is planned too (a chunk's cues stop halfway to the
+    next chunk) or the cut is complete. The groups therefore depend only on the cut,
+    never on timing: pipelined and sequential runs decode the same batches.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        engine: Engine,
+        options: PipelineOptions,
+        cancel: _threading.Event | None,
+        skip: Collection[int],
+    ) -> None:
+        self.path, self.engine, self.options, self.cancel = path, engine, options, cancel
+        self.skip = skip
+        self.samples: np.ndarray | StreamedSamples = np.zeros(0, np.float32)
+        self.sample_rate = 16000
+        self.declared = 0.0  # the container's duration (for estimates while decoding)
+        self.duration: float | None = None  # the decoded length, once decoding is over
+        self.frontier = 0.0  # speech detection is done up to here (s)
+        self.producing = False  # the producer thread still decodes and detects
+        self.turns: list[Turn] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.planned: list[Chunk] = []
+        self.complete = False  # the cut is complete
+        self.handed = 0  # chunks of ``planned`` handed to the engine so far
+        self.groups = 0
+        self.per_chunk: dict[int, list[Segment]] = {}
+        self.done_seconds = self.done_before = 0.0
+        self.started: float | None = None  # when the first chunk went to the engine
+
+    def plan(self, chunks: Sequence[Chunk], *, restart: bool = False) -> Iterator[Event]:
+        if chunks or restart:
+            self.planned.extend(chunks)
+            yield ChunksPlanned(tuple(chunks), restart=restart)
+
+    def ready(self) -> Iterator[Event]:
+        """Transcribe every group that is ready."""
+        while True:
+            size = max(1, self.engine.batch_size)
+            if self.groups:
+                size *= _GROUP_BATCHES
+            end = self.handed + size
+            if self.complete:
+                end = min(end, len(self.planned))
+            elif end >= len(self.planned):
+                return
+            if end <= self.handed:
+                return
+            group = self.planned[self.handed : end]
+            self.handed = end
+            self.groups += 1
+            yield from self._transcribe(group)
+
+    def _estimate(self) -> tuple[float, int]:
+        """Audio seconds and chunks of the whole cut (estimated while it still grows)."""
+        seconds = sum(c.audio_seconds for c in self.planned)
+        if self.complete:
+            return seconds or 1.0, len(self.planned)
+        scale = max(1.0, self.declared / self.frontier) if self.frontier > 0 else 1.0
+        return max(seconds * scale, 1e-9), max(len(self.planned), round(len(self.planned) * scale))
+
+    def _bounds(self, chunk: Chunk) -> tuple[float, float]:
+        """A chunk's cues stay between the midpoints to its neighbours, so cues of
+        neighbouring chunks never overlap and each ``ChunkTranscribed`` is final."""
+        i, planned = chunk.index, self.planned
+        lo = 0.0 if i == 0 else (planned[i - 1].end + chunk.start) / 2
+        if i + 1 < len(planned):
+            return lo, (chunk.end + planned[i + 1].start) / 2
+        return lo, self._media_duration()
+
+    def _media_duration(self) -> float:
+        if self.duration is not None:
+            return self.duration
+        return len(self.samples) / self.sample_rate
+
+    def _transcribe(self, group: list[Chunk]) -> Iterator[Event]:
+        if self.started is None:
+            self.started = time.monotonic()
+            self.done_before = sum(c.audio_seconds for c in self.planned if c.index in self.skip)
+            self.done_seconds = self.done_before
+            count = f" {len(self.planned)} chunks" if self.complete else ""
+            yield StageChanged(Stage.TRANSCRIBING, f"Transcribing{count}")
+        todo = [c for c in group if c.index not in self.skip]
+        if not todo:
+            return
+        # While the producer decodes and detects speech, it has a core of its own: torch's
+        # threads waiting on a busy core cost far more than they bring (benchmarks/README.md).
+        self.engine.pin_threads(spare=1 if self.producing else 0)
+        audios = _ChunkAudio(self.samples, self.sample_rate, todo)
+        transcribed = self.engine.transcribe(audios, cancel=self.cancel, lengths=audios.lengths())
+        for position, raw, retried in transcribed:
+            _check(self.cancel)  # results of a finished batch are not reported after a cancel
+            audios.release(position)
+            chunk = todo[position]
+            text = convert_script(raw, self.options.chinese)
+            lo, hi = self._bounds(chunk)
+            segments = cues_for_pieces(
+                text,
+                chunk.piece_regions(),
+                self.options.cues,
+                media_duration=self._media_duration(),
+                not_before=lo,
+                not_after=hi,
+            )
+            if self.turns is not None:
+                segments = assign_speakers(segments, self.turns, chunk.regions)
+            self.per_chunk[chunk.index] = segments
+            yield ChunkTranscribed(
+                index=chunk.index,
+                start=chunk.start,
+                end=chunk.end,
+                text=text,
+                segments=tuple(segments),
+                retried=retried,
+            )
+            if retried:
+                yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
+            yield self._progress(chunk)
+
+    def _progress(self, chunk: Chunk) -> Progress:
+        self.done_seconds += chunk.audio_seconds
+        total_seconds, total_chunks = self._estimate()
+        done_before = self.done_before
+        elapsed = time.monotonic() - (self.started or time.monotonic())
+        run_fraction = (self.done_seconds - done_before) / max(1e-9, total_seconds - done_before)
+        run_fraction = min(1.0, run_fraction)
+        eta = elapsed / run_fraction * (1.0 - run_fraction) if run_fraction > 0 else None
+        skipped = sum(1 for c in self.planned if c.index in self.skip)
+        return Progress(
+            fraction=min(1.0, self.done_seconds / total_seconds),
+            chunks_done=skipped + len(self.per_chunk),
+            chunks_total=total_chunks,
+            elapsed_s=elapsed,
+            eta_s=eta,
+        )
+
+
+def _produced(producer: SpeechStretches, cancel: _threading.Event | None) -> Iterator[Item]:
+    """The producer's items as they come, up to its last one; a cancel ends the wait."""
+    while True:
+        try:
+            item = producer.items.get(timeout=0.1)
+        except queue.Empty:
+            _check(cancel)
+            continue
+        yield item
+        if isinstance(item, Decoded | BaseException):
+            return
+
+
 def transcribe_file(
     path: str | Path,
     engine: Engine,
@@ -269,13 +418,23 @@ def transcribe_file(
     *,
     chunks: Sequence[Chunk] | None = None,
     skip: Collection[int] = (),
+    extend: bool = False,
 ) -> Iterator[Event]:
     """Transcribe one media file. Ends with ``Finished(transcript)``.
+
+    Decoding and speech detection run on a producer thread, stretch by stretch
+    (:mod:`app.core.audio.stretches`). With ``options.pipeline`` the chunks of early
+    stretches are transcribed while later ones are decoded, so that the first segments
+    come soon; without it everything is decoded and searched first. Both give the same
+    chunks, text and times. Speaker detection needs all the speech first, so it runs
+    sequentially.
 
     ``chunks`` gives the chunk cut to use (``Chunk.index`` = position in the list) instead
     of detecting speech and cutting anew: a resumed job keeps its boundaries. Chunks whose
     index is in ``skip`` are not transcribed (they were stored before); the ``Finished``
-    transcript then holds only the chunks transcribed in this run.
+    transcript then holds only the chunks transcribed in this run. ``extend``: ``chunks``
+    may stop short of the end (a pipelined job stopped before its cut was complete):
+    speech is detected again and the chunks after the last given one are added.
 
     Raises MediaError, ModelError or Cancelled with one-line messages.
     """
@@ -286,133 +445,178 @@ def transcribe_file(
     track = options.track if isinstance(options.track, int) else None
     info = probe(path, track=track)
     yield MediaOpened(path=str(path), duration=info.duration or 0.0, has_video=info.has_video)
+    given = None if chunks is None else list(chunks)
+    if given is not None and any(c.index != i for i, c in enumerate(given)):
+        raise ValueError("chunks must be numbered by their position")
+    run = _Transcription(path, engine, options, cancel, skip)
+    run.declared = info.duration or 0.0
+    pipelined = options.pipeline and given is None and speakers is False
 
+    stop = AnyOf(cancel)
+    producer = thread = None
+    items: Iterable[Item]
     if options.track == "auto" and len(info.tracks) > 1:
-        audio, regions = yield from _most_speech_track(path, info, options, cancel)
+        audio, found = yield from _most_speech_track(path, info, options, cancel)
+        run.samples, run.sample_rate = audio.samples, audio.sample_rate
+        items = [Stretch(0.0, audio.duration, tuple(found)), Decoded(audio)]
     else:
         if options.track is None and len(info.tracks) > 1:
             yield Notice(track_notice(path, info))
         yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
-        audio = decode_audio(path, cancel=cancel, track=track, channel=options.channel)
-        regions: list[SpeechRegion] | None = None
-        if options.waveform:
-            _keep_waveform(path, audio.samples, track, options.channel, cancel)
-    if audio.warning:
-        yield Notice(audio.warning)
-    if audio.channel_note:
-        yield Notice(audio.channel_note)
-    duration = audio.duration
-    if audio.samples.size == 0:
-        raise MediaError(f"{path.name}: no audio could be decoded")
+        producer = SpeechStretches(
+            path,
+            options.vad,
+            track=track,
+            channel=options.channel,
+            stop=stop,
+            detect=given is None or extend,
+        )
+        run.samples = producer.samples
+        # Not a daemon, and always joined: the process must never exit while this
+        # thread is inside torch or FFmpeg. A cancel or stop ends it at its next check.
+        thread = threading.Thread(target=producer.run, name="murmur-decode")
+        thread.start()
+        items = _produced(producer, cancel)
+        run.producing = True
+    try:
+        yield from _consume(run, items, given, extend, pipelined, speakers)
+    finally:
+        if thread is not None:
+            join_thread(thread, stop)
     _check(cancel)
-
-    if chunks is None:
-        if regions is None:
-            yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
-            regions = _detect_in_stretches(audio.samples, audio.sample_rate, options.vad, cancel)
-
-        def cut(chunk_options: ChunkOptions) -> list[Chunk]:
-            return make_chunks(
-                regions,
-                chunk_options,
-                media_duration=duration,
-                samples=audio.samples,
-                sample_rate=audio.sample_rate,
-            )
-
-        chunks = cut(options.chunks)
-        if chunks:
-            yield from load_engine(engine, cancel)
-            window = engine.window_seconds
-            if window is not None and window < options.chunks.max_chunk_s:
-                # the processor would split a longer chunk across windows: cut at pauses instead
-                chunks = cut(replace(options.chunks, max_chunk_s=window))
-    else:
-        chunks = list(chunks)
-        if any(c.index != i for i, c in enumerate(chunks)):
-            raise ValueError("chunks must be numbered by their position")
-        regions = [r for c in chunks for r in c.regions]
-        if any(c.index not in skip for c in chunks):
-            yield from load_engine(engine, cancel)
-    turns = yield from _detect_speakers(audio.samples, audio.sample_rate, regions, speakers, cancel)
-    speech_seconds = sum(r.end - r.start for r in regions)
-    yield SpeechFound(
-        regions=len(regions),
-        speech_seconds=speech_seconds,
-        chunks=len(chunks),
-        plan=tuple(chunks),
-    )
 
     meta = TranscriptMeta(
         source=str(path),
-        duration=duration,
+        duration=run.duration or 0.0,
         model=engine.options.model,
         created=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-        speech_seconds=speech_seconds,
+        speech_seconds=sum(r.end - r.start for c in run.planned for r in c.regions),
     )
-    if not chunks:
-        yield Notice(f"{path.name}: no speech found")
-        meta.processing_seconds = time.monotonic() - started
-        if engine.device_info is not None:
-            meta.device = engine.device_info.label()
-        yield Finished(Transcript([], meta))
-        return
-
     if engine.device_info is not None:
         meta.device = engine.device_info.label()
-
-    todo = [c for c in chunks if c.index not in skip]
-    yield StageChanged(Stage.TRANSCRIBING, f"Transcribing {len(todo)} chunks")
-    audios = _ChunkAudio(audio.samples, audio.sample_rate, todo)
-    total_seconds = sum(c.audio_seconds for c in chunks) or 1.0
-    done_before = done_seconds = sum(c.audio_seconds for c in chunks if c.index in skip)
-    skipped = len(chunks) - len(todo)
-    transcribe_started = time.monotonic()
-    bounds = _chunk_bounds(chunks, duration)
-    per_chunk: dict[int, list[Segment]] = {}
-    transcribed = engine.transcribe(audios, cancel=cancel, lengths=audios.lengths())
-    for position, text, retried in transcribed:
-        _check(cancel)  # results of a finished batch are not reported after a cancel
-        audios.release(position)
-        chunk = todo[position]
-        index = chunk.index
-        text = convert_script(text, options.chinese)
-        segments = cues_for_pieces(
-            text,
-            chunk.piece_regions(),
-            options.cues,
-            media_duration=duration,
-            not_before=bounds[index][0],
-            not_after=bounds[index][1],
-        )
-        if turns is not None:
-            segments = assign_speakers(segments, turns, chunk.regions)
-        per_chunk[index] = segments
-        yield ChunkTranscribed(
-            index=index,
-            start=chunk.start,
-            end=chunk.end,
-            text=text,
-            segments=tuple(segments),
-            retried=retried,
-        )
-        if retried:
-            yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
-        done_seconds += chunk.audio_seconds
-        fraction = done_seconds / total_seconds
-        elapsed = time.monotonic() - transcribe_started
-        run_fraction = (done_seconds - done_before) / max(1e-9, total_seconds - done_before)
-        eta = elapsed / run_fraction * (1.0 - run_fraction) if run_fraction > 0 else None
-        yield Progress(
-            fraction=fraction,
-            chunks_done=skipped + len(per_chunk),
-            chunks_total=len(chunks),
-            elapsed_s=elapsed,
-            eta_s=eta,
-        )
-    _check(cancel)
-
-    ordered = [seg for i in sorted(per_chunk) for seg in per_chunk[i]]
+    if not run.planned:
+        yield Notice(f"{path.name}: no speech found")
+    ordered = [seg for i in sorted(run.per_chunk) for seg in run.per_chunk[i]]
     meta.processing_seconds = time.monotonic() - started
-    yield StageChanged(Stage.DONE, "Done")
-    yield Finished(Transcript(ordered, meta, speech=((r.start, r.end) for r in regions)))
+    if run.planned:
+        yield StageChanged(Stage.DONE, "Done")
+    speech = ((r.start, r.end) for c in run.planned for r in c.regions)
+    yield Finished(Transcript(ordered, meta, speech=speech))
+
+
+def _start_planner(run: _Transcription) -> Generator[Event, None, ChunkPlanner]:
+    """Load the model (its window caps the chunk length), then a planner for the cut."""
+    yield from load_engine(run.engine, run.cancel)
+    chunk_options = run.options.chunks
+    window = run.engine.window_seconds
+    if window is not None and window < chunk_options.max_chunk_s:
+        # the processor would split a longer chunk across windows: cut at pauses instead
+        chunk_options = replace(chunk_options, max_chunk_s=window)
+    return ChunkPlanner(chunk_options, samples=run.samples, sample_rate=run.sample_rate)
+
+
+def _consume(
+    run: _Transcription,
+    items: Iterable[Item],
+    given: list[Chunk] | None,
+    extend: bool,
+    pipelined: bool,
+    speakers: int | bool | None,
+) -> Iterator[Event]:
+    """Plan and transcribe from the producer's items (see :func:`transcribe_file`)."""
+    cancel = run.cancel
+    held: list[Stretch] = []  # stretches not yet given to the planner
+    regions: list[SpeechRegion] = []
+    planner: ChunkPlanner | None = None
+    restart = False
+
+    def feed() -> Iterator[Event]:
+        nonlocal restart
+        assert planner is not None
+        new: list[Chunk] = []
+        for stretch in held:
+            new += planner.add(stretch.regions, stretch.end)
+        held.clear()
+        yield from run.plan(new, restart=restart)
+        restart = False
+
+    for item in items:
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, Detecting):
+            yield StageChanged(Stage.DETECTING_SPEECH, "Finding speech")
+        elif isinstance(item, Restarted):
+            # The whole file disagreed with the channel chosen from its first seconds, so
+            # decoding started again: what was planned and transcribed is void.
+            if run.planned:
+                yield Notice(f"{run.path.name}: decoding again with another channel choice")
+                restart = True
+            held.clear()
+            regions.clear()
+            run.reset()
+            planner = None
+            pipelined = False
+        elif isinstance(item, Stretch):
+            held.append(item)
+            regions += item.regions
+            run.frontier = item.end
+            if pipelined and regions:
+                if planner is None:
+                    planner = yield from _start_planner(run)
+                yield from feed()
+                yield from run.ready()
+        elif isinstance(item, Decoded):
+            run.producing = False
+            audio = item.audio
+            if audio.warning:
+                yield Notice(audio.warning)
+            if audio.channel_note:
+                yield Notice(audio.channel_note)
+            if audio.samples.size == 0:
+                raise MediaError(f"{run.path.name}: no audio could be decoded")
+            run.duration = audio.duration
+            if run.options.waveform and run.options.track != "auto":
+                track = run.options.track if isinstance(run.options.track, int) else None
+                _keep_waveform(run.path, audio.samples, track, run.options.channel, cancel)
+            _check(cancel)
+            if given is not None:
+                yield from _plan_given(run, given, held, extend)
+                held.clear()
+            elif regions:
+                if planner is None:
+                    planner = yield from _start_planner(run)
+                yield from feed()
+                yield from run.plan(planner.finish(), restart=restart)
+            run.complete = True
+            if given is None:
+                run.turns = yield from _detect_speakers(
+                    audio.samples, audio.sample_rate, regions, speakers, cancel
+                )
+            yield SpeechFound(
+                regions=len(regions) if given is None else sum(len(c.regions) for c in given),
+                speech_seconds=sum(r.end - r.start for c in run.planned for r in c.regions),
+                chunks=len(run.planned),
+                plan=tuple(run.planned),
+            )
+            yield from run.ready()
+
+
+def _plan_given(
+    run: _Transcription, given: list[Chunk], held: list[Stretch], extend: bool
+) -> Iterator[Event]:
+    """A stored chunk cut; with ``extend``, the chunks detected after its last one."""
+    run.planned = list(given)
+    if any(c.index not in run.skip for c in given):
+        yield from load_engine(run.engine, run.cancel)
+    if not extend:
+        return
+    if not any(stretch.regions for stretch in held):
+        return
+    planner = yield from _start_planner(run)
+    whole = [c for s in held for c in planner.add(s.regions, s.end)] + planner.finish()
+    after = given[-1].end if given else -math.inf
+    more = [
+        replace(c, index=len(given) + i)
+        for i, c in enumerate(c for c in whole if c.start >= after - 1e-6)
+    ]
+    yield from run.plan(more)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.events import (
+    ChunksPlanned,
     ChunkTranscribed,
     DeviceInfo,
     DownloadProgress,
@@ -524,6 +525,11 @@ class MainWindow(QMainWindow):
         elif isinstance(ev, MediaOpened):
             if item is not None:
                 item.duration = ev.duration
+        elif isinstance(ev, ChunksPlanned) and ev.restart:
+            if item is not None:  # decoding started again: the rows so far are void
+                item.segments.clear()
+                if self._shown is item:
+                    self.live_view.set_segments(item.segments)
         elif isinstance(ev, ChunkTranscribed):
             if item is not None:
                 item.segments.extend(ev.segments)

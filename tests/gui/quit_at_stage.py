@@ -97,7 +97,7 @@ class CheckHook:
 def install(stage: str) -> Quitter:
     """Patch the pipeline so that ``stage`` quits the app once it is under way."""
     import app.core.asr.engine as engine_module
-    import app.core.pipeline as pipeline
+    import app.core.audio.stretches as stretches
 
     quitter = Quitter()
     fired = threading.Event()
@@ -129,10 +129,11 @@ def install(stage: str) -> Quitter:
 
         return wrapper
 
+    # decoding and speech detection run on the pipeline's producer thread
     if stage == "decoding":
-        pipeline.decode_audio = with_hook(pipeline.decode_audio, 1)
+        stretches.decode_audio = with_hook(stretches.decode_audio, 2)
     elif stage == "detecting speech":
-        pipeline.detect_speech = with_hook(pipeline.detect_speech, 3)
+        stretches.detect_speech = with_hook(stretches.detect_speech, 3)
     elif stage == "loading model":
         engine_module.load_model = with_hook(engine_module.load_model, None)
     elif stage == "transcribing":

@@ -23,6 +23,7 @@ import numpy as np
 
 from app.core.asr.model_loader import (
     DEFAULT_MODEL_ID,
+    batch_size_for_memory,
     choose_device,
     default_batch_size,
     default_threads,
@@ -141,6 +142,7 @@ class Engine:
         self._eos_ids: list[int] = []
         self._load_lock = threading.Lock()
         self._batch_cap = 0  # a batch size that ran out of GPU memory halves this (0 = none)
+        self._memory_batch: int | None = None  # CUDA: the batch the free memory holds
         self.load_seconds = 0.0
 
     # ------------------------------------------------------------------ state
@@ -182,9 +184,32 @@ class Engine:
             size = self.options.batch_size
         elif self._device_info is None:
             size = 1
+        elif self._device_info.device == "cuda":
+            size = self._memory_batch_size()
         else:
             size = default_batch_size(self._device_info)
         return min(size, self._batch_cap) if self._batch_cap else size
+
+    def _memory_batch_size(self) -> int:
+        """On CUDA: as many chunks as the free memory holds (asked once after loading),
+        see :func:`batch_size_for_memory`; a batch that still runs out halves the cap."""
+        if self._memory_batch is None:
+            assert self._device_info is not None
+            try:
+                import torch
+
+                free, _total = torch.cuda.mem_get_info()
+                dtype_bytes = 4 if self._device_info.dtype == "fp32" else 2
+                self._memory_batch = batch_size_for_memory(
+                    self._model.config,
+                    int(free),
+                    dtype_bytes,
+                    window_s=self.window_seconds or 30.0,
+                    tokens_per_second=self.options.tokens_per_second,
+                )
+            except (RuntimeError, AttributeError, AssertionError):
+                self._memory_batch = default_batch_size(self._device_info)
+        return self._memory_batch
 
     @property
     def prompt(self) -> str:
@@ -221,6 +246,23 @@ class Engine:
             self.load_seconds = time.monotonic() - started
             _check(cancel)
             return info
+
+    def pin_threads(self, spare: int = 0) -> None:
+        """Give the calling thread this engine's CPU thread count (``options.threads``, or
+        the cores less ``spare`` ones left to other work, at least one).
+
+        torch keeps the count per thread, and a thread takes the process-wide value at its
+        first parallel operation; speech detection on another thread sets that value to 1
+        for a moment, so a thread that is about to run the model takes its count now.
+        """
+        if self._device_info is None or self._device_info.device != "cpu":
+            return
+        import torch
+
+        threads = self.options.threads or max(1, default_threads() - spare)
+        torch.set_num_threads(threads)
+        torch.ones(1 << 16).add_(1)  # the first parallel operation sets up this thread
+        torch.set_num_threads(threads)
 
     def adopt(self, model: Any, processor: Any, device_info: DeviceInfo) -> DeviceInfo:
         """Use a model and processor already in memory instead of loading from a folder.
@@ -263,6 +305,7 @@ class Engine:
         with self._load_lock:
             self._model = self._processor = None
             self._device_info = None
+            self._memory_batch = None
 
     def _configure_padding(self, model: Any, processor: Any) -> None:
         """Left padding with a pad token that is never the audio placeholder ``<|pad|>``."""

@@ -9,6 +9,7 @@ torch, transformers and huggingface_hub are imported inside the functions.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -431,8 +432,65 @@ def quantize_int8(model: Any) -> Any:
 
 
 def default_batch_size(info: DeviceInfo) -> int:
-    """Chunks decoded together: 16 on CUDA, 8 on MPS and on CPU (2.4x batch 1 on CPU)."""
+    """Chunks decoded together: 16 on CUDA (when free memory can't be asked, see
+    :func:`batch_size_for_memory`), 8 on MPS and on CPU (2.4x batch 1 on CPU)."""
     return {"cuda": 16, "mps": 8}.get(info.device, 8)
+
+
+# A CUDA batch is sized from the free memory after loading: this share of it, at most
+# this many chunks (generate's per-step overhead is amortised long before; more only
+# pads more and delays the first results).
+CUDA_MEMORY_SHARE = 0.6
+CUDA_MAX_BATCH = 64
+_AUDIO_TOKENS_PER_S = 12.5  # after GLM-ASR's projector (30 s -> 375 tokens)
+_ENCODER_FRAMES_PER_S = 50.0  # Whisper-like encoder positions (30 s -> 1500)
+_PROMPT_TOKENS = 64
+
+
+def chunk_memory_bytes(
+    config: Any, dtype_bytes: int, window_s: float = 30.0, tokens_per_second: float = 8.0
+) -> int:
+    """A generous estimate of the GPU memory one chunk of a batch needs, from the config.
+
+    Text side: the KV cache of every token (audio tokens + prompt + the token budget)
+    in every layer, and the prefill's hidden and MLP activations. Audio side: one encoder
+    layer's live activations and its attention scores (as if materialised). Weights are
+    not counted (they are loaded already, and the free memory is measured after that).
+    """
+    text = getattr(config, "text_config", config)
+    audio = getattr(config, "audio_config", None)
+    layers = int(getattr(text, "num_hidden_layers", 28))
+    heads = int(getattr(text, "num_attention_heads", 16))
+    hidden = int(getattr(text, "hidden_size", 2048))
+    kv_heads = int(getattr(text, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(text, "head_dim", None) or hidden // heads)
+    mlp = int(getattr(text, "intermediate_size", 4 * hidden))
+    prefill = math.ceil(window_s * _AUDIO_TOKENS_PER_S) + _PROMPT_TOKENS
+    tokens = prefill + 16 + math.ceil(window_s * tokens_per_second)
+    kv_cache = 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
+    activations = prefill * (2 * hidden + 2 * mlp) * dtype_bytes + heads * prefill**2 * 4
+    encoder = 0
+    if audio is not None:
+        frames = math.ceil(window_s * _ENCODER_FRAMES_PER_S)
+        a_hidden = int(getattr(audio, "hidden_size", 1280))
+        a_heads = int(getattr(audio, "num_attention_heads", 20))
+        a_mlp = int(getattr(audio, "intermediate_size", 4 * a_hidden))
+        encoder = frames * (4 * a_hidden + a_mlp) * dtype_bytes + a_heads * frames**2 * 4
+    return kv_cache + activations + encoder
+
+
+def batch_size_for_memory(
+    config: Any,
+    free_bytes: int,
+    dtype_bytes: int,
+    window_s: float = 30.0,
+    tokens_per_second: float = 8.0,
+) -> int:
+    """Chunks per CUDA batch that fit in ``CUDA_MEMORY_SHARE`` of ``free_bytes`` (1 to
+    ``CUDA_MAX_BATCH``)."""
+    per_chunk = chunk_memory_bytes(config, dtype_bytes, window_s, tokens_per_second)
+    fit = int(free_bytes * CUDA_MEMORY_SHARE // max(1, per_chunk))
+    return max(1, min(CUDA_MAX_BATCH, fit))
 
 
 def default_threads() -> int:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -219,6 +219,92 @@ def make_chunks(
         Chunk(index=i, start=g[0].start, end=g[-1].end, regions=tuple(g))
         for i, g in enumerate(groups)
     ]
+
+
+class ChunkPlanner:
+    """:func:`make_chunks` fed a stretch at a time, handing out chunks once they are final.
+
+    Speech is detected stretch after stretch while the model already works on the chunks
+    of earlier stretches. :meth:`add` takes the regions of the next stretch (sorted, all
+    at or after the previous stretch's end) and the time up to which detection is done;
+    it returns the chunks that later regions can no longer change: those of runs of
+    speech that end more than ``max_pause_s`` before that time (a later region can't join
+    them) and, when packing, every packed window but the last (the greedy packing may
+    still add to it). :meth:`finish` returns the rest. All chunks together, in order, are
+    exactly ``make_chunks`` of all the regions.
+    """
+
+    def __init__(
+        self,
+        options: ChunkOptions = ChunkOptions(),
+        *,
+        samples: np.ndarray | None = None,
+        sample_rate: int = 16000,
+    ) -> None:
+        if options.max_chunk_s <= 0:
+            raise ValueError("max_chunk_s must be positive")
+        self.options = options
+        self.samples = samples
+        self.sample_rate = sample_rate
+        self._open: list[SpeechRegion] = []  # regions of runs that may still grow
+        self._groups: list[list[SpeechRegion]] = []  # packing: groups of the open window
+        self.planned = 0  # chunks handed out so far
+
+    def add(self, regions: Sequence[SpeechRegion], done_until: float) -> list[Chunk]:
+        """Regions of the next stretch; detection is complete up to ``done_until``."""
+        self._open.extend(regions)
+        runs = self._runs()
+        if runs and done_until - runs[-1][-1].end <= self.options.max_pause_s + _EPS:
+            last = runs.pop()  # a region after done_until may still join it
+            self._open = [r for r in self._open if r.start >= last[0].start - _EPS]
+        else:
+            self._open = []
+        return self._plan(runs, final=False)
+
+    def finish(self) -> list[Chunk]:
+        """The remaining chunks (detection is over)."""
+        runs = self._runs()
+        self._open = []
+        return self._plan(runs, final=True)
+
+    def _runs(self) -> list[list[SpeechRegion]]:
+        """The open regions split into pieces of at most ``max_chunk_s`` and grouped into
+        runs (as in :func:`make_chunks`)."""
+        runs: list[list[SpeechRegion]] = []
+        for region in self._open:
+            if runs and region.start - runs[-1][-1].end <= self.options.max_pause_s + _EPS:
+                runs[-1].append(region)
+            else:
+                runs.append([region])
+        return runs
+
+    def _plan(self, runs: list[list[SpeechRegion]], final: bool) -> list[Chunk]:
+        max_s = self.options.max_chunk_s
+        groups = []
+        for run in runs:
+            pieces = [
+                p for r in run for p in split_long_region(r, max_s, self.samples, self.sample_rate)
+            ]
+            groups.extend(_cut_run(pieces, max_s))
+        if self.options.pack:
+            self._groups.extend(groups)
+            chunks = _pack(self._groups, max_s, self.options.pack_gap_s)
+            if not final and chunks:
+                open_window = chunks.pop()  # the greedy packing may still add to it
+                self._groups = self._groups[len(self._groups) - _group_count(open_window) :]
+            else:
+                self._groups = []
+        else:
+            chunks = [
+                Chunk(index=0, start=g[0].start, end=g[-1].end, regions=tuple(g)) for g in groups
+            ]
+        out = [replace(c, index=self.planned + i) for i, c in enumerate(chunks)]
+        self.planned += len(out)
+        return out
+
+
+def _group_count(chunk: Chunk) -> int:
+    return max(1, len(chunk.pieces))
 
 
 def _pack(groups: list[list[SpeechRegion]], max_s: float, gap_s: float) -> list[Chunk]:

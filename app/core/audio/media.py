@@ -302,26 +302,35 @@ class _SampleBuffer:
     map that were read can be handed back with :func:`release_samples`.
     """
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, stream: StreamedSamples | None = None) -> None:
         self._data = np.empty(max(min(expected, _SPILL_SAMPLES), 1024), dtype=np.float32)
         self.size = 0
         self._file: Any = None  # the temporary file once spilled
         self._pending: list[np.ndarray] = []  # blocks not yet written to the file
         self._pending_size = 0
+        # Reads from another thread (StreamedSamples) while samples are appended.
+        self._lock = threading.Lock()
+        self.final: np.ndarray | None = None  # what finish() returned
+        self._stream = stream
+        if stream is not None:
+            stream._attach(self)
 
     def _spill(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in finish)
-        self._file.write(memoryview(self._data[: self.size]).cast("B"))
-        self._data = np.empty(0, dtype=np.float32)
+        with self._lock:
+            self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in finish)
+            self._file.write(memoryview(self._data[: self.size]).cast("B"))
+            self._data = np.empty(0, dtype=np.float32)
 
     def _write(self, block: np.ndarray) -> None:
-        self._pending.append(np.ascontiguousarray(block, dtype=np.float32))
-        self._pending_size += len(block)
-        self.size += len(block)
-        if self._pending_size >= _SPILL_WRITE_SAMPLES:
-            self._flush_pending()
+        with self._lock:
+            self._pending.append(np.ascontiguousarray(block, dtype=np.float32))
+            self._pending_size += len(block)
+            self.size += len(block)
+            if self._pending_size >= _SPILL_WRITE_SAMPLES:
+                self._flush_pending()
 
     def _flush_pending(self) -> None:
+        """Write the held blocks to the file (the caller holds the lock)."""
         for block in self._pending:
             self._file.write(memoryview(block).cast("B"))
         self._pending.clear()
@@ -337,27 +346,31 @@ class _SampleBuffer:
         if need > len(self._data):
             grown = np.empty(max(need, int(len(self._data) * 1.5)), dtype=np.float32)
             grown[: self.size] = self._data[: self.size]
-            self._data = grown
+            with self._lock:
+                self._data = grown
         return True
 
     def append(self, block: np.ndarray) -> None:
         n = len(block)
         if not self._reserve(n):
             self._write(block)
-            return
-        self._data[self.size : self.size + n] = block
-        self.size += n
+        else:
+            self._data[self.size : self.size + n] = block
+            with self._lock:
+                self.size += n
+        if self._stream is not None:
+            self._stream._grew(self.size)
 
     def append_silence(self, n: int) -> None:
-        if n <= 0:
-            return
-        if not self._reserve(n):
-            self._write(np.zeros(n, dtype=np.float32))
-            return
-        self._data[self.size : self.size + n] = 0.0
-        self.size += n
+        if n > 0:
+            self.append(np.zeros(n, dtype=np.float32))
 
     def finish(self) -> np.ndarray:
+        with self._lock:
+            self.final = self._finish()
+        return self.final
+
+    def _finish(self) -> np.ndarray:
         if self._file is not None:
             self._flush_pending()
             self._file.flush()
@@ -369,6 +382,78 @@ class _SampleBuffer:
             return data[: self.size].copy()
         data.resize(self.size, refcheck=False)
         return data
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        """A copy of ``[start, end)`` of the samples appended so far (any thread)."""
+        with self._lock:
+            end = min(end, self.size)
+            if end <= start:
+                return np.zeros(0, dtype=np.float32)
+            if self.final is not None:
+                out = np.array(self.final[start:end], dtype=np.float32)
+                release_samples(self.final, start, end)
+                return out
+            if self._file is None:
+                return self._data[start:end].copy()
+            if self._pending:
+                self._flush_pending()
+            out = np.empty(end - start, dtype=np.float32)
+            self._file.flush()
+            self._file.seek(start * 4)
+            got = self._file.readinto(memoryview(out).cast("B"))
+            self._file.seek(0, os.SEEK_END)
+            if got != out.nbytes:
+                raise OSError("the decoded audio file is shorter than expected")
+            return out
+
+
+class StreamedSamples:
+    """Decoded samples, readable from another thread while :func:`decode_audio` goes on.
+
+    Pass one as ``decode_audio(..., into=stream)``. ``len(stream)`` is the number of
+    samples decoded so far and ``stream[a:b]`` a copy of them (from the temporary file
+    once the audio has spilled there, so reading never makes the whole file resident).
+    ``on_grow(size)`` is called on the decoding thread after each block, and
+    ``on_restart()`` when decoding starts again from the beginning (another reader, or
+    the whole file disagreed with the early channel decision): samples read before
+    are then void.
+    """
+
+    def __init__(
+        self,
+        on_grow: Callable[[int], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
+        self._buffer: _SampleBuffer | None = None
+        self._on_grow = on_grow
+        self._on_restart = on_restart
+        self.restarts = 0
+
+    def _attach(self, buffer: _SampleBuffer) -> None:
+        had = self._buffer is not None and self._buffer.size > 0
+        self._buffer = buffer
+        if had:
+            self.restarts += 1
+            if self._on_restart is not None:
+                self._on_restart()
+
+    def _grew(self, size: int) -> None:
+        if self._on_grow is not None:
+            self._on_grow(size)
+
+    def __len__(self) -> int:
+        return 0 if self._buffer is None else self._buffer.size
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("StreamedSamples takes plain slices")
+        start, stop, _ = index.indices(len(self))
+        return self.read(start, stop)
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        if self._buffer is None:
+            return np.zeros(0, dtype=np.float32)
+        return self._buffer.read(max(0, start), end)
 
 
 def _channel_names(layout: Any) -> tuple[str, ...]:
@@ -590,9 +675,15 @@ class _StreamDecoder:
     The resampler keeps the source's channels; :class:`_ChannelMixer` mixes them.
     """
 
-    def __init__(self, rate: int, expected_samples: int, channel: str = "auto") -> None:
+    def __init__(
+        self,
+        rate: int,
+        expected_samples: int,
+        channel: str | int = "auto",
+        stream: StreamedSamples | None = None,
+    ) -> None:
         self.rate = rate
-        self.buffer = _SampleBuffer(expected_samples)
+        self.buffer = _SampleBuffer(expected_samples, stream)
         self.mixer = _ChannelMixer(self.buffer, channel, rate)
         self._resampler: Any = None
         self._layout_key: tuple[str, str, int] | None = None
@@ -663,7 +754,8 @@ def _decode_with_soundfile(
     sample_rate: int,
     cancel: threading.Event | None,
     progress: Callable[[float], None] | None,
-    channel: str = "auto",
+    channel: str | int = "auto",
+    stream: StreamedSamples | None = None,
 ) -> _ChannelMixer | None:
     """Read a plain mono/stereo WAV/FLAC at the target rate (into the returned
     mixer's buffer); None when soundfile doesn't apply."""
@@ -680,7 +772,7 @@ def _decode_with_soundfile(
         with sf.SoundFile(str(p)) as f:
             if f.samplerate != sample_rate or f.frames <= 0 or f.channels > 2:
                 return None
-            mixer = _ChannelMixer(_SampleBuffer(int(f.frames)), channel, sample_rate)
+            mixer = _ChannelMixer(_SampleBuffer(int(f.frames), stream), channel, sample_rate)
             names = ("FC",) if f.channels == 1 else ("FL", "FR")
             block = 1 << 16
             for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
@@ -716,6 +808,7 @@ def decode_audio(
     progress: Callable[[float], None] | None = None,
     track: int | None = None,
     channel: str = "auto",
+    into: StreamedSamples | None = None,
 ) -> DecodedAudio:
     """Decode one audio track of ``path`` to float32 mono at ``sample_rate``.
 
@@ -724,17 +817,19 @@ def decode_audio(
     (then the strongest channel, said in ``channel_note``), ``"mix"`` always
     mixes, ``"left"``/``"right"`` take one channel.
     ``progress`` (optional) is called with the fraction of the declared duration
-    decoded so far. Raises :class:`MediaError` when nothing can be decoded and
-    :class:`Cancelled` when ``cancel`` is set.
+    decoded so far. ``into`` (optional) makes the samples readable while decoding goes
+    on (see :class:`StreamedSamples`). Raises :class:`MediaError` when nothing can be
+    decoded and :class:`Cancelled` when ``cancel`` is set.
     """
     if channel not in CHANNEL_CHOICES:
         raise MediaError(f"unknown channel {channel!r}; choose from {', '.join(CHANNEL_CHOICES)}")
     p = _check_file(path)
-    audio = _decode(p, sample_rate, cancel, progress, track, channel)
+    audio = _decode(p, sample_rate, cancel, progress, track, channel, stream=into)
     if audio[3].second_opinion() is not None:
         # The first seconds misled the phase check (e.g. a silent or mono intro):
         # the whole file says otherwise, so read it again the way it says.
-        audio = _decode(p, sample_rate, cancel, progress, track, audio[3].second_opinion())
+        again = audio[3].second_opinion()
+        audio = _decode(p, sample_rate, cancel, progress, track, again, stream=into)
     samples, info, (demux_error, decode_errors, audio_duration_known), mixer = audio
 
     decoded = len(samples) / sample_rate
@@ -777,6 +872,7 @@ def _decode(
     progress: Callable[[float], None] | None,
     track: int | None,
     channel: str | int,
+    stream: StreamedSamples | None = None,
 ) -> tuple[np.ndarray, MediaInfo, tuple[str | None, int, bool], _ChannelMixer]:
     """One pass over the file: samples, info, (demux error, decode errors,
     whether the stream declares its duration) and the mixer that made the samples."""
@@ -784,15 +880,15 @@ def _decode(
 
     container = _open_container(p)
     try:
-        stream = _audio_stream(container, p, track)
-        info = _info(container, stream, p)
-        audio_duration_known = bool(stream.duration and stream.duration > 0)
-        mixer = _decode_with_soundfile(p, info, sample_rate, cancel, progress, channel)
+        audio_stream = _audio_stream(container, p, track)
+        info = _info(container, audio_stream, p)
+        audio_duration_known = bool(audio_stream.duration and audio_stream.duration > 0)
+        mixer = _decode_with_soundfile(p, info, sample_rate, cancel, progress, channel, stream)
         demux_error: str | None = None
         decode_errors = 0
         if mixer is None:
             mixer, demux_error, decode_errors = _decode_with_av(
-                container, stream, info, sample_rate, cancel, progress, p, channel
+                container, audio_stream, info, sample_rate, cancel, progress, p, channel, stream
             )
     except av.FFmpegError as exc:
         raise _error(p, f"can't decode the audio ({_one_line(exc)})") from None
@@ -810,6 +906,7 @@ def _decode_with_av(
     progress: Callable[[float], None] | None,
     p: Path,
     channel: str | int = "auto",
+    samples: StreamedSamples | None = None,
 ) -> tuple[_ChannelMixer, str | None, int]:
     """Stream-decode with PyAV. Returns (the mixer holding the samples, demux error
     or None, decode error count)."""
@@ -818,7 +915,7 @@ def _decode_with_av(
     # np.empty only reserves address space; cap it in case the header is bogus.
     declared = min(info.duration or 0.0, _MAX_PREALLOCATE_S)
     expected = math.ceil(declared * sample_rate) + sample_rate
-    decoder = _StreamDecoder(sample_rate, expected, channel)
+    decoder = _StreamDecoder(sample_rate, expected, channel, samples)
     demuxer = container.demux(stream)
     demux_error: str | None = None
     decode_errors = 0

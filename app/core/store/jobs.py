@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.errors import Cancelled, MurmurError
 from app.core.events import (
+    ChunksPlanned,
     ChunkTranscribed,
     Event,
     Finished,
@@ -55,6 +56,7 @@ class JobRecorder:
         self.resuming = False  # the chunk cut is already stored: keep it
         self.store_error: str | None = None  # set when the library stopped taking writes
         self.finished = False  # the Finished event was stored
+        self.planned = False  # chunks were stored from ChunksPlanned events
 
     def consume(self, event: Event) -> None:
         lib = self.library
@@ -63,8 +65,15 @@ class JobRecorder:
                 lib.update(self.id, duration=duration)
             case ModelReady(model=model, device=device):
                 lib.update(self.id, model=model, device=device.label(), precision=device.dtype)
+            case ChunksPlanned(chunks=chunks, restart=restart):
+                # the cut grows while earlier chunks are transcribed (pipelining)
+                if restart or not (self.resuming or self.planned):
+                    lib.set_chunks(self.id, chunks)
+                else:
+                    lib.add_planned_chunks(self.id, chunks)
+                self.planned = True
             case SpeechFound(plan=plan):
-                if not self.resuming:
+                if not (self.resuming or self.planned):
                     lib.set_chunks(self.id, plan)
             case ChunkTranscribed(index=index, text=text, segments=segments):
                 lib.add_chunk(self.id, index, text, segments)
@@ -197,7 +206,10 @@ def resume(
         recorder.resuming = True
         plan = [c.to_chunk() for c in stored]
         done = {c.index for c in stored if c.done}
-        events = transcribe_file(entry.media_path, engine, options, cancel, chunks=plan, skip=done)
+        # extend: a job stopped while its cut was still growing gets the rest of it
+        events = transcribe_file(
+            entry.media_path, engine, options, cancel, chunks=plan, skip=done, extend=True
+        )
     else:  # stopped before the chunk cut was stored: start again
         events = transcribe_file(entry.media_path, engine, options, cancel)
     for event in recorder.record(events):

@@ -484,16 +484,16 @@ class Library:
             conn.executemany(
                 "INSERT INTO chunks (transcription_id, idx, start, end, regions)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        transcription_id,
-                        c.index,
-                        c.start,
-                        c.end,
-                        json.dumps([[r.start, r.end] for r in c.regions]),
-                    )
-                    for c in chunks
-                ],
+                _chunk_rows(transcription_id, chunks),
+            )
+
+    def add_planned_chunks(self, transcription_id: int, chunks: Sequence[Chunk]) -> None:
+        """Store more of a job's chunk cut (it grows while earlier chunks are transcribed)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO chunks (transcription_id, idx, start, end, regions)"
+                " VALUES (?, ?, ?, ?, ?)",
+                _chunk_rows(transcription_id, chunks),
             )
 
     def chunks(self, transcription_id: int) -> list[StoredChunk]:
@@ -924,3 +924,16 @@ def read_share_file(library: Library, path: Path) -> int:
     except ValueError as exc:
         raise LibraryError(f"{Path(path).name}: not valid JSON ({exc})") from exc
     return library.import_dict(data)
+
+
+def _chunk_rows(transcription_id: int, chunks: Sequence[Chunk]) -> list[tuple[object, ...]]:
+    return [
+        (
+            transcription_id,
+            c.index,
+            c.start,
+            c.end,
+            json.dumps([[r.start, r.end] for r in c.regions]),
+        )
+        for c in chunks
+    ]

@@ -1,0 +1,280 @@
+"""Pipelining: decoding and speech detection of later stretches run on a producer thread
+while the engine transcribes the chunks of earlier ones. The output must be exactly that
+of the sequential path (same cut, same text, same times), cancellation must stop and join
+the producer, and the library must be able to resume a job stopped while its cut grew.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.core.asr.engine import Engine, EngineOptions
+from app.core.audio import media, stretches
+from app.core.audio.chunking import ChunkOptions, ChunkPlanner, make_chunks
+from app.core.audio.vad import SpeechRegion, clean_regions
+from app.core.errors import Cancelled
+from app.core.events import (
+    ChunksPlanned,
+    ChunkTranscribed,
+    Finished,
+    Notice,
+    Progress,
+    SpeechFound,
+    StageChanged,
+)
+from app.core.pipeline import PipelineOptions, transcribe_file
+from app.core.store import Library
+from app.core.store.jobs import resume, start_job
+from tests import speech
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, Track, long_track, wer
+
+STRETCH_S = 20.0  # short stretches, so that a short file has many
+
+
+@pytest.fixture(autouse=True)
+def short_stretches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stretches, "STRETCH_S", STRETCH_S)
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
+    """Two minutes of held-out speech: 4 sentences every 30 s (16 chunks, 6 stretches)."""
+    out = tmp_path_factory.mktemp("pipelining")
+    return long_track(out, HELD_OUT_SEED + 53, minutes=2.0, sentences=4, period_s=30.0)
+
+
+@pytest.fixture(scope="module")
+def listener() -> Engine:
+    return Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32", batch_size=2))
+
+
+def run(path: Path, engine: Engine, **options: object) -> list[object]:
+    return list(transcribe_file(path, engine, PipelineOptions(**options)))  # type: ignore[arg-type]
+
+
+def outcome(events: list[object]) -> tuple[object, ...]:
+    """What must not depend on pipelining: the cut, each chunk's text and cues, the end."""
+    cut = [c for e in events if isinstance(e, ChunksPlanned) for c in e.chunks]
+    chunks = sorted(
+        (e.index, e.start, e.end, e.text, e.segments)
+        for e in events
+        if isinstance(e, ChunkTranscribed)
+    )
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    return (cut, chunks, finished.transcript.segments, found)
+
+
+def first_index(events: list[object], kind: type) -> int:
+    return next(i for i, e in enumerate(events) if isinstance(e, kind))
+
+
+def test_the_planner_hands_out_exactly_make_chunks() -> None:
+    """Random speech fed a stretch at a time gives make_chunks' cut of all of it, with and
+    without packing, splitting over-long regions at their quietest point."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        t, regions = 0.0, []
+        while t < 400:
+            t += float(rng.choice([rng.uniform(0, 0.5), rng.uniform(0.5, 1.5), rng.uniform(1, 8)]))
+            d = float(rng.choice([rng.uniform(0.2, 5), rng.uniform(5, 70)], p=[0.85, 0.15]))
+            regions.append(SpeechRegion(t, t + d))
+            t += d
+        duration = t + 1.0
+        size = float(rng.choice([7.0, 30.0, 100.0]))
+        cut = []  # regions split at stretch boundaries, as detection per stretch gives them
+        for r in regions:
+            a = r.start
+            while int(a // size) != int((r.end - 1e-9) // size):
+                b = (int(a // size) + 1) * size
+                cut.append(SpeechRegion(a, b))
+                a = b
+            cut.append(SpeechRegion(a, r.end))
+        cut = clean_regions(cut, duration)
+        rate = 200
+        samples = rng.standard_normal(int(duration * rate) + 1).astype(np.float32)
+        for options in (
+            ChunkOptions(),
+            ChunkOptions(pack=True),
+            ChunkOptions(max_chunk_s=10, max_pause_s=0.3),
+            ChunkOptions(pack=True, max_chunk_s=20),
+        ):
+            whole = make_chunks(cut, options, duration, samples=samples, sample_rate=rate)
+            planner = ChunkPlanner(options, samples=samples, sample_rate=rate)
+            got = []
+            for k in range(int(np.ceil(duration / size))):
+                lo, hi = k * size, min(duration, (k + 1) * size)
+                got += planner.add([r for r in cut if lo <= r.start < hi], hi)
+            got += planner.finish()
+            assert got == whole, (trial, options)
+
+
+@pytest.mark.slow
+def test_pipelined_equals_sequential_with_the_listener(track: Track, listener: Engine) -> None:
+    piped = run(track.path, listener)
+    plain = run(track.path, listener, pipeline=False)
+    assert outcome(piped) == outcome(plain)
+    # the words are right (the cut and the batches are the real ones)
+    texts = {e.index: e.text for e in piped if isinstance(e, ChunkTranscribed)}
+    said = " ".join(texts[i] for i in sorted(texts))
+    assert wer([" ".join(track.sentences)], [said]) <= 0.10
+    # the overlap is real: pipelined, the first text comes before detection is over
+    assert first_index(piped, ChunkTranscribed) < first_index(piped, SpeechFound)
+    assert first_index(plain, SpeechFound) < first_index(plain, ChunkTranscribed)
+    planned = [e for e in piped if isinstance(e, ChunksPlanned)]
+    assert len(planned) > 2  # the cut grew stretch by stretch
+    progress = [e for e in piped if isinstance(e, Progress)]
+    assert [p.fraction for p in progress] == sorted(p.fraction for p in progress)
+    assert progress[-1].fraction == pytest.approx(1.0)
+    assert progress[-1].chunks_done == progress[-1].chunks_total == len(texts)
+
+
+def test_streamed_samples_can_be_read_while_decoding_and_after_spilling(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back from another thread's view while the decoder appends (in RAM, then from
+    the temporary file it spills to), then from the finished memory map."""
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)
+    reads: list[tuple[int, np.ndarray]] = []
+    stream: media.StreamedSamples
+
+    def grew(size: int) -> None:
+        a = max(0, size - 40_000)
+        reads.append((a, stream.read(a, size)))
+
+    stream = media.StreamedSamples(on_grow=grew)
+    audio = media.decode_audio(track.path, into=stream)
+    assert isinstance(audio.samples, np.memmap)  # it spilled
+    assert len(stream) == len(audio.samples) and len(reads) > 10
+    for a, got in reads:
+        assert np.array_equal(got, audio.samples[a : a + len(got)])
+    assert np.array_equal(stream[1000:5000], audio.samples[1000:5000])
+
+
+def test_pipelined_equals_sequential_packed_with_the_tiny_model(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)  # read from the file
+    engine = tiny_engine_at(tiny_model_dir)
+    packed = ChunkOptions(pack=True, max_chunk_s=12.0)
+    assert outcome(run(track.path, engine, chunks=packed)) == outcome(
+        run(track.path, engine, chunks=packed, pipeline=False)
+    )
+
+
+def tiny_engine_at(folder: Path) -> Engine:
+    return Engine(EngineOptions(model=str(folder), device="cpu", dtype="fp32"))
+
+
+def cancelled_at_first_chunk(events: Iterator[object], cancel: threading.Event) -> list[object]:
+    """The events up to the Cancelled that setting ``cancel`` at the first chunk gives."""
+    seen: list[object] = []
+    with pytest.raises(Cancelled):
+        for event in events:
+            seen.append(event)
+            if isinstance(event, ChunkTranscribed):
+                cancel.set()
+    return seen
+
+
+def producers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "murmur-decode"]
+
+
+def test_cancel_stops_and_joins_the_producer(track: Track, tiny_model_dir: Path) -> None:
+    engine = tiny_engine_at(tiny_model_dir)
+    cancel = threading.Event()
+    seen = cancelled_at_first_chunk(transcribe_file(track.path, engine, cancel=cancel), cancel)
+    assert not any(isinstance(e, SpeechFound) for e in seen), "cancelled before the end"
+    assert producers() == []
+    # a consumer that stops listening (closes the generator) stops the producer as well
+    events = transcribe_file(track.path, engine)
+    for event in events:
+        if isinstance(event, StageChanged) and "Finding" in event.message:
+            break
+    events.close()  # type: ignore[attr-defined]
+    assert producers() == []
+
+
+def test_a_truncated_file_is_transcribed_as_far_as_it_decodes(
+    track: Track, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    mp3 = tmp_path / "whole.mp3"
+    ffmpeg = ["ffmpeg", "-v", "error", "-i", str(track.path), "-b:a", "64k", str(mp3)]
+    subprocess.run(ffmpeg, check=True)
+    data = mp3.read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: len(data) * 55 // 100])
+    engine = tiny_engine_at(tiny_model_dir)
+    events = run(cut, engine)
+    assert any(isinstance(e, Notice) and "cut short" in e.message for e in events)
+    transcript = events[-1].transcript  # type: ignore[attr-defined]
+    assert transcript.segments
+    assert 0.5 * track.duration < transcript.meta.duration < 0.6 * track.duration
+    assert outcome(events) == outcome(run(cut, engine, pipeline=False))
+
+
+def test_a_restart_of_decoding_voids_the_cut_and_gives_the_sequential_result(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The first 40 s (past the phase check) are in phase; the long rest is phase-inverted, so the
+    whole file decides otherwise and decoding starts again: chunks already planned (and
+    transcribed) are void, and the end result is the sequential one."""
+    rate = speech.SAMPLE_RATE
+    rng = np.random.default_rng(3)
+
+    def bursts(seconds: float, level: float) -> np.ndarray:
+        out = np.zeros(round(seconds * rate), np.float32)
+        for start in np.arange(1.0, seconds - 3.0, 4.0):
+            a = round(start * rate)
+            out[a : a + 2 * rate] = speech.tone(2.0, 220.0 + 40 * rng.random(), amplitude=level)
+        return out
+
+    early, late = bursts(40.0, 0.05), bursts(60.0, 0.5)
+    left = np.concatenate([early, late])
+    right = np.concatenate([early, -late])
+    path = tmp_path / "late-inverted.wav"
+    sf.write(path, np.stack([left, right], axis=1), rate, subtype="PCM_16")
+    engine = tiny_engine_at(tiny_model_dir)
+    piped = run(path, engine)
+    planned = [e for e in piped if isinstance(e, ChunksPlanned)]
+    assert any(e.restart for e in planned), "the cut was voided"
+    after = planned[[e.restart for e in planned].index(True) :]
+    plain = run(path, engine, pipeline=False)
+    assert [c for e in after for c in e.chunks] == outcome(plain)[0]
+    assert piped[-1].transcript.segments == plain[-1].transcript.segments  # type: ignore[attr-defined]
+
+
+def test_a_job_stopped_while_its_cut_grew_resumes_to_the_whole_transcript(
+    track: Track, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    engine = tiny_engine_at(tiny_model_dir)
+    whole = run(track.path, engine)
+    library = Library.open(tmp_path / "library.sqlite3")
+    try:
+        recorder = start_job(library, track.path)
+        cancel = threading.Event()
+        events = recorder.record(transcribe_file(track.path, engine, cancel=cancel))
+        cancelled_at_first_chunk(events, cancel)
+        stored = library.chunks(recorder.id)
+        assert 0 < len(stored) < len(track.sentences), "stopped with part of the cut stored"
+        assert any(c.done for c in stored)
+        events = list(resume(library, recorder.id, engine))
+        assert [(c.start, c.end) for c in library.chunks(recorder.id)] == [
+            (c.start, c.end) for c in outcome(whole)[0]
+        ]
+        done = events[-1].transcript  # type: ignore[attr-defined]
+        assert [(s.start, s.end, s.text) for s in done.segments] == [
+            (s.start, s.end, s.text)
+            for s in whole[-1].transcript.segments  # type: ignore[attr-defined]
+        ]
+    finally:
+        library.close()
