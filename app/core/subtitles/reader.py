@@ -42,6 +42,7 @@ import html
 import os
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 from app.core.errors import MurmurError
@@ -182,7 +183,7 @@ def srt_speakers(cues: list[Segment]) -> list[Segment]:
     prefixed = [name for name in names if name is not None]
     if not cues or names[0] is None or len(set(prefixed)) > MAX_SRT_SPEAKERS:
         return cues
-    if any(a == b for a, b in zip(prefixed, prefixed[1:], strict=False)):
+    if any(a == b for a, b in pairwise(prefixed)):
         return cues
     out: list[Segment] = []
     speaker: str | None = None
