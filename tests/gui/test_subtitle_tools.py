@@ -347,6 +347,75 @@ def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_it
         assert [s.text for s in doc.transcript] == ["Hello Bye now"]
 
 
+def test_imported_subtitles_are_kept_in_the_library_autosaved_and_reopen_from_the_history(
+    qtbot: QtBot,
+    tmp_path: Path,
+    wav_path: Path,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.core.export.exporters import render_srt
+    from app.core.settings import Settings
+    from app.core.store import Library
+    from tests.gui.driving import click_item, list_texts, shown_window, type_in_cell
+
+    folder = tmp_path / "talk"
+    folder.mkdir()
+    media = folder / "Weekly talk.wav"
+    media.write_bytes(wav_path.read_bytes())
+    subtitles = folder / "Weekly talk.srt"
+    cues = [
+        S(0.5, 2.0, "Good morning.", "Ann"),
+        S(2.5, 4.0, "Shall we start?", "Ann"),
+        S(4.5, 6.0, "Yes, the budget first.", "Bob"),
+    ]
+    subtitles.write_text(render_srt(Transcript(cues, TranscriptMeta(duration=8.0))), "utf-8")
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *args: (str(subtitles), ""))
+    )
+    settings = Settings(model=str(tiny_model_dir), device="cpu", precision="fp32")
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        win.action_import_subtitles.trigger()  # File › Import subtitles… (Ctrl+I)
+        (item,) = win.queue.items
+        doc = item.document
+        assert doc is not None and win.editor.document is doc
+        assert list(doc.transcript) == cues  # speakers read from Murmur's name prefixes
+        with Library.open() as lib:
+            (entry,) = lib.entries()
+            assert item.library_id == entry.id
+            assert (entry.title, entry.media_path, entry.status) == (
+                "Weekly talk",
+                str(media.resolve()),
+                "done",
+            )
+            assert entry.settings == {"source": "imported", "subtitles": str(subtitles)}
+            assert entry.model == "Imported from Weekly talk.srt"
+            assert entry.duration == pytest.approx(8.0)
+            assert lib.segments(entry.id) == cues
+        title, details = list_texts(win)[0].split("\n")
+        assert title == "Weekly talk" and details.endswith(" · 0:08 · imported subtitles · done")
+
+        type_in_cell(qtbot, win, 1, "Shall we begin?")
+        assert doc.transcript[1] == S(2.5, 4.0, "Shall we begin?", "Ann")
+        with Library.open() as lib:
+            qtbot.waitUntil(lambda: lib.segments(entry.id) == list(doc.transcript), timeout=3000)
+
+    # a new window: the import is in the History and reopens with its edit and its media
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        assert win.queue.items == []
+        click_item(qtbot, win, 0)
+        qtbot.waitUntil(lambda: win.editor.document is not None, timeout=3000)
+        assert list(win.editor.document.transcript) == [
+            S(0.5, 2.0, "Good morning.", "Ann"),
+            S(2.5, 4.0, "Shall we begin?", "Ann"),
+            S(4.5, 6.0, "Yes, the budget first.", "Bob"),
+        ]
+        assert win.editor.document.media_path == str(media.resolve())
+        assert win.editor.player.source == str(media.resolve())
+
+
 def test_stretch_dialog_maps_every_cue_from_two_anchors(
     editor: TranscriptEditor, qtbot: QtBot
 ) -> None:
