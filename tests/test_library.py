@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,15 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
             entry = lib.get(7)
             assert (entry.title, entry.kind, entry.status) == ("Old talk", "recording", "done")
             assert [s.text for s in lib.segments(7)] == SAMPLE
+            assert [s.speaker for s in lib.segments(7)] == [None, None, None]
+            # a speaker is kept from now on (schema 5), the rest of the row as it was
+            named = [Segment(1.0, 1.9, SAMPLE[1], "Speaker 2")]
+            lib.save_segments(7, [*lib.segments(7)[:1], *named, *lib.segments(7)[2:]])
+            assert [(s.text, s.speaker) for s in lib.segments(7)] == [
+                (SAMPLE[0], None),
+                (SAMPLE[1], "Speaker 2"),
+                (SAMPLE[2], None),
+            ]
             # rows stored before the index existed are found through it
             assert [m.row for m in lib.search("天气很好")] == [1]
             assert [m.row for m in lib.search("BLUE dog")] == [2]
@@ -194,7 +204,17 @@ def test_edits_and_deletes_keep_the_index_in_step(lib: Library) -> None:
 
 @pytest.mark.parametrize(
     "edit",
-    ["text", "times", "split", "merge", "delete_first", "insert_middle", "clear", "replace_all"],
+    [
+        "text",
+        "times",
+        "speaker",
+        "split",
+        "merge",
+        "delete_first",
+        "insert_middle",
+        "clear",
+        "replace_all",
+    ],
 )
 def test_save_segments_writes_only_what_changed(lib: Library, edit: str) -> None:
     old = [Segment(i * 2.0, i * 2.0 + 1.5, f"segment {i}") for i in range(8)]
@@ -205,6 +225,8 @@ def test_save_segments_writes_only_what_changed(lib: Library, edit: str) -> None
         new[3] = Segment(6.0, 7.5, "a corrected line")
     elif edit == "times":
         new[5] = Segment(10.25, 11.0, "segment 5")
+    elif edit == "speaker":
+        new[6] = Segment(12.0, 13.5, "segment 6", "Ann")
     elif edit == "split":
         new[2:3] = [Segment(4.0, 4.7, "segm"), Segment(4.7, 5.5, "ent 2")]
     elif edit == "merge":
@@ -219,9 +241,8 @@ def test_save_segments_writes_only_what_changed(lib: Library, edit: str) -> None
         new = [Segment(s.start, s.end, s.text.upper()) for s in old]
     written = lib.save_segments(tid, new)
     assert lib.segments(tid) == new
-    assert written <= {"text": 1, "times": 1, "split": 2, "merge": 2, "delete_first": 1}.get(
-        edit, len(old) + 1
-    )
+    limits = {"text": 1, "times": 1, "speaker": 1, "split": 2, "merge": 2, "delete_first": 1}
+    assert written <= limits.get(edit, len(old) + 1)
     # order survives another round of edits on top
     again = [Segment(s.start, s.end, s.text + "!") for s in new[:2]] + new[2:]
     lib.save_segments(tid, again)
@@ -324,6 +345,8 @@ def test_media_gone_or_changed_is_said_plainly(lib: Library, tmp_path: Path) -> 
 
 def test_share_file_round_trip(lib: Library, tmp_path: Path) -> None:
     tid = add(lib, "Interview 张三", ["Hello", "你好，世界"])
+    hello, world = lib.segments(tid)
+    lib.save_segments(tid, [replace(hello, speaker="Ann"), world])
     lib.update(tid, model="zai-org/GLM-ASR-Nano-2512", device="CPU, bf16", duration=12.5)
     out = write_share_file(lib, tid, tmp_path / "x.murmur.json")
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -333,6 +356,7 @@ def test_share_file_round_trip(lib: Library, tmp_path: Path) -> None:
         entry = other.get(new)
         assert (entry.title, entry.model, entry.duration) == ("Interview 张三", data["model"], 12.5)
         assert other.segments(new) == lib.segments(tid)
+        assert [s.speaker for s in other.segments(new)] == ["Ann", None]
         assert [m.transcription_id for m in other.search("你好")] == [new]
     (tmp_path / "bad.json").write_text('{"format": "something else"}')
     with pytest.raises(LibraryError, match="Not a Murmur transcript"):

@@ -8,7 +8,14 @@ import pytest
 
 from app.core.errors import MurmurError
 from app.core.export.exporters import render_srt, render_vtt
-from app.core.subtitles import SubtitleError, parse_srt, parse_subtitles, parse_vtt, read_subtitles
+from app.core.subtitles import (
+    MAX_SRT_SPEAKERS,
+    SubtitleError,
+    parse_srt,
+    parse_subtitles,
+    parse_vtt,
+    read_subtitles,
+)
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 
 S = Segment
@@ -185,3 +192,89 @@ def test_vtt_export_then_import_gives_the_same_cues_and_speakers() -> None:
     cues = [S(s.start, s.end, s.text, f"Speaker {k % 2 + 1}") for k, s in enumerate(ROUND_TRIP)]
     transcript = Transcript(cues, TranscriptMeta(duration=4000.0))
     assert parse_vtt(render_vtt(transcript)) == cues
+
+
+SPEAKERS = [
+    S(0.0, 1.5, "Hello world.", "Speaker 1"),
+    S(1.5, 4.25, "Fish & chips < 5 pounds, said the sign by the sea shore.", "Speaker 1"),
+    S(4.5, 6.0, "Note: the shop shuts at six.", "Dr. Bob Smith"),
+    S(6.0, 7.0, "我们今天讨论语音识别", "张三"),
+    S(7.5, 9.0, "Back to me.", "Speaker 1"),
+    S(9.0, 10.0, "And again me.", "Speaker 1"),
+]
+
+
+def test_srt_export_with_speakers_then_import_gives_the_same_speakers() -> None:
+    text = render_srt(Transcript(SPEAKERS, TranscriptMeta(duration=10.0)))
+    assert "\nSpeaker 1: Hello" in text and "Speaker 1: Fish" not in text  # repeats left out
+    assert parse_srt(text) == SPEAKERS
+    assert parse_subtitles(text) == SPEAKERS
+
+
+def _srt(*texts: str) -> str:
+    return "".join(
+        f"{k}\n00:00:{k:02d},000 --> 00:00:{k:02d},900\n{t}\n\n" for k, t in enumerate(texts, 1)
+    )
+
+
+def _speakers_and_texts(*texts: str) -> list[tuple[str | None, str]]:
+    return [(s.speaker, s.text) for s in parse_srt(_srt(*texts))]
+
+
+def test_srt_names_are_read_when_the_first_cue_is_named_and_carried_forward() -> None:
+    assert _speakers_and_texts("Ann: Hi.", "How are you?", "Bob: Fine.", "Ann: Good.") == [
+        ("Ann", "Hi."),
+        ("Ann", "How are you?"),
+        ("Bob", "Fine."),
+        ("Ann", "Good."),
+    ]
+    # a second line of a cue is never a name; formatting tags are dropped first
+    assert _speakers_and_texts("<i>Ann: Hi,</i>\nNote: this", "Bob: Yes.") == [
+        ("Ann", "Hi, Note: this"),
+        ("Bob", "Yes."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # the first cue has no name: "Note:" further on is text
+        ("Welcome back.", "Note: the shop shuts at six.", "Bye."),
+        # the same name twice in a row: the exporter never writes that
+        ("Note: one.", "Two.", "Note: three."),
+        ("Warning: hot.", "Warning: sharp."),
+        # not a name: lowercase word, too many words, a digit first, no space after the colon
+        ("so this: is text.", "Bob: no."),
+        ("The Four Word Name: text.", "Bob: no."),
+        ("10:30 the meeting starts.", "Bob: no."),
+        ("Ann:no space.", "Bob: no."),
+        ("Ann : space before.", "Bob: no."),
+        ("Http://example.com is here.",),
+        ("Ann: ", "Bob: nothing after Ann."),
+    ],
+)
+def test_srt_word_colon_lines_that_are_not_speakers_stay_text(texts: tuple[str, ...]) -> None:
+    expected = [(None, " ".join(t.split())) for t in texts]
+    assert _speakers_and_texts(*texts) == expected
+
+
+def test_srt_with_more_names_than_the_limit_stays_text() -> None:
+    names = [f"Name {chr(65 + k)}" for k in range(MAX_SRT_SPEAKERS + 1)]
+    texts = [f"{name}: line {k}." for k, name in enumerate(names)]
+    assert _speakers_and_texts(*texts) == [(None, t) for t in texts]
+    assert _speakers_and_texts(*texts[:-1]) == [
+        (name, f"line {k}.") for k, name in enumerate(names[:-1])
+    ]
+
+
+def test_srt_names_follow_file_order_before_sorting() -> None:
+    text = (
+        "1\n00:00:05,000 --> 00:00:06,000\nAnn: Later.\n\n"
+        "2\n00:00:01,000 --> 00:00:02,000\nEarlier.\n\n"
+        "3\n00:00:07,000 --> 00:00:08,000\nBob: Last.\n"
+    )
+    assert parse_srt(text) == [
+        S(1.0, 2.0, "Earlier.", "Ann"),
+        S(5.0, 6.0, "Later.", "Ann"),
+        S(7.0, 8.0, "Last.", "Bob"),
+    ]

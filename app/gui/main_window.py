@@ -278,16 +278,21 @@ class MainWindow(QMainWindow):
         self._show_item(item)
         return item
 
-    def add_finished(self, path: str, transcript: Transcript, media: str = "") -> QueueItem:
+    def add_finished(
+        self, path: str, transcript: Transcript, media: str = "", library_id: int | None = None
+    ) -> QueueItem:
         """Queue a transcript that needs no transcribing (imported subtitles) as a finished
-        item, and show it in the editor with ``media`` ("" = none) for playback."""
+        item, and show it in the editor with ``media`` ("" = none) for playback; edits are
+        autosaved to library transcript ``library_id`` (None: not kept)."""
         from app.gui.document import TranscriptDocument  # after the editor (import cycle)
 
         (item,) = self.queue.add([path])
+        item.library_id = library_id
         item.duration = transcript.meta.duration
         item.state = JobState.DONE
         item.fraction = 1.0
         self._adopt_document(item, TranscriptDocument(transcript, media))
+        self.history.refresh()
         self.queue_view.select_item(item.id)
         self._show_item(item)
         return item

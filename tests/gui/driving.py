@@ -87,3 +87,34 @@ def export_from_button(
     )
     win.export_buttons[fmt].click()
     return folder
+
+
+def list_texts(win: MainWindow) -> list[str]:
+    """The texts of the History's list, top to bottom."""
+    widget = win.history.list
+    return [widget.item(i).text() for i in range(widget.count())]
+
+
+def click_item(qtbot: object, win: MainWindow, row: int) -> None:
+    """Click row ``row`` of the History's list."""
+    widget = win.history.list
+    rect = widget.visualItemRect(widget.item(row))
+    qtbot.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # type: ignore[attr-defined]
+
+
+def type_in_cell(qtbot: object, win: MainWindow, row: int, text: str) -> None:
+    """Edit the text cell of ``row`` in the editor's table: type ``text`` over it, Return."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from app.gui.editor.segment_table import COL_TEXT
+
+    table = win.editor.table
+    index = win.editor.model.index(row, COL_TEXT)
+    table.setCurrentIndex(index)
+    table.edit(index)
+    line = table.indexWidget(index) or table.viewport().findChild(QLineEdit)
+    assert isinstance(line, QLineEdit)
+    line.selectAll()
+    qtbot.keyClicks(line, text)  # type: ignore[attr-defined]
+    qtbot.keyClick(line, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: not table.is_editing())  # type: ignore[attr-defined]

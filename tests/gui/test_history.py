@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QListWidget
+from PySide6.QtWidgets import QLineEdit
 
 from app.core.settings import Settings
 from app.core.store import Library, NewJob
 from app.core.transcript import Segment
-from app.gui.editor.segment_table import COL_TEXT
-from app.gui.main_window import MainWindow
-from tests.gui.driving import shown_window, wait_all_finished
+from tests.gui.driving import (
+    click_item,
+    list_texts,
+    shown_window,
+    type_in_cell,
+    wait_all_finished,
+)
 from tests.speech import SENTENCES, make_track
 
 pytestmark = pytest.mark.gui
@@ -45,17 +48,6 @@ def stored(wav: Path) -> int:
         tid = lib.create(NewJob(title="Weekly meeting", media_path=str(wav), status="done"))
         lib.save_segments(tid, [Segment(i * 1.0, i * 1.0 + 0.9, t) for i, t in enumerate(LINES)])
     return tid
-
-
-def list_texts(win: MainWindow) -> list[str]:
-    widget: QListWidget = win.history.list
-    return [widget.item(i).text() for i in range(widget.count())]
-
-
-def click_item(qtbot: object, win: MainWindow, row: int) -> None:
-    widget = win.history.list
-    rect = widget.visualItemRect(widget.item(row))
-    qtbot.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # type: ignore[attr-defined]
 
 
 def test_the_history_shows_a_finished_job(
@@ -113,16 +105,7 @@ def test_an_edit_survives_closing_and_reopening_the_window(
     with shown_window(settings, tmp_path, monkeypatch) as win:
         click_item(qtbot, win, 0)
         qtbot.waitUntil(lambda: win.editor.document is not None, timeout=3000)  # type: ignore[attr-defined]
-        table = win.editor.table
-        index = win.editor.model.index(1, COL_TEXT)
-        table.setCurrentIndex(index)
-        table.edit(index)
-        line = table.indexWidget(index) or table.viewport().findChild(QLineEdit)
-        assert isinstance(line, QLineEdit)
-        line.selectAll()
-        qtbot.keyClicks(line, "Today we talk about the holidays.")  # type: ignore[attr-defined]
-        qtbot.keyClick(line, Qt.Key.Key_Return)  # type: ignore[attr-defined]
-        qtbot.waitUntil(lambda: not table.is_editing())  # type: ignore[attr-defined]
+        type_in_cell(qtbot, win, 1, "Today we talk about the holidays.")
         edited = time.monotonic()
         with Library.open() as lib:
             qtbot.waitUntil(lambda: lib.segments(tid)[1].text.endswith("holidays."), timeout=3000)  # type: ignore[attr-defined]

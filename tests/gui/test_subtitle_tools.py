@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from app.core.settings import Settings
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.checks import CheckLimits
 from app.core.transcript.cues import CueOptions
@@ -285,6 +286,19 @@ def test_fix_common_problems_previews_and_applies_as_one_undo_step(
     assert doc.transcript.segments == tuple(cues) and doc.undo_stack.index() == 0
 
 
+def media_and_subtitles(tmp_path: Path, wav_path: Path, stem: str) -> tuple[Path, Path]:
+    """``stem.wav`` (a copy of ``wav_path``) in a folder of its own, and ``stem.srt`` beside it."""
+    folder = tmp_path / stem
+    folder.mkdir()
+    media = folder / f"{stem}.wav"
+    media.write_bytes(wav_path.read_bytes())
+    return media, folder / f"{stem}.srt"
+
+
+def window_settings(model_dir: Path) -> Settings:
+    return Settings(model=str(model_dir), device="cpu", precision="fp32")
+
+
 def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_its_media(
     qtbot: QtBot,
     tmp_path: Path,
@@ -294,14 +308,9 @@ def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_it
 ) -> None:
     from PySide6.QtWidgets import QFileDialog
 
-    from app.core.settings import Settings
     from tests.gui.driving import shown_window
 
-    folder = tmp_path / "film"
-    folder.mkdir()
-    media = folder / "film.wav"
-    media.write_bytes(wav_path.read_bytes())
-    bad = folder / "film.srt"
+    media, bad = media_and_subtitles(tmp_path, wav_path, "film")
     bad.write_text(
         "1\n00:00:01,000 --> 00:00:02,000\nHello\n\n2\n00:00:03,000 -> 00:00:04,000\nBye\n",
         encoding="utf-8",
@@ -313,8 +322,7 @@ def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_it
         return str(bad), ""
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_open))
-    settings = Settings(model=str(tiny_model_dir), device="cpu", precision="fp32")
-    with shown_window(settings, tmp_path, monkeypatch) as win:
+    with shown_window(window_settings(tiny_model_dir), tmp_path, monkeypatch) as win:
         win.action_import_subtitles.trigger()
         box = win.findChild(QMessageBox, "import_error")
         assert box is not None and box.isVisible()
@@ -345,6 +353,70 @@ def test_import_malformed_subtitles_names_the_line_and_a_good_file_opens_with_it
         win.editor.table.select_row(0)  # editable like a transcript
         win.editor.merge()
         assert [s.text for s in doc.transcript] == ["Hello Bye now"]
+
+
+def test_imported_subtitles_are_kept_in_the_library_autosaved_and_reopen_from_the_history(
+    qtbot: QtBot,
+    tmp_path: Path,
+    wav_path: Path,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.core.export.exporters import render_srt
+    from app.core.store import Library
+    from tests.gui.driving import click_item, list_texts, shown_window, type_in_cell
+
+    media, subtitles = media_and_subtitles(tmp_path, wav_path, "Weekly talk")
+    cues = [
+        S(0.5, 2.0, "Good morning.", "Ann"),
+        S(2.5, 4.0, "Shall we start?", "Ann"),
+        S(4.5, 6.0, "Yes, the budget first.", "Bob"),
+    ]
+    subtitles.write_text(render_srt(Transcript(cues, TranscriptMeta(duration=8.0))), "utf-8")
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", staticmethod(lambda *args: (str(subtitles), ""))
+    )
+    settings = window_settings(tiny_model_dir)
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        win.action_import_subtitles.trigger()  # File › Import subtitles… (Ctrl+I)
+        (item,) = win.queue.items
+        doc = item.document
+        assert doc is not None and win.editor.document is doc
+        assert list(doc.transcript) == cues  # speakers read from Murmur's name prefixes
+        with Library.open() as lib:
+            (entry,) = lib.entries()
+            assert item.library_id == entry.id
+            assert (entry.title, entry.media_path, entry.status) == (
+                "Weekly talk",
+                str(media.resolve()),
+                "done",
+            )
+            assert entry.settings == {"source": "imported", "subtitles": str(subtitles)}
+            assert entry.model == "Imported from Weekly talk.srt"
+            assert entry.duration == pytest.approx(8.0)
+            assert lib.segments(entry.id) == cues
+        title, details = list_texts(win)[0].split("\n")
+        assert title == "Weekly talk" and details.endswith(" · 0:08 · imported subtitles · done")
+
+        type_in_cell(qtbot, win, 1, "Shall we begin?")
+        assert doc.transcript[1] == S(2.5, 4.0, "Shall we begin?", "Ann")
+        with Library.open() as lib:
+            qtbot.waitUntil(lambda: lib.segments(entry.id) == list(doc.transcript), timeout=3000)
+
+    # a new window: the import is in the History and reopens with its edit and its media
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        assert win.queue.items == []
+        click_item(qtbot, win, 0)
+        qtbot.waitUntil(lambda: win.editor.document is not None, timeout=3000)
+        assert list(win.editor.document.transcript) == [
+            S(0.5, 2.0, "Good morning.", "Ann"),
+            S(2.5, 4.0, "Shall we begin?", "Ann"),
+            S(4.5, 6.0, "Yes, the budget first.", "Bob"),
+        ]
+        assert win.editor.document.media_path == str(media.resolve())
+        assert win.editor.player.source == str(media.resolve())
 
 
 def test_stretch_dialog_maps_every_cue_from_two_anchors(
@@ -408,7 +480,6 @@ def test_close_gaps_dialog_and_minimum_gap(editor: TranscriptEditor, qtbot: QtBo
 
 
 def test_settings_dialog_edits_the_least_gap(qtbot: QtBot) -> None:
-    from app.core.settings import Settings
     from app.gui.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(Settings(min_gap_s=0.083), list_devices=lambda: [])

@@ -1,6 +1,7 @@
 """Subtitle files made elsewhere: reading SRT and WebVTT into transcript segments."""
 
 from app.core.subtitles.reader import (
+    MAX_SRT_SPEAKERS,
     SUBTITLE_EXTENSIONS,
     SubtitleError,
     media_beside,
@@ -8,9 +9,11 @@ from app.core.subtitles.reader import (
     parse_subtitles,
     parse_vtt,
     read_subtitles,
+    srt_speakers,
 )
 
 __all__ = [
+    "MAX_SRT_SPEAKERS",
     "SUBTITLE_EXTENSIONS",
     "SubtitleError",
     "media_beside",
@@ -18,4 +21,5 @@ __all__ = [
     "parse_subtitles",
     "parse_vtt",
     "read_subtitles",
+    "srt_speakers",
 ]

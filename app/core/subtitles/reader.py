@@ -15,6 +15,25 @@ karaoke times, ``{\\an8}``) are dropped, WebVTT character references
 (``&amp;``) are decoded, and the lines of a cue are joined into one text (the
 exporters wrap it again). Cues come out sorted by start time; overlaps are kept
 for the checks to show.
+
+Speakers in SRT. Murmur's SRT export starts a cue with ``Name: `` where the
+speaker changes, and leaves the name out of the cues that follow by the same
+speaker. :func:`srt_speakers` reads that back, but only where the whole file is
+plainly written that way, since "Note: …" or "Warning: …" may be ordinary text:
+
+- a *name prefix* is ``Name: `` (colon, one space, then text) at the very start
+  of a cue's text, where the name is 1-3 words and at most 32 characters, starts
+  with a letter, holds no colon and no word of it starts with a lowercase letter
+  ("Speaker 2", "Ann", "Dr. Bob Smith", "张三"; not "so this", "10:30", "http");
+- the file's first cue has a name prefix (the exporter names the first speaker);
+- the file holds at most :data:`MAX_SRT_SPEAKERS` different names;
+- no two name prefixes in a row (in file order) give the same name, because the
+  exporter writes a name only where the speaker changes.
+
+When all hold, every prefix is taken off its cue's text, and each cue gets the
+name of the last prefix at or before it. Otherwise no cue gets a speaker and
+every text stays as written. A prefix is never looked for past the start of a
+cue, so "Note: …" inside a cue's text stays text.
 """
 
 from __future__ import annotations
@@ -23,6 +42,7 @@ import html
 import os
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 from app.core.errors import MurmurError
@@ -39,6 +59,9 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 _VTT_HEADER = re.compile(r"^WEBVTT(?:[ \t].*)?$")
 _SKIPPED_BLOCKS = re.compile(r"^(?:NOTE|STYLE|REGION)(?:[ \t].*)?$")
 _QUOTE_CHARS = 50
+MAX_SRT_SPEAKERS = 10
+_NAME_PREFIX = re.compile(r"^([^\W\d_][^:\n]{0,31}?): (?=\S)")
+_NAME_WORDS = 3
 
 
 class SubtitleError(MurmurError, ValueError):
@@ -137,7 +160,40 @@ def parse_srt(text: str) -> list[Segment]:
             body.append(lines[i])
             i += 1
         cues.append((start, end, body))
-    return _sorted([_cue(s, e, [b for b in body if b.strip()], False) for s, e, body in cues])
+    segments = [_cue(s, e, [b for b in body if b.strip()], False) for s, e, body in cues]
+    return _sorted(srt_speakers(segments))
+
+
+def _name_prefix(text: str) -> str | None:
+    """The speaker name that starts ``text`` as ``Name: …``, or None (see the module doc)."""
+    match = _NAME_PREFIX.match(text)
+    if match is None:
+        return None
+    name = match.group(1)
+    words = name.split()
+    if name != name.strip() or len(words) > _NAME_WORDS or any(w[0].islower() for w in words):
+        return None
+    return name
+
+
+def srt_speakers(cues: list[Segment]) -> list[Segment]:
+    """``cues`` (in file order) with the speakers of Murmur's SRT name prefixes, when the
+    file is unambiguously written that way; else ``cues`` unchanged (see the module doc)."""
+    names = [_name_prefix(cue.text) for cue in cues]
+    prefixed = [name for name in names if name is not None]
+    if not cues or names[0] is None or len(set(prefixed)) > MAX_SRT_SPEAKERS:
+        return cues
+    if any(a == b for a, b in pairwise(prefixed)):
+        return cues
+    out: list[Segment] = []
+    speaker: str | None = None
+    for cue, name in zip(cues, names, strict=True):
+        text = cue.text
+        if name is not None:
+            speaker = name
+            text = text[len(name) + 2 :]
+        out.append(Segment(cue.start, cue.end, text, speaker))
+    return out
 
 
 def parse_vtt(text: str) -> list[Segment]:
@@ -235,6 +291,7 @@ def media_beside(subtitle_path: str | os.PathLike[str], extensions: Iterable[str
 
 
 __all__ = [
+    "MAX_SRT_SPEAKERS",
     "SUBTITLE_EXTENSIONS",
     "SubtitleError",
     "decode",
@@ -243,4 +300,5 @@ __all__ = [
     "parse_subtitles",
     "parse_vtt",
     "read_subtitles",
+    "srt_speakers",
 ]

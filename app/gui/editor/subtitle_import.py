@@ -1,7 +1,9 @@
 """File → Import subtitles…: an SRT or WebVTT file made elsewhere, opened beside its media.
 
 The cues become the transcript's segments, so they can be checked, re-timed and
-corrected in the editor while the media plays, then exported again.
+corrected in the editor while the media plays, then exported again. The import is
+kept in the library like a finished job (titled after the subtitle file, marked
+``source: imported``), so edits are autosaved and it reopens from the History.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from app.core.errors import MurmurError
 from app.core.subtitles import media_beside, read_subtitles
 from app.core.transcript import Transcript, TranscriptMeta
 from app.gui.drop_zone import MEDIA_EXTENSIONS
+from app.gui.history.library_jobs import store_imported
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -51,7 +54,8 @@ def import_subtitles(win: MainWindow, subtitles: str | Path, media: str | Path |
     """Open ``subtitles`` in the editor beside ``media`` (None: no playback). Raises MurmurError."""
     transcript = load_imported(subtitles, media)
     path = str(media) if media else str(subtitles)
-    item = win.add_finished(path, transcript, str(media or ""))
+    tid = store_imported(win.library, subtitles, media, transcript)
+    item = win.add_finished(path, transcript, str(media or ""), library_id=tid)
     count = len(transcript)
     win.editor.show_message(
         f"Imported {count} cue{'s' if count != 1 else ''} from {Path(subtitles).name}"

@@ -61,9 +61,12 @@ def _when(created: str) -> str:
 
 
 def entry_text(entry: Entry) -> str:
+    from app.gui.history.library_jobs import is_imported
+
+    kind = "imported subtitles" if is_imported(entry) else entry.kind
     return (
         f"{entry.title or Path(entry.media_path).name or 'Untitled'}\n"
-        f"{_when(entry.created)} · {_clock(entry.duration)} · {entry.kind} · {entry.status}"
+        f"{_when(entry.created)} · {_clock(entry.duration)} · {kind} · {entry.status}"
     )
 
 
