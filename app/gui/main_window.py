@@ -39,7 +39,13 @@ from app.core.events import (
     Stage,
     StageChanged,
 )
-from app.core.settings import EXPORT_FORMATS, Settings, load_settings, save_settings
+from app.core.settings import (
+    EXPORT_FORMATS,
+    SPEAKER_CHOICES,
+    Settings,
+    load_settings,
+    save_settings,
+)
 from app.core.transcript import Transcript
 from app.gui import export_actions, help_texts
 from app.gui.dictation.session import DictationSession
@@ -144,6 +150,7 @@ class MainWindow(QMainWindow):
         self.queue_view.removeRequested.connect(self.remove_item)
         self.queue_view.retryRequested.connect(self.retry_item)
         self.queue_view.trackChosen.connect(self.choose_track)
+        self.queue_view.speakersChosen.connect(self.choose_speakers)
         self.queue_view.selectionModel().currentChanged.connect(self._on_current_changed)
 
         queue_title = QLabel("Queue")
@@ -324,6 +331,8 @@ class MainWindow(QMainWindow):
         from app.gui.history.library_jobs import library_job
 
         settings = self.effective_settings()
+        item.speakers = item.speakers or settings.speakers  # the card's choice, else the default
+        settings = dataclasses.replace(settings, speakers=item.speakers)
         if not resume:
             item.library_id = library_job(self.library, item.path, settings, item.library_id)
         job = self.service.submit(
@@ -336,6 +345,7 @@ class MainWindow(QMainWindow):
             track=item.track,
         )
         item.track_used = item.chosen_track
+        item.speakers_used = item.speakers
         self._job_items[job.id] = item.id
         self.history.refresh()
 
@@ -374,8 +384,11 @@ class MainWindow(QMainWindow):
             self.remove_item(item.id)
         if self.library is None:
             return
-        (item,) = self.queue.add([self.library.get(tid).media_path])
+        entry = self.library.get(tid)
+        (item,) = self.queue.add([entry.media_path])
         item.library_id = tid
+        stored = entry.settings.get("speakers")  # finish as it began
+        item.speakers = stored if stored in SPEAKER_CHOICES else "off"
         self._submit(item, resume=True)
         self.queue_view.select_item(item.id)
 
@@ -398,6 +411,19 @@ class MainWindow(QMainWindow):
         if item is None or item.state.active or track == item.chosen_track:
             return
         item.track = track
+        self._requeue(item)
+
+    def choose_speakers(self, item_id: int, speakers: str) -> None:
+        """The speaker picker on a card ("off", "auto", a number): as for a track."""
+        item = self.queue.find(item_id)
+        if item is None or item.state.active or speakers == item.speakers:
+            return
+        item.speakers = speakers
+        self._requeue(item)
+
+    def _requeue(self, item: QueueItem) -> None:
+        """A queued file starts again with its new choices; a finished one offers Retry."""
+        item_id = item.id
         if item.state is JobState.QUEUED:
             # Drop the queued job (its cancellation is not reported) and queue again.
             for job_id in [j for j, i in self._job_items.items() if i == item_id]:
@@ -423,8 +449,7 @@ class MainWindow(QMainWindow):
         item = self.queue.find(item_id)
         if item is None:
             return
-        retrack = item.state is JobState.DONE and item.track_changed
-        if item.state not in (JobState.FAILED, JobState.CANCELLED) and not retrack:
+        if item.state not in (JobState.FAILED, JobState.CANCELLED) and not item.rerun_offered:
             return
         doc = item.document
         if doc is not None:
@@ -618,8 +643,8 @@ class MainWindow(QMainWindow):
         current = self.queue_view.current_item()
         state = current.state if current is not None else None
         self.action_cancel_item.setEnabled(state is not None and not state.finished)
-        retrack = current is not None and state is JobState.DONE and current.track_changed
-        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED) or retrack)
+        rerun = current is not None and current.rerun_offered
+        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED) or rerun)
         self.action_remove_item.setEnabled(current is not None)
 
     # -- export ----------------------------------------------------------------------------------

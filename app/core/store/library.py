@@ -457,11 +457,14 @@ class Library:
 
     def segments(self, transcription_id: int) -> list[Segment]:
         rows = self.conn.execute(
-            "SELECT start_ms, end_ms, text FROM segments WHERE transcription_id = ?"
+            "SELECT start_ms, end_ms, text, speaker FROM segments WHERE transcription_id = ?"
             " ORDER BY ord, id",
             (transcription_id,),
         ).fetchall()
-        return [Segment(start / 1000, end / 1000, text) for start, end, text in rows]
+        return [
+            Segment(start / 1000, end / 1000, text, speaker or None)
+            for start, end, text, speaker in rows
+        ]
 
     def transcript(self, transcription_id: int) -> Transcript:
         entry = self.get(transcription_id)
@@ -527,8 +530,9 @@ class Library:
                 (transcription_id, index),
             )
             conn.executemany(
-                "INSERT INTO segments (transcription_id, ord, start_ms, end_ms, text, chunk)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO segments"
+                " (transcription_id, ord, start_ms, end_ms, text, chunk, speaker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         transcription_id,
@@ -537,6 +541,7 @@ class Library:
                         to_ms(s.end),
                         s.text,
                         index,
+                        s.speaker,
                     )
                     for i, s in enumerate(segments)
                 ],
@@ -594,10 +599,11 @@ class Library:
         updated in place where they pair up, and inserted or deleted for the
         rest. Returns the number of rows written.
         """
-        new = [(to_ms(s.start), to_ms(s.end), s.text) for s in segments]
+        new = [(to_ms(s.start), to_ms(s.end), s.text, s.speaker) for s in segments]
         with self.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, start_ms, end_ms, text FROM segments WHERE transcription_id = ?"
+                "SELECT id, start_ms, end_ms, text, speaker FROM segments"
+                " WHERE transcription_id = ?"
                 " ORDER BY ord, id",
                 (transcription_id,),
             ).fetchall()
@@ -616,14 +622,16 @@ class Library:
             written = 0
             for (sid, *was), now in zip(old_mid, new_mid, strict=False):
                 if tuple(was) != now:
-                    if was[2] == now[2]:  # times only: the text index is left alone
+                    if was[2] == now[2]:  # times or speaker only: the text index is left alone
                         conn.execute(
-                            "UPDATE segments SET start_ms = ?, end_ms = ? WHERE id = ?",
-                            (now[0], now[1], sid),
+                            "UPDATE segments SET start_ms = ?, end_ms = ?, speaker = ?"
+                            " WHERE id = ?",
+                            (now[0], now[1], now[3], sid),
                         )
                     else:
                         conn.execute(
-                            "UPDATE segments SET start_ms = ?, end_ms = ?, text = ? WHERE id = ?",
+                            "UPDATE segments SET start_ms = ?, end_ms = ?, text = ?, speaker = ?"
+                            " WHERE id = ?",
                             (*now, sid),
                         )
                     written += 1
@@ -643,8 +651,9 @@ class Library:
                     position = head + offset
                     if sid is None:
                         conn.execute(
-                            "INSERT INTO segments (transcription_id, ord, start_ms, end_ms, text)"
-                            " VALUES (?, ?, ?, ?, ?)",
+                            "INSERT INTO segments"
+                            " (transcription_id, ord, start_ms, end_ms, text, speaker)"
+                            " VALUES (?, ?, ?, ?, ?, ?)",
                             (transcription_id, position, *extra[offset - paired]),
                         )
                         written += 1
@@ -761,6 +770,7 @@ class Library:
             "created": entry.created,
             "segments": [
                 {"start": s.start, "end": s.end, "text": s.text}
+                | ({"speaker": s.speaker} if s.speaker else {})
                 for s in self.segments(transcription_id)
             ],
         }
@@ -800,10 +810,10 @@ class Library:
                 created=text("created") or None,
             )
             conn.executemany(
-                "INSERT INTO segments (transcription_id, ord, start_ms, end_ms, text)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO segments (transcription_id, ord, start_ms, end_ms, text, speaker)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (tid, i, to_ms(s.start), to_ms(s.end), s.text)
+                    (tid, i, to_ms(s.start), to_ms(s.end), s.text, s.speaker)
                     for i, s in enumerate(transcript.segments)
                 ],
             )

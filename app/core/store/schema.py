@@ -20,6 +20,8 @@ History:
    CJK character spaced out (:func:`spaced`), so that "预算" is the phrase
    "预 算". Its triggers call ``murmur_spaced``, which every connection that
    writes registers (:func:`register_functions`).
+5. ``segments.speaker``: who speaks in the segment (speaker detection), NULL where
+   no speakers were detected.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Scripts written without spaces: Han (with extensions and compatibility forms), kana.
 _CJK = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f])")
@@ -235,7 +237,17 @@ def _to_v4(conn: sqlite3.Connection) -> None:
     create_short_index(conn)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
+def _to_v5(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE segments ADD COLUMN speaker TEXT")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _to_v1,
+    _to_v2,
+    _to_v3,
+    _to_v4,
+    _to_v5,
+)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

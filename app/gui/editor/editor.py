@@ -24,6 +24,7 @@ from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, Spl
 from app.gui.editor.find_replace import FindReplaceBar
 from app.gui.editor.player import MediaPlayer
 from app.gui.editor.segment_table import COL_TEXT, SegmentTableModel, SegmentTableView
+from app.gui.editor.speakers import SpeakerTools
 from app.gui.editor.timecode import format_time
 from app.gui.editor.video import VideoPreview
 
@@ -198,6 +199,7 @@ class TranscriptEditor(QWidget):
         ):
             row.addWidget(self._tool_button(action, name))
         row.addStretch(1)
+        self.speaker_tools = SpeakerTools(self, row)  # speaker column, rename, merge
         return row
 
     # -- document ---------------------------------------------------------------------------
