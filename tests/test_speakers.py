@@ -22,7 +22,7 @@ from app.core.speakers import encoder as enc
 from app.core.speakers.diarize import DiarizationError, smooth, turns_from_labels
 from app.core.transcript.model import Segment
 from app.core.transcript.text import join_texts
-from tests.speech import SENTENCES, build_track_samples
+from tests.speech import build_track_samples, conversation
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "speakers"
 
@@ -66,18 +66,6 @@ def test_weights_come_from_the_wheel_without_importing_it() -> None:
 # ---------------------------------------------------------------------------- conversations
 
 
-def conversation(
-    voices: Sequence[str], sentences: int, cache: Path, seed: int = 1
-) -> tuple[np.ndarray, list[str], list[float], list[float]]:
-    """Voices taking turns, one sentence each, 0.5-1.5 s apart."""
-    rng = np.random.default_rng(seed)
-    texts = [SENTENCES[i % len(SENTENCES)] for i in range(sentences)]
-    who = [voices[i % len(voices)] for i in range(sentences)]
-    pauses = [float(p) for p in rng.uniform(0.5, 1.5, sentences - 1)]
-    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=who)
-    return samples, who, onsets, offsets
-
-
 def sentence_speakers(turns: Sequence[Turn], onsets: list[float], offsets: list[float]) -> list:
     """The speaker holding most of each sentence."""
     out = []
@@ -110,8 +98,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (("en-us+m3", "en-gb+f4"), 8),
         (("en-us+m3", "en-gb+f4", "en-us+m7"), 9),
         (("en-us+m3",), 6),
+        (("en-us+m2", "en-gb+f4"), 6),  # 10 windows: short turns, a window or two each
     ],
-    ids=["two", "three", "one"],
+    ids=["two", "three", "one", "two-short"],
 )
 def test_speakers_found_and_sentences_labelled(
     voices: tuple[str, ...], sentences: int, cache: Path
@@ -170,6 +159,15 @@ def test_smoothing_removes_flicker() -> None:
     turns = turns_from_labels(out, windows, [SpeechRegion(0.0, 7.5)])
     assert [t.speaker for t in turns] == ["Speaker 1", "Speaker 2"]
     assert turns[0].end == pytest.approx(turns[1].start)
+
+
+def test_a_short_answer_between_pauses_is_a_turn() -> None:
+    """One window alone in its speech region is a turn, not flicker."""
+    windows = [(0.0, 1.5, 0), (0.75, 2.25, 0), (3.0, 4.5, 1), (5.0, 6.5, 2), (5.75, 7.25, 2)]
+    labels = np.array([0, 0, 1, 0, 0])
+    assert smooth(labels, windows, DiarizeOptions()).tolist() == [0, 0, 1, 0, 0]
+    inside = [(0.0, 1.5, 0), (0.75, 2.25, 0), (1.5, 3.0, 0), (2.25, 3.75, 0), (3.0, 4.5, 0)]
+    assert smooth(np.array([0, 0, 1, 0, 0]), inside, DiarizeOptions()).tolist() == [0] * 5
 
 
 def test_labels_in_order_of_first_appearance() -> None:

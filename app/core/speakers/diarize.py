@@ -10,7 +10,8 @@
    windows don't count), else one speaker. Then a
    few centroid reassignment passes.
 4. Labels are smoothed: a run of windows shorter than ``min_turn_s`` between two
-   runs of one speaker takes their label, so turns do not flicker.
+   runs of one speaker takes their label, so turns do not flicker (unless the run
+   is a speech region of its own, between pauses: a short answer is a turn).
 5. :func:`assign_speakers` gives each cue the speaker who holds most of its
    time; a cue that holds a speaker change is split there (its words cut in
    proportion to the speech on either side), so a cue never holds two speakers.
@@ -203,12 +204,12 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
         return _refine(emb, labels)
     min_count = max(options.min_windows, int(np.ceil(options.min_share * n)))
     best = np.zeros(n, int)
-    for k in range(2, min(options.max_speakers, n) + 1):
+    for k in range(2, min(options.max_speakers, n // min_count) + 1):
         labels = _drop_small(emb, fcluster(tree, k, "maxclust"), min_count)
-        if len(np.unique(labels)) < k:
+        if not _all_large(labels, k, min_count):
             continue  # this cut only adds tiny clusters
         labels = _refine(emb, labels)
-        if len(np.unique(labels)) < k or _min_centroid_distance(emb, labels) < (
+        if not _all_large(labels, k, min_count) or _min_centroid_distance(emb, labels) < (
             options.min_speaker_distance
         ):
             continue
@@ -216,10 +217,19 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
     return best
 
 
+def _all_large(labels: np.ndarray, k: int, min_count: int) -> bool:
+    """``k`` clusters, none with fewer than ``min_count`` windows."""
+    _ids, counts = np.unique(labels, return_counts=True)
+    return len(counts) == k and int(counts.min()) >= min_count
+
+
 def smooth(
     labels: np.ndarray, windows: Sequence[tuple[float, float, int]], options: DiarizeOptions
 ) -> np.ndarray:
-    """Runs shorter than ``min_turn_s`` between two runs of one label take that label."""
+    """Runs shorter than ``min_turn_s`` between two runs of one label take that label.
+
+    Only runs that share a speech region with a neighbour run are flicker: a short
+    utterance on its own between pauses ("Yes.") is a turn and keeps its label."""
     labels = labels.copy()
     min_windows = max(1, math.ceil(options.min_turn_s / options.hop_s - 1e-9))
     changed = True
@@ -234,7 +244,8 @@ def smooth(
         for j in range(1, len(runs) - 1):
             lo, hi = runs[j]
             before, after = labels[runs[j - 1][0]], labels[runs[j + 1][0]]
-            if hi - lo < min_windows and before == after and labels[lo] != before:
+            joined = windows[lo][2] == windows[lo - 1][2] or windows[hi - 1][2] == windows[hi][2]
+            if hi - lo < min_windows and before == after and labels[lo] != before and joined:
                 labels[lo:hi] = before
                 changed = True
                 break

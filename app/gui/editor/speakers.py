@@ -206,12 +206,11 @@ class SpeakerTools(QObject):
 
     @property
     def speakers(self) -> list[str]:
-        """The transcript's speakers in order of first appearance."""
-        return list(self._speakers)
+        """The transcript's speakers in order of first appearance (as they are now)."""
+        return speakers_of(self._doc.transcript) if self._doc is not None else []
 
     def refresh(self) -> None:
-        doc = self._doc
-        self._speakers = speakers_of(doc.transcript) if doc is not None else []
+        self._speakers = self.speakers
         shown = bool(self._speakers)
         self.table.setColumnHidden(COL_SPEAKER, not shown)
         for widget in (self.label, self.picker, self.rename_button, self.merge_button):
@@ -258,6 +257,7 @@ class SpeakerTools(QObject):
             self.editor.show_message(str(exc), error=True)
             return False
         self.editor.show_message(command.label if changed else "Nothing to change")
+        self.refresh()  # at once, not after the event loop turns
         return changed
 
     def set_speaker(self, name: str | None = None) -> bool:
@@ -286,6 +286,7 @@ class SpeakerTools(QObject):
 
     # -- dialogs ----------------------------------------------------------------------------
     def open_rename(self) -> RenameSpeakerDialog | None:
+        self.refresh()
         if not self._speakers:
             return None
         dialog = RenameSpeakerDialog(self._speakers, self._current_speaker(), self.editor)
@@ -293,6 +294,7 @@ class SpeakerTools(QObject):
         return self._open(dialog)
 
     def open_merge(self) -> MergeSpeakersDialog | None:
+        self.refresh()
         if len(self._speakers) < 2:
             return None
         dialog = MergeSpeakersDialog(self._speakers, self._current_speaker(), self.editor)
@@ -309,6 +311,7 @@ class SpeakerTools(QObject):
     # -- context menu ---------------------------------------------------------------------------
     def context_menu(self) -> QMenu:
         """The table's menu: the speaker of the selected segments, rename, merge."""
+        self.refresh()
         menu = QMenu(self.table)
         change = menu.addMenu("Speaker of Selected Segments")
         colours = speaker_colours(self._speakers)
