@@ -123,6 +123,37 @@ def test_speakers_found_and_sentences_labelled(
         assert any(s < t.end <= e + 1e-9 for s, e in speech)
 
 
+def test_longer_conversation_with_two_similar_voices_finds_three(cache: Path) -> None:
+    """Four minutes, 60 turns, two of the three voices are American male variants
+    (m3, m7); every sentence is new (no repeated audio). One voice's windows also
+    group by what is said, nearly as far apart as two voices: the count must not
+    take those groups for speakers (it found 4 or more before the silhouette)."""
+    from tests.fixtures.listener.architecture import WORDS
+
+    rng = np.random.default_rng(41)
+    voices = ("en-us+m3", "en-gb+f4", "en-us+m7")
+    texts = [" ".join(rng.choice(WORDS, int(rng.integers(5, 10)))) for _ in range(60)]
+    who = [voices[int(i)] for i in rng.integers(0, 3, 60)]
+    pauses = [float(p) for p in rng.uniform(0.5, 1.5, 59)]
+    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=who)
+    regions = detect_speech(samples, enc.SAMPLE_RATE)
+    turns = diarize(samples, enc.SAMPLE_RATE, regions)
+    assert len({t.speaker for t in turns}) == 3
+    assert best_mapping_accuracy(who, sentence_speakers(turns, onsets, offsets)) >= 0.9
+
+
+def test_silhouette() -> None:
+    from app.core.speakers.diarize import silhouette
+
+    points = np.array([0.0, 0.1, 1.0, 1.1])
+    dist = np.abs(points[:, None] - points[None, :])
+    assert silhouette(dist, np.array([0, 0, 1, 1])) == pytest.approx(
+        np.mean([(1.05 - 0.1) / 1.05, (0.95 - 0.1) / 0.95] * 2)
+    )
+    assert silhouette(dist, np.array([0, 1, 0, 1])) < 0 < silhouette(dist, np.array([0, 0, 1, 1]))
+    assert silhouette(dist, np.zeros(4, int)) == 0.0
+
+
 def test_given_number_of_speakers(cache: Path) -> None:
     samples, who, onsets, offsets = conversation(("en-us+m3", "en-gb+f4"), 6, cache, seed=3)
     regions = detect_speech(samples, enc.SAMPLE_RATE)

@@ -3,12 +3,16 @@
 1. Windows of ``window_s`` (1.5 s) every ``hop_s`` (0.75 s) over each speech
    region (a region shorter than a window gets one window centred on it).
 2. Each window is embedded with the GE2E voice encoder (:mod:`.encoder`).
-3. Average-linkage agglomerative clustering on cosine distance (scipy). With
-   ``speakers=None`` the number of speakers is estimated: one if even the last
-   largest count in 2..``max_speakers`` whose clusters' centroids are all at
-   least ``min_speaker_distance`` apart (clusters under ``min_share`` of the
-   windows don't count), else one speaker. Then a
-   few centroid reassignment passes.
+3. Average-linkage agglomerative clustering on cosine distance (scipy), then a
+   few centroid reassignment passes. With ``speakers=None`` the number of
+   speakers is estimated. A count k in 2..``max_speakers`` is a candidate when
+   its k clusters all hold at least ``min_share`` of the windows (and
+   ``min_windows``) and their centroids are all at least ``min_speaker_distance``
+   apart; of the candidates, the one whose clusters are best separated (the
+   highest mean silhouette) wins; with no candidate there is one speaker.
+   Taking the largest candidate instead over-counted: one voice's windows also
+   group by what is said, into halves a little more than ``min_speaker_distance``
+   apart, while the silhouette of such a cut is lower than that of the voices.
 4. Labels are smoothed: a run of windows shorter than ``min_turn_s`` between two
    runs of one speaker takes their label, so turns do not flicker (unless the run
    is a speech region of its own, between pauses: a short answer is a turn).
@@ -29,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.core.audio.vad import SpeechRegion
+from app.core.audio.vad import SpeechRegion, _default_workers, _join_all  # the VAD pattern
 from app.core.errors import Cancelled, MurmurError
 from app.core.speakers import encoder as enc
 from app.core.transcript.model import Segment
@@ -54,6 +58,7 @@ class DiarizeOptions:
     min_windows: int = 4  # ... nor those with fewer windows than this (about 3 s of speech)
     min_turn_s: float = 1.0
     min_split_s: float = 0.3  # a cue is split only when both sides hold this much speech
+    workers: int | None = None  # threads embedding windows; None = one per CPU
 
     def __post_init__(self) -> None:
         if self.speakers is not None and (
@@ -127,20 +132,38 @@ def embed_windows(
     windows: Sequence[tuple[float, float, int]],
     window_s: float,
     cancel: threading.Event | None = None,
+    workers: int | None = None,
 ) -> np.ndarray:
-    """(n, 256) embeddings of the windows (all of length ``window_s``)."""
+    """(n, 256) embeddings of the windows (all of length ``window_s``).
+
+    Blocks of windows are embedded by ``workers`` threads (None: one per CPU), each
+    with one torch intra-op thread. That is the fast way on a few cores: the LSTM's
+    steps are small matrix products, and splitting each of them over threads costs
+    more in synchronisation than it gains; on a busy machine (other processes on
+    the cores) the spinning threads even slowed it several-fold (benchmarks/README.md).
+    """
+    import torch
+
     if sample_rate != enc.SAMPLE_RATE:
         raise DiarizationError(f"Speaker detection needs {enc.SAMPLE_RATE} Hz audio")
     frames = round(window_s * sample_rate / enc.HOP)
     encoder = enc.shared_encoder()
     out = np.zeros((len(windows), enc.EMBEDDING_SIZE), np.float32)
-    block = 256
-    for lo in range(0, len(windows), block):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
+    if not windows:
+        return out
+    workers = max(1, workers if workers is not None else _default_workers())
+    # at most 256 windows a block (memory), and enough blocks to keep every worker busy
+    block = max(1, min(256, math.ceil(len(windows) / (2 * workers))))
+    starts = iter(range(0, len(windows), block))
+    take = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def embed_block(lo: int) -> None:
         part = windows[lo : lo + block]
         # mel of the span the block covers, once, then sliced per window
-        a = max(0, int(part[0][0] * sample_rate) - enc.N_FFT)
+        # on the frame grid of the whole file, so a window's frames never depend on its block
+        a = max(0, (int(part[0][0] * sample_rate) - enc.N_FFT) // enc.HOP * enc.HOP)
         b = min(len(samples), int(max(w[1] for w in part) * sample_rate) + enc.N_FFT)
         mel = enc.mel_frames(samples[a:b])
         batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
@@ -148,7 +171,38 @@ def embed_windows(
             f0 = max(0, round((start * sample_rate - a) / enc.HOP))
             piece = mel[f0 : f0 + frames]
             batch[i, : len(piece)] = piece
-        out[lo : lo + len(part)] = encoder.embed(batch)
+        out[lo : lo + len(part)] = encoder.embed(batch, batch_size=block)
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                with take:
+                    lo = next(starts, None)
+                if lo is None:
+                    return
+                embed_block(lo)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one intra-op thread each: the parallelism is across blocks
+    try:
+        if workers == 1:
+            work()
+        else:
+            pool = [
+                threading.Thread(target=work, name=f"murmur-speakers-{i}") for i in range(workers)
+            ]
+            for t in pool:
+                t.start()
+            _join_all(pool, stop)
+    finally:
+        torch.set_num_threads(threads)
+    if errors:
+        raise errors[0]
     return out
 
 
@@ -203,7 +257,10 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
         labels = fcluster(tree, min(options.speakers, n), "maxclust")
         return _refine(emb, labels)
     min_count = max(options.min_windows, int(np.ceil(options.min_share * n)))
-    best = np.zeros(n, int)
+    # silhouettes on at most _SILHOUETTE_WINDOWS windows, evenly spread (memory: n^2)
+    sample = np.unique(np.linspace(0, n - 1, min(n, _SILHOUETTE_WINDOWS)).round().astype(int))
+    dist = np.clip(1.0 - emb[sample] @ emb[sample].T, 0.0, 2.0)
+    best, best_score = np.zeros(n, int), -np.inf
     for k in range(2, min(options.max_speakers, n // min_count) + 1):
         labels = _drop_small(emb, fcluster(tree, k, "maxclust"), min_count)
         if not _all_large(labels, k, min_count):
@@ -213,8 +270,34 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
             options.min_speaker_distance
         ):
             continue
-        best = labels  # the most clusters that are still distinct voices
+        score = silhouette(dist, labels[sample])
+        if score > best_score:
+            best, best_score = labels, score
     return best
+
+
+_SILHOUETTE_WINDOWS = 2000
+
+
+def silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of a clustering, from the square matrix of distances.
+
+    For each point, a = mean distance to the others of its cluster, b = the
+    lowest mean distance to another cluster; its silhouette is (b - a) / max(a, b),
+    0 for a point alone in its cluster. 1 is perfectly separated clusters.
+    """
+    ids, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if len(ids) < 2:
+        return 0.0
+    rows = np.arange(len(labels))
+    sums = dist @ np.eye(len(ids))[inverse]  # (n, k): summed distance to each cluster
+    own = counts[inverse]
+    a = sums[rows, inverse] / np.maximum(own - 1, 1)  # the diagonal's 0 is not counted
+    means = sums / counts
+    means[rows, inverse] = np.inf
+    b = means.min(axis=1)
+    score = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(score.mean())
 
 
 def _all_large(labels: np.ndarray, k: int, min_count: int) -> bool:
@@ -302,7 +385,7 @@ def diarize(
         return []
     duration = len(samples) / sample_rate
     windows = _windows(regions, duration, options)
-    emb = embed_windows(samples, sample_rate, windows, options.window_s, cancel)
+    emb = embed_windows(samples, sample_rate, windows, options.window_s, cancel, options.workers)
     labels = smooth(cluster(emb, options), windows, options)
     return turns_from_labels(labels, windows, regions)
 
