@@ -1,8 +1,8 @@
 """Benchmark speaker detection (diarization) over a long conversation.
 
-Builds a conversation of three espeak-ng voices taking turns (pauses of 0.5-1.5 s),
-repeats it to ``--minutes`` of audio, finds the speech with the app's VAD (timed
-apart), then times :func:`app.core.speakers.diarize` alone: windows, embeddings,
+Builds a conversation of three espeak-ng voices taking turns (pauses of 0.5-1.5 s,
+every sentence different) of ``--minutes`` of audio, finds the speech with the
+app's VAD (timed apart), then times :func:`app.core.speakers.diarize` alone: windows, embeddings,
 clustering, smoothing. The target is at most 60 s for one hour of speech on a
 2-core CPU. Besides wall time it prints the process CPU time, which a busy shared
 machine disturbs less, and the load average before and after.
@@ -75,14 +75,23 @@ def timed(run: Callable[[], T]) -> tuple[T, float, float]:
 
 
 def conversation(minutes: float, cache: Path) -> np.ndarray:
-    n = 12
+    """Three voices taking turns in sentences that are all different (random words
+    of the listener's vocabulary; repeated sentences would repeat the very same
+    audio, which clusters by sentence and says nothing about the speaker count)."""
+    from tests.fixtures.listener.architecture import WORDS
+
     rng = np.random.default_rng(0)
-    texts = [speech.SENTENCES[i % len(speech.SENTENCES)] for i in range(n)]
-    voices = [VOICES[i % len(VOICES)] for i in range(n)]
-    pauses = [float(p) for p in rng.uniform(0.5, 1.5, n - 1)]
-    block, _, _ = speech.build_track_samples(texts, pauses, cache, voices=voices)
-    repeats = int(np.ceil(minutes * 60 * SAMPLE_RATE / len(block)))
-    return np.tile(block, repeats)[: int(minutes * 60 * SAMPLE_RATE)]
+    target = int(minutes * 60 * SAMPLE_RATE)
+    parts: list[np.ndarray] = []
+    total = 0
+    while total < target:  # blocks of 20 sentences, so espeak's cache stays useful
+        texts = [" ".join(rng.choice(WORDS, int(rng.integers(5, 10)))) for _ in range(20)]
+        voices = [VOICES[int(i)] for i in rng.integers(0, len(VOICES), 20)]
+        pauses = [float(p) for p in rng.uniform(0.5, 1.5, 19)]
+        block, _, _ = speech.build_track_samples(texts, pauses, cache, voices=voices)
+        parts.append(block)
+        total += len(block)
+    return np.concatenate(parts)[:target]
 
 
 def main() -> int:
