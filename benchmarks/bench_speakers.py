@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from app.core.audio.vad import detect_speech  # noqa: E402
 from app.core.speakers import DiarizeOptions, diarize  # noqa: E402
-from app.core.speakers.encoder import SAMPLE_RATE, shared_encoder  # noqa: E402
+from app.core.speakers.encoder import HOP, SAMPLE_RATE, shared_encoder  # noqa: E402
 from tests import speech  # noqa: E402
 
 VOICES = ("en-us+m3", "en-gb+f4", "en-us+m7")
@@ -47,25 +47,14 @@ T = TypeVar("T")
 
 
 def embed_before(samples: np.ndarray, windows: list[tuple[float, float, int]]) -> np.ndarray:
-    """The embeddings as Murmur computed them before: blocks in turn, torch's threads."""
-    from app.core.speakers import encoder as enc
-
-    frames = round(DiarizeOptions().window_s * SAMPLE_RATE / enc.HOP)
-    encoder = enc.shared_encoder()
-    out = np.zeros((len(windows), enc.EMBEDDING_SIZE), np.float32)
-    for lo in range(0, len(windows), 256):
-        part = windows[lo : lo + 256]
-        # on the frame grid of the whole file, so a window's frames never depend on its block
-        a = max(0, (int(part[0][0] * SAMPLE_RATE) - enc.N_FFT) // enc.HOP * enc.HOP)
-        b = min(len(samples), int(max(w[1] for w in part) * SAMPLE_RATE) + enc.N_FFT)
-        mel = enc.mel_frames(samples[a:b])
-        batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
-        for i, (start, _end, _r) in enumerate(part):
-            f0 = max(0, round((start * SAMPLE_RATE - a) / enc.HOP))
-            piece = mel[f0 : f0 + frames]
-            batch[i, : len(piece)] = piece
-        out[lo : lo + len(part)] = encoder.embed(batch)
-    return out
+    """The embeddings as Murmur computed them before: blocks of 256 in turn, on the
+    calling thread with torch's intra-op threads."""
+    diarize_module = sys.modules["app.core.speakers.diarize"]
+    frames = round(DiarizeOptions().window_s * SAMPLE_RATE / HOP)
+    parts = [windows[lo : lo + 256] for lo in range(0, len(windows), 256)]
+    return np.concatenate(
+        [diarize_module.embed_block(samples, SAMPLE_RATE, p, frames) for p in parts]
+    )
 
 
 def timed(run: Callable[[], T]) -> tuple[T, float, float]:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.core.audio.vad import SpeechRegion, _default_workers, _join_all  # the VAD pattern
+from app.core.audio.vad import SpeechRegion, _default_workers, run_workers
 from app.core.errors import Cancelled, MurmurError
 from app.core.speakers import encoder as enc
 from app.core.transcript.model import Segment
@@ -135,6 +135,23 @@ def _windows(
     return out
 
 
+def embed_block(
+    samples: np.ndarray, sample_rate: int, part: Sequence[tuple[float, float, int]], frames: int
+) -> np.ndarray:
+    """(len(part), 256) embeddings of windows of ``frames`` mel frames, in one batch."""
+    # mel of the span the block covers, once, then sliced per window; on the frame grid
+    # of the whole file, so a window's frames never depend on the block it is in
+    a = max(0, (int(part[0][0] * sample_rate) - enc.N_FFT) // enc.HOP * enc.HOP)
+    b = min(len(samples), int(max(w[1] for w in part) * sample_rate) + enc.N_FFT)
+    mel = enc.mel_frames(samples[a:b])
+    batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
+    for i, (start, _end, _r) in enumerate(part):
+        f0 = max(0, round((start * sample_rate - a) / enc.HOP))
+        piece = mel[f0 : f0 + frames]
+        batch[i, : len(piece)] = piece
+    return enc.shared_encoder().embed(batch, batch_size=len(part))
+
+
 def embed_windows(
     samples: np.ndarray,
     sample_rate: int,
@@ -151,15 +168,13 @@ def embed_windows(
     more in synchronisation than it gains; on a busy machine (other processes on
     the cores) the spinning threads even slowed it several-fold (benchmarks/README.md).
     """
-    import torch
-
     if sample_rate != enc.SAMPLE_RATE:
         raise DiarizationError(f"Speaker detection needs {enc.SAMPLE_RATE} Hz audio")
     frames = round(window_s * sample_rate / enc.HOP)
-    encoder = enc.shared_encoder()
     out = np.zeros((len(windows), enc.EMBEDDING_SIZE), np.float32)
     if not windows:
         return out
+    enc.shared_encoder()  # loaded once, before the workers start
     workers = max(1, workers if workers is not None else _default_workers())
     # at most 256 windows a block (memory), and enough blocks to keep every worker busy
     block = max(1, min(256, math.ceil(len(windows) / (2 * workers))))
@@ -167,20 +182,6 @@ def embed_windows(
     take = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
-
-    def embed_block(lo: int) -> None:
-        part = windows[lo : lo + block]
-        # mel of the span the block covers, once, then sliced per window
-        # on the frame grid of the whole file, so a window's frames never depend on its block
-        a = max(0, (int(part[0][0] * sample_rate) - enc.N_FFT) // enc.HOP * enc.HOP)
-        b = min(len(samples), int(max(w[1] for w in part) * sample_rate) + enc.N_FFT)
-        mel = enc.mel_frames(samples[a:b])
-        batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
-        for i, (start, _end, _r) in enumerate(part):
-            f0 = max(0, round((start * sample_rate - a) / enc.HOP))
-            piece = mel[f0 : f0 + frames]
-            batch[i, : len(piece)] = piece
-        out[lo : lo + len(part)] = encoder.embed(batch, batch_size=block)
 
     def work() -> None:
         try:
@@ -191,25 +192,13 @@ def embed_windows(
                     lo = next(starts, None)
                 if lo is None:
                     return
-                embed_block(lo)
+                part = windows[lo : lo + block]
+                out[lo : lo + len(part)] = embed_block(samples, sample_rate, part, frames)
         except BaseException as exc:
             errors.append(exc)
             stop.set()
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one intra-op thread each: the parallelism is across blocks
-    try:
-        if workers == 1:
-            work()
-        else:
-            pool = [
-                threading.Thread(target=work, name=f"murmur-speakers-{i}") for i in range(workers)
-            ]
-            for t in pool:
-                t.start()
-            _join_all(pool, stop)
-    finally:
-        torch.set_num_threads(threads)
+    run_workers(work, [()] * workers, stop, "murmur-speakers")
     if errors:
         raise errors[0]
     return out

@@ -56,37 +56,60 @@ def swatch(colour: str, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
-class RenameSpeakerDialog(QDialog):
-    """Which speaker, and the new name (an existing name merges the two)."""
+def speaker_combo(name: str, speakers: list[str], current: str | None = None) -> QComboBox:
+    """A combo of the speakers, each with its colour; ``current`` chosen (else the first)."""
+    box = QComboBox()
+    box.setAccessibleName(name)
+    fill_speakers(box, speakers)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    return box
 
-    def __init__(self, speakers: list[str], current: str | None, parent: QWidget) -> None:
+
+def fill_speakers(box: QComboBox, speakers: list[str]) -> None:
+    colours = speaker_colours(speakers)
+    for name in speakers:
+        box.addItem(swatch(colours[name]), name, name)
+
+
+class _SpeakerDialog(QDialog):
+    """A form, a note and OK (named ``ok_text``) / Cancel."""
+
+    def __init__(
+        self, title: str, ok_text: str, rows: list[tuple[str, QWidget]], parent: QWidget
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Rename speaker")
-        self.speaker_combo = QComboBox()
-        self.speaker_combo.setAccessibleName("Speaker to rename")
-        colours = speaker_colours(speakers)
-        for name in speakers:
-            self.speaker_combo.addItem(swatch(colours[name]), name, name)
-        self.speaker_combo.setCurrentIndex(max(0, self.speaker_combo.findData(current)))
-        self.name_edit = QLineEdit()
-        self.name_edit.setAccessibleName("New name")
-        self.name_edit.setPlaceholderText("For example: Interviewer")
+        self.setWindowTitle(title)
         self.note = QLabel("")
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Rename")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout()
-        form.addRow("Speaker:", self.speaker_combo)
-        form.addRow("New name:", self.name_edit)
+        for label, widget in rows:
+            form.addRow(label, widget)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.note)
         layout.addWidget(self.buttons)
+
+    def set_ok(self, enabled: bool) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(enabled)
+
+
+class RenameSpeakerDialog(_SpeakerDialog):
+    """Which speaker, and the new name (an existing name merges the two)."""
+
+    def __init__(self, speakers: list[str], current: str | None, parent: QWidget) -> None:
+        self.speaker_combo = speaker_combo("Speaker to rename", speakers, current)
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("New name")
+        self.name_edit.setPlaceholderText("For example: Interviewer")
+        rows = [("Speaker:", self.speaker_combo), ("New name:", self.name_edit)]
+        super().__init__("Rename speaker", "Rename", rows, parent)
         self._speakers = speakers
         self.name_edit.textChanged.connect(self._check)
         self.speaker_combo.currentIndexChanged.connect(self._check)
@@ -103,39 +126,20 @@ class RenameSpeakerDialog(QDialog):
     def _check(self) -> None:
         new, old = self.new_name(), self.old_name()
         ok = bool(new) and new != old
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+        self.set_ok(ok)
         merge = ok and new in self._speakers
         self.note.setText(f"{new} is already a speaker: the two become one." if merge else "")
 
 
-class MergeSpeakersDialog(QDialog):
+class MergeSpeakersDialog(_SpeakerDialog):
     """Merge one speaker into another: every segment of the first gets the second."""
 
     def __init__(self, speakers: list[str], current: str | None, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Merge speakers")
-        colours = speaker_colours(speakers)
-        self.source_combo = QComboBox()
-        self.source_combo.setAccessibleName("Speaker to merge")
-        self.target_combo = QComboBox()
-        self.target_combo.setAccessibleName("Merge into")
-        for combo in (self.source_combo, self.target_combo):
-            for name in speakers:
-                combo.addItem(swatch(colours[name]), name, name)
-        self.source_combo.setCurrentIndex(max(0, self.source_combo.findData(current)))
+        self.source_combo = speaker_combo("Speaker to merge", speakers, current)
+        self.target_combo = speaker_combo("Merge into", speakers)
         self.target_combo.setCurrentIndex(0 if self.source_combo.currentIndex() else 1)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Merge")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow("Merge:", self.source_combo)
-        form.addRow("Into:", self.target_combo)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
+        rows = [("Merge:", self.source_combo), ("Into:", self.target_combo)]
+        super().__init__("Merge speakers", "Merge", rows, parent)
         for combo in (self.source_combo, self.target_combo):
             combo.currentIndexChanged.connect(self._check)
         self._check()
@@ -145,7 +149,9 @@ class MergeSpeakersDialog(QDialog):
 
     def _check(self) -> None:
         source, target = self.pair()
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(source != target)
+        self.set_ok(source != target)
+        text = f"Every segment of {source} goes to {target}." if source != target else ""
+        self.note.setText(text)
 
 
 class SpeakerTools(QObject):
@@ -219,9 +225,7 @@ class SpeakerTools(QObject):
         self.action_merge.setEnabled(len(self._speakers) > 1)
         self.picker.blockSignals(True)
         self.picker.clear()
-        colours = speaker_colours(self._speakers)
-        for name in self._speakers:
-            self.picker.addItem(swatch(colours[name]), name, name)
+        fill_speakers(self.picker, self._speakers)
         self.picker.insertSeparator(self.picker.count())
         self.picker.addItem("New speaker", NEW_SPEAKER)
         self.picker.blockSignals(False)
