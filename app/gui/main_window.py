@@ -362,12 +362,18 @@ class MainWindow(QMainWindow):
             item.state = JobState.DONE
             item.fraction = 1.0
             item.duration = transcript.meta.duration
+            item.speakers = item.speakers_used = self._stored_speakers(tid)
             # an unfinished job is shown as it is; edits are kept once it is finished
             done = self.library.get(tid).status == "done"
             self._adopt_document(item, document_for(transcript), autosave=done)
         if item is not None:
             self.queue_view.select_item(item.id)
         return item
+
+    def _stored_speakers(self, tid: int) -> str:
+        """The speaker detection a library job was made with ("off" when unknown)."""
+        stored = self.library.get(tid).settings.get("speakers") if self.library else None
+        return stored if stored in SPEAKER_CHOICES else "off"
 
     def open_from_library(self, tid: int, row: int) -> None:
         """Show a transcript from the history, at segment ``row``."""
@@ -384,11 +390,9 @@ class MainWindow(QMainWindow):
             self.remove_item(item.id)
         if self.library is None:
             return
-        entry = self.library.get(tid)
-        (item,) = self.queue.add([entry.media_path])
+        (item,) = self.queue.add([self.library.get(tid).media_path])
         item.library_id = tid
-        stored = entry.settings.get("speakers")  # finish as it began
-        item.speakers = stored if stored in SPEAKER_CHOICES else "off"
+        item.speakers = self._stored_speakers(tid)  # finish as it began
         self._submit(item, resume=True)
         self.queue_view.select_item(item.id)
 

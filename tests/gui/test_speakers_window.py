@@ -138,6 +138,11 @@ def test_detect_speakers_chosen_on_the_card_then_rename_undo_export_and_reopen(
         qtbot.waitUntil(lambda: again.editor.document is not None, timeout=5000)  # type: ignore[attr-defined]
         assert table_speakers(again.editor) == renamed
         assert not again.editor.table.isColumnHidden(COL_SPEAKER)
+        (reopened,) = again.queue.items
+        assert reopened.speakers == reopened.speakers_used == "auto"  # as it was made
+        card = again.queue_view.card(reopened.id)
+        assert card is not None and card.speakers_picker.currentData() == "auto"
+        assert not card.retry_button.isVisible()
 
 
 def make_doc() -> TranscriptDocument:
