@@ -251,6 +251,8 @@ def test_speakers_are_stored_edited_and_shared(lib: Library, tmp_path: Path) -> 
     path = write_share_file(lib, tid, tmp_path / "talk.murmur.json")
     assert json.loads(path.read_text())["segments"][0]["speaker"] == "Ada"
     assert lib.segments(read_share_file(lib, path)) == renamed
+    lib.update(tid, settings={"speakers": "auto", "model": "m"})  # a retry with new choices
+    assert lib.get(tid).settings == {"speakers": "auto", "model": "m"}
 
 
 # ---------------------------------------------------------------------------- threads
