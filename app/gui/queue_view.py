@@ -80,7 +80,7 @@ class QueueItemCard(QWidget):
             lambda row: self.trackChosen.emit(int(self.track_picker.itemData(row)))
         )
         self._tracks_shown: tuple[object, ...] = ()
-        self.speakers_picker = speakers_combo("off")
+        self.speakers_picker = speakers_combo("off", compact=True)
         self.speakers_picker.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.speakers_picker.activated.connect(
             lambda row: self.speakersChosen.emit(str(self.speakers_picker.itemData(row)))

@@ -38,7 +38,7 @@ from app.core.settings import (
     Settings,
 )
 from app.core.transcript.chinese import CHINESE_SCRIPT_NAMES, CHINESE_SCRIPTS
-from app.gui.theme import DANGER
+from app.gui.theme import DANGER, icon
 
 _DEVICE_LABELS = {
     "auto": "Automatic (best available)",
@@ -93,11 +93,18 @@ def _combo(name: str, keys: tuple[str, ...], labels: dict[str, str], value: str)
 _SPEAKER_LABELS = {"off": "No speakers", "auto": "Speakers: auto (find how many)"}
 
 
-def speakers_combo(value: str) -> QComboBox:
-    """Detect speakers: off, auto or 2-10 (here, and on each queued file's card)."""
-    labels = {k: _SPEAKER_LABELS.get(k, f"{k} speakers") for k in SPEAKER_CHOICES}
+def speakers_combo(value: str, compact: bool = False) -> QComboBox:
+    """Detect speakers: off, auto or 2-10 (here, and, ``compact``, on each file's card:
+    "Off", "Auto", "2"... after an icon of two people)."""
+    if compact:
+        labels = {"off": "Off", "auto": "Auto"}
+    else:
+        labels = {k: _SPEAKER_LABELS.get(k, f"{k} speakers") for k in SPEAKER_CHOICES}
     box = _combo("Detect speakers", SPEAKER_CHOICES, labels, value)
-    box.setToolTip("Label who speaks: find the number of speakers, or give it")
+    box.setToolTip("Detect speakers: off, auto (find how many) or the number of speakers")
+    if compact:
+        for row in range(box.count()):
+            box.setItemIcon(row, icon("speakers"))
     return box
 
 

@@ -82,6 +82,8 @@ class TranscriptEditor(QWidget):
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(self._make_transport())
         lower_layout.addLayout(self._make_edit_bar())
+        self.speaker_tools = SpeakerTools(self)  # speaker column, picker, rename, merge
+        lower_layout.addWidget(self.speaker_tools.bar)
         lower_layout.addWidget(self.find_bar)
         lower_layout.addWidget(self.table, 1)
         lower_layout.addWidget(self.status_label)
@@ -199,7 +201,6 @@ class TranscriptEditor(QWidget):
         ):
             row.addWidget(self._tool_button(action, name))
         row.addStretch(1)
-        self.speaker_tools = SpeakerTools(self, row)  # speaker column, rename, merge
         return row
 
     # -- document ---------------------------------------------------------------------------

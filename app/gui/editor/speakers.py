@@ -158,7 +158,7 @@ class SpeakerTools(QObject):
     """The editor's speaker controls: a picker for the selected segments, Rename and
     Merge buttons (also in the table's context menu), and the speaker column."""
 
-    def __init__(self, editor: TranscriptEditor, bar: QHBoxLayout) -> None:
+    def __init__(self, editor: TranscriptEditor) -> None:
         super().__init__(editor)
         self.editor = editor
         self.table = editor.table
@@ -182,10 +182,15 @@ class SpeakerTools(QObject):
         self.merge_button = QToolButton()
         self.merge_button.setDefaultAction(self.action_merge)
         self.merge_button.setAccessibleName("Merge speakers")
-        self.label = QLabel("Speaker:")
+        self.label = QLabel("Speaker of the selection:")
         self.label.setBuddy(self.picker)
+        self.bar = QWidget()  # a row of its own, shown while the transcript has speakers
+        self.bar.setAccessibleName("Speakers")
+        row = QHBoxLayout(self.bar)
+        row.setContentsMargins(0, 0, 0, 0)
         for widget in (self.label, self.picker, self.rename_button, self.merge_button):
-            bar.addWidget(widget)
+            row.addWidget(widget)
+        row.addStretch(1)
 
         width = self.table.fontMetrics().horizontalAdvance("Speaker 10") + 48
         self.table.horizontalHeader().resizeSection(COL_SPEAKER, width)
@@ -219,8 +224,7 @@ class SpeakerTools(QObject):
         self._speakers = self.speakers
         shown = bool(self._speakers)
         self.table.setColumnHidden(COL_SPEAKER, not shown)
-        for widget in (self.label, self.picker, self.rename_button, self.merge_button):
-            widget.setVisible(shown)
+        self.bar.setVisible(shown)
         self.action_rename.setEnabled(shown)
         self.action_merge.setEnabled(len(self._speakers) > 1)
         self.picker.blockSignals(True)
