@@ -223,6 +223,19 @@ def build_track_samples(
     return samples, onsets, offsets
 
 
+def conversation(
+    voices: Sequence[str], sentences: int, cache: Path, seed: int = 1
+) -> tuple[np.ndarray, list[str], list[float], list[float]]:
+    """Voices taking turns, one sentence each, 0.5-1.5 s apart: samples, each
+    sentence's voice, onsets and offsets."""
+    rng = np.random.default_rng(seed)
+    texts = [SENTENCES[i % len(SENTENCES)] for i in range(sentences)]
+    who = [voices[i % len(voices)] for i in range(sentences)]
+    pauses = [float(p) for p in rng.uniform(0.5, 1.5, sentences - 1)]
+    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=who)
+    return samples, who, onsets, offsets
+
+
 def make_track(
     sentences: Sequence[str],
     pauses: Sequence[float],

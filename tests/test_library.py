@@ -251,6 +251,31 @@ def test_save_segments_writes_only_what_changed(lib: Library, edit: str) -> None
         assert any(m.transcription_id == tid for m in lib.search(seg.text))
 
 
+def test_speakers_are_stored_edited_and_shared(lib: Library, tmp_path: Path) -> None:
+    """Speakers come in with the chunks, follow edits (a rename writes only the speaker,
+    the text index is untouched) and travel in share files."""
+    tid = lib.create(NewJob(title="talk", status="running"))
+    lib.set_chunks(tid, [Chunk(0, 0.0, 6.0, (SpeechRegion(0.0, 6.0),))])
+    lib.add_chunk(
+        tid,
+        0,
+        "hello there how are you",
+        [Segment(0.0, 2.0, "hello there", "Speaker 1"), Segment(2.5, 6.0, "how are you", None)],
+    )
+    lib.finish(tid)
+    assert [s.speaker for s in lib.segments(tid)] == ["Speaker 1", None]
+    renamed = [Segment(0.0, 2.0, "hello there", "Ada"), Segment(2.5, 6.0, "how are you", "Ada")]
+    assert lib.save_segments(tid, renamed) == 2
+    assert lib.segments(tid) == renamed
+    assert lib.transcript(tid).segments == tuple(renamed)
+    assert [m.row for m in lib.search("how are")] == [1]
+    path = write_share_file(lib, tid, tmp_path / "talk.murmur.json")
+    assert json.loads(path.read_text())["segments"][0]["speaker"] == "Ada"
+    assert lib.segments(read_share_file(lib, path)) == renamed
+    lib.update(tid, settings={"speakers": "auto", "model": "m"})  # a retry with new choices
+    assert lib.get(tid).settings == {"speakers": "auto", "model": "m"}
+
+
 # ---------------------------------------------------------------------------- threads
 
 

@@ -104,7 +104,7 @@ def test_version_1_file_gains_the_dictation_settings_with_defaults(tmp_path: Pat
     path.write_text('{"version": 1, "model": "m", "max_lines": 3}', encoding="utf-8")
     s = load_settings(path)
     assert (s.model, s.max_lines) == ("m", 3)
-    assert s.version == SETTINGS_VERSION == 2
+    assert s.version == SETTINGS_VERSION == 3
     assert s.dictation_enabled is False
     assert (s.dictation_mode, s.dictation_output, s.dictation_ending) == (
         "toggle",
@@ -159,3 +159,29 @@ def test_version_1_file_migrates_with_recording_defaults(config_dir: Path) -> No
     assert load_settings().input_device == "USB Mic: Audio (hw:1,0)"
     assert Settings(dictation_pause_s=0.05).validate()
     assert Settings(dictation_max_utterance_s=0.5).validate()
+
+
+def test_version_2_file_gains_speaker_detection_off(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"version": 2, "max_lines": 1}', encoding="utf-8")
+    s = load_settings(path)
+    assert (s.version, s.max_lines, s.speakers, s.export_speakers) == (3, 1, "off", True)
+    assert s.pipeline_options().speakers is None  # off: no speaker stage
+
+
+@pytest.mark.parametrize(("value", "stage"), [("auto", "auto"), ("3", "3"), ("10", "10")])
+def test_speaker_choice_reaches_the_pipeline(tmp_path: Path, value: str, stage: str) -> None:
+    s = Settings(speakers=value)
+    assert not s.validate()
+    assert s.pipeline_options().speakers == stage
+    save_settings(s, tmp_path / "s.json")
+    assert load_settings(tmp_path / "s.json").speakers == value
+
+
+@pytest.mark.parametrize("bad", ["1", "11", "many", ""])
+def test_bad_speaker_choice_falls_back_to_off(tmp_path: Path, bad: str) -> None:
+    assert Settings(speakers=bad).validate()
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 3, "speakers": bad, "max_lines": 3}), encoding="utf-8")
+    s = load_settings(path)
+    assert (s.speakers, s.max_lines) == ("off", 3)

@@ -22,7 +22,7 @@ from app.core.speakers import encoder as enc
 from app.core.speakers.diarize import DiarizationError, smooth, turns_from_labels
 from app.core.transcript.model import Segment
 from app.core.transcript.text import join_texts
-from tests.speech import SENTENCES, build_track_samples
+from tests.speech import build_track_samples, conversation
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "speakers"
 
@@ -66,18 +66,6 @@ def test_weights_come_from_the_wheel_without_importing_it() -> None:
 # ---------------------------------------------------------------------------- conversations
 
 
-def conversation(
-    voices: Sequence[str], sentences: int, cache: Path, seed: int = 1
-) -> tuple[np.ndarray, list[str], list[float], list[float]]:
-    """Voices taking turns, one sentence each, 0.5-1.5 s apart."""
-    rng = np.random.default_rng(seed)
-    texts = [SENTENCES[i % len(SENTENCES)] for i in range(sentences)]
-    who = [voices[i % len(voices)] for i in range(sentences)]
-    pauses = [float(p) for p in rng.uniform(0.5, 1.5, sentences - 1)]
-    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=who)
-    return samples, who, onsets, offsets
-
-
 def sentence_speakers(turns: Sequence[Turn], onsets: list[float], offsets: list[float]) -> list:
     """The speaker holding most of each sentence."""
     out = []
@@ -110,8 +98,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (("en-us+m3", "en-gb+f4"), 8),
         (("en-us+m3", "en-gb+f4", "en-us+m7"), 9),
         (("en-us+m3",), 6),
+        (("en-us+m2", "en-gb+f4"), 6),  # 10 windows: short turns, a window or two each
     ],
-    ids=["two", "three", "one"],
+    ids=["two", "three", "one", "two-short"],
 )
 def test_speakers_found_and_sentences_labelled(
     voices: tuple[str, ...], sentences: int, cache: Path
@@ -132,6 +121,37 @@ def test_speakers_found_and_sentences_labelled(
     for t in turns:
         assert any(s - 1e-9 <= t.start < e for s, e in speech)
         assert any(s < t.end <= e + 1e-9 for s, e in speech)
+
+
+def test_longer_conversation_with_two_similar_voices_finds_three(cache: Path) -> None:
+    """Four minutes, 60 turns, two of the three voices are American male variants
+    (m3, m7); every sentence is new (no repeated audio). One voice's windows also
+    group by what is said, nearly as far apart as two voices: the count must not
+    take those groups for speakers (it found 4 or more before the silhouette)."""
+    from tests.fixtures.listener.architecture import WORDS
+
+    rng = np.random.default_rng(41)
+    voices = ("en-us+m3", "en-gb+f4", "en-us+m7")
+    texts = [" ".join(rng.choice(WORDS, int(rng.integers(5, 10)))) for _ in range(60)]
+    who = [voices[int(i)] for i in rng.integers(0, 3, 60)]
+    pauses = [float(p) for p in rng.uniform(0.5, 1.5, 59)]
+    samples, onsets, offsets = build_track_samples(texts, pauses, cache, voices=who)
+    regions = detect_speech(samples, enc.SAMPLE_RATE)
+    turns = diarize(samples, enc.SAMPLE_RATE, regions)
+    assert len({t.speaker for t in turns}) == 3
+    assert best_mapping_accuracy(who, sentence_speakers(turns, onsets, offsets)) >= 0.9
+
+
+def test_silhouette() -> None:
+    from app.core.speakers.diarize import silhouette
+
+    points = np.array([0.0, 0.1, 1.0, 1.1])
+    dist = np.abs(points[:, None] - points[None, :])
+    assert silhouette(dist, np.array([0, 0, 1, 1])) == pytest.approx(
+        np.mean([(1.05 - 0.1) / 1.05, (0.95 - 0.1) / 0.95] * 2)
+    )
+    assert silhouette(dist, np.array([0, 1, 0, 1])) < 0 < silhouette(dist, np.array([0, 0, 1, 1]))
+    assert silhouette(dist, np.zeros(4, int)) == 0.0
 
 
 def test_given_number_of_speakers(cache: Path) -> None:
@@ -170,6 +190,15 @@ def test_smoothing_removes_flicker() -> None:
     turns = turns_from_labels(out, windows, [SpeechRegion(0.0, 7.5)])
     assert [t.speaker for t in turns] == ["Speaker 1", "Speaker 2"]
     assert turns[0].end == pytest.approx(turns[1].start)
+
+
+def test_a_short_answer_between_pauses_is_a_turn() -> None:
+    """One window alone in its speech region is a turn, not flicker."""
+    windows = [(0.0, 1.5, 0), (0.75, 2.25, 0), (3.0, 4.5, 1), (5.0, 6.5, 2), (5.75, 7.25, 2)]
+    labels = np.array([0, 0, 1, 0, 0])
+    assert smooth(labels, windows, DiarizeOptions()).tolist() == [0, 0, 1, 0, 0]
+    inside = [(0.0, 1.5, 0), (0.75, 2.25, 0), (1.5, 3.0, 0), (2.25, 3.75, 0), (3.0, 4.5, 0)]
+    assert smooth(np.array([0, 0, 1, 0, 0]), inside, DiarizeOptions()).tolist() == [0] * 5
 
 
 def test_labels_in_order_of_first_appearance() -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "int8")
@@ -37,6 +37,9 @@ DICTATION_MODES = ("toggle", "hold")  # press to start/stop, or hold while speak
 DICTATION_OUTPUTS = ("paste", "type", "copy")
 DICTATION_ENDINGS = ("none", "space", "newline")
 DEFAULT_DICTATION_SHORTCUT = "<ctrl>+<alt>+d"
+# Speaker detection per job: off, auto (estimate the count) or a number of speakers.
+MAX_SPEAKERS_CHOICE = 10
+SPEAKER_CHOICES = ("off", "auto", *(str(n) for n in range(2, MAX_SPEAKERS_CHOICE + 1)))
 
 
 @dataclass
@@ -81,6 +84,10 @@ class Settings:
     dictation_mode: str = "toggle"
     dictation_output: str = "paste"
     dictation_ending: str = "space"  # what follows each dictated text
+    # Speaker detection (version 3): the default for new jobs (SPEAKER_CHOICES), and
+    # whether exports carry the speakers' names.
+    speakers: str = "off"
+    export_speakers: bool = True
 
     def validate(self) -> list[str]:
         """Return one message per invalid value (empty when all is well)."""
@@ -130,6 +137,8 @@ class Settings:
             errors.append(f"Dictation output: choose one of {', '.join(DICTATION_OUTPUTS)}.")
         if self.dictation_ending not in DICTATION_ENDINGS:
             errors.append(f"After each dictation: choose one of {', '.join(DICTATION_ENDINGS)}.")
+        if self.speakers not in SPEAKER_CHOICES:
+            errors.append("Detect speakers: off, auto or a number from 2 to 10.")
         if shortcut_error(self.dictation_shortcut):
             errors.append(f"Dictation shortcut: {shortcut_error(self.dictation_shortcut)}")
         return errors
@@ -185,6 +194,7 @@ class Settings:
             cues=self.cue_options(),
             channel=self.channel,
             chinese=self.chinese_script,
+            speakers=None if self.speakers == "off" else self.speakers,
         )
 
 
@@ -237,8 +247,9 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = data.get("version", 0)
     if not isinstance(version, int) or version > SETTINGS_VERSION:
         log.warning("settings from a newer Murmur (version %r); reading what fits", version)
-    # Version 0 (unversioned) had the same keys as 1; version 2 only added keys
-    # (input device, dictation), which take their defaults. Nothing to rename yet.
+    # Version 0 (unversioned) had the same keys as 1; versions 2 (input device,
+    # dictation) and 3 (speakers) only added keys, which take their defaults.
+    # Nothing to rename yet.
     data["version"] = SETTINGS_VERSION
     return data
 

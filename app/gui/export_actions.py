@@ -35,7 +35,11 @@ def export_options(settings: Settings) -> ExportOptions:
     """The exporter options from the settings (subtitle limits reshape the cues)."""
     from app.core.export.exporters import ExportOptions
 
-    return ExportOptions(timestamps=settings.txt_timestamps, cues=settings.cue_options())
+    return ExportOptions(
+        timestamps=settings.txt_timestamps,
+        cues=settings.cue_options(),
+        speakers=settings.export_speakers,
+    )
 
 
 def _file_filter(fmt: str) -> str:

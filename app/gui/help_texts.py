@@ -29,6 +29,12 @@ shortcut (Ctrl+Alt+D by default) in any application. The words go where the curs
 Cancel, retry or remove a file with the buttons on its row. A video with several
 audio tracks gets a track picker on its row, set to the default track: choose
 another before it starts, or afterwards and press Retry.</li>
+<li><b>Who spoke</b>: the <i>Detect speakers</i> picker on a file's row labels the
+speakers (<i>auto</i> finds how many, or give the number; the default is in Settings).
+The transcript then has a Speaker column with a colour per speaker. Rename a speaker
+everywhere, give the selected segments another speaker (Shift or Ctrl to select
+several; also on the right-click menu), or merge two speakers: each is one undo step.
+Exports begin each speaker's turn with the name (off in Settings).</li>
 <li><b>Edit</b>: select a finished file to see its transcript. Edit the text and
 times, split, merge, insert or delete segments; Ctrl+Z undoes, Ctrl+Shift+Z redoes.
 Ctrl+F finds and Ctrl+H replaces. Play the media to check a passage.</li>

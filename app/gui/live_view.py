@@ -19,14 +19,17 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from app.core.speakers.colours import speaker_colour
 
 if TYPE_CHECKING:
     from app.core.transcript import Segment
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-HEADERS = ("Start", "End", "Text")
-COL_START, COL_END, COL_TEXT = range(3)
+HEADERS = ("Start", "End", "Speaker", "Text")
+COL_START, COL_END, COL_SPEAKER, COL_TEXT = range(4)
 
 
 def format_time(seconds: float) -> str:
@@ -49,6 +52,7 @@ class LiveSegmentsModel(QAbstractTableModel):
         super().__init__(parent)
         self._segments: list[Segment] = []
         self._keys: list[tuple[float, float]] = []  # (start, end) of each row, sorted
+        self._speakers: dict[str, float] = {}  # speaker -> first start seen (for colours)
 
     # -- changes -----------------------------------------------------------------
     def set_segments(self, segments: Iterable[Segment]) -> None:
@@ -56,6 +60,8 @@ class LiveSegmentsModel(QAbstractTableModel):
         self.beginResetModel()
         self._segments = sorted(segments, key=_key)
         self._keys = [_key(s) for s in self._segments]
+        self._speakers = {}
+        self._note_speakers(self._segments)
         self.endResetModel()
 
     def add_segments(self, segments: Iterable[Segment]) -> list[int]:
@@ -68,6 +74,7 @@ class LiveSegmentsModel(QAbstractTableModel):
         new = sorted(segments, key=_key)
         if not new:
             return []
+        self._note_speakers(new)
         runs: list[tuple[int, list[Segment]]] = []  # (row in the old list, segments)
         for seg in new:
             at = bisect_right(self._keys, _key(seg))
@@ -91,6 +98,20 @@ class LiveSegmentsModel(QAbstractTableModel):
     def segments(self) -> list[Segment]:
         return list(self._segments)
 
+    def _note_speakers(self, segments: Iterable[Segment]) -> None:
+        for seg in segments:
+            if seg.speaker and seg.start < self._speakers.get(seg.speaker, float("inf")):
+                self._speakers[seg.speaker] = seg.start
+
+    @property
+    def has_speakers(self) -> bool:
+        return bool(self._speakers)
+
+    def speaker_colour(self, speaker: str) -> str:
+        """The colour the editor will give it: by order of first appearance."""
+        first = self._speakers.get(speaker, float("inf"))
+        return speaker_colour(sum(1 for t in self._speakers.values() if t < first))
+
     def segment(self, row: int) -> Segment:
         return self._segments[row]
 
@@ -111,17 +132,21 @@ class LiveSegmentsModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._segments):
             return None
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() != COL_TEXT:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return None
         seg = self._segments[index.row()]
         col = index.column()
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_START, COL_END):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.DecorationRole and col == COL_SPEAKER and seg.speaker:
+                return QColor(self.speaker_colour(seg.speaker))
+            return None
         text = (
             format_time(seg.start)
             if col == COL_START
             else format_time(seg.end)
             if col == COL_END
+            else (seg.speaker or "")
+            if col == COL_SPEAKER
             else seg.text
         )
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -153,11 +178,14 @@ class LiveSegmentsView(QTableView):
         for col in (COL_START, COL_END):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(col, width)
+        header.resizeSection(COL_SPEAKER, self.fontMetrics().horizontalAdvance("Speaker 10") + 48)
         header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
+        self.setColumnHidden(COL_SPEAKER, True)  # until a segment with a speaker arrives
 
     def set_segments(self, segments: Sequence[Segment]) -> None:
         """Show another file's segments (a reset; for switching files, not per chunk)."""
         self.live_model.set_segments(segments)
+        self.setColumnHidden(COL_SPEAKER, not self.live_model.has_speakers)
         self.scrollToBottom()
 
     def add_segments(self, segments: Sequence[Segment]) -> None:
@@ -166,6 +194,8 @@ class LiveSegmentsView(QTableView):
         following = bar.value() >= bar.maximum()
         if self.live_model.add_segments(segments) and following:
             self.scrollToBottom()
+        if self.live_model.has_speakers and self.isColumnHidden(COL_SPEAKER):
+            self.setColumnHidden(COL_SPEAKER, False)
 
     def row_count(self) -> int:
         return self.live_model.rowCount()

@@ -40,7 +40,13 @@ from app.core.events import (
     Stage,
     StageChanged,
 )
-from app.core.settings import EXPORT_FORMATS, Settings, load_settings, save_settings
+from app.core.settings import (
+    EXPORT_FORMATS,
+    SPEAKER_CHOICES,
+    Settings,
+    load_settings,
+    save_settings,
+)
 from app.core.transcript import Transcript
 from app.gui import export_actions, help_texts
 from app.gui.dictation.session import DictationSession
@@ -145,6 +151,7 @@ class MainWindow(QMainWindow):
         self.queue_view.removeRequested.connect(self.remove_item)
         self.queue_view.retryRequested.connect(self.retry_item)
         self.queue_view.trackChosen.connect(self.choose_track)
+        self.queue_view.speakersChosen.connect(self.choose_speakers)
         self.queue_view.selectionModel().currentChanged.connect(self._on_current_changed)
 
         queue_title = QLabel("Queue")
@@ -348,6 +355,8 @@ class MainWindow(QMainWindow):
         from app.gui.history.library_jobs import library_job
 
         settings = self.effective_settings()
+        item.speakers = item.speakers or settings.speakers  # the card's choice, else the default
+        settings = dataclasses.replace(settings, speakers=item.speakers)
         if not resume:
             item.library_id = library_job(self.library, item.path, settings, item.library_id)
         job = self.service.submit(
@@ -360,6 +369,7 @@ class MainWindow(QMainWindow):
             track=item.track,
         )
         item.track_used = item.chosen_track
+        item.speakers_used = item.speakers
         self._job_items[job.id] = item.id
         self.history.refresh()
 
@@ -376,12 +386,18 @@ class MainWindow(QMainWindow):
             item.state = JobState.DONE
             item.fraction = 1.0
             item.duration = transcript.meta.duration
+            item.speakers = item.speakers_used = self._stored_speakers(tid)
             # an unfinished job is shown as it is; edits are kept once it is finished
             done = self.library.get(tid).status == "done"
             self._adopt_document(item, document_for(transcript), autosave=done)
         if item is not None:
             self.queue_view.select_item(item.id)
         return item
+
+    def _stored_speakers(self, tid: int) -> str:
+        """The speaker detection a library job was made with ("off" when unknown)."""
+        stored = self.library.get(tid).settings.get("speakers") if self.library else None
+        return stored if stored in SPEAKER_CHOICES else "off"
 
     def open_from_library(self, tid: int, row: int) -> None:
         """Show a transcript from the history, at segment ``row``."""
@@ -400,6 +416,7 @@ class MainWindow(QMainWindow):
             return
         (item,) = self.queue.add([self.library.get(tid).media_path])
         item.library_id = tid
+        item.speakers = self._stored_speakers(tid)  # finish as it began
         self._submit(item, resume=True)
         self.queue_view.select_item(item.id)
 
@@ -422,6 +439,19 @@ class MainWindow(QMainWindow):
         if item is None or item.state.active or track == item.chosen_track:
             return
         item.track = track
+        self._requeue(item)
+
+    def choose_speakers(self, item_id: int, speakers: str) -> None:
+        """The speaker picker on a card ("off", "auto", a number): as for a track."""
+        item = self.queue.find(item_id)
+        if item is None or item.state.active or speakers == item.speakers:
+            return
+        item.speakers = speakers
+        self._requeue(item)
+
+    def _requeue(self, item: QueueItem) -> None:
+        """A queued file starts again with its new choices; a finished one offers Retry."""
+        item_id = item.id
         if item.state is JobState.QUEUED:
             # Drop the queued job (its cancellation is not reported) and queue again.
             for job_id in [j for j, i in self._job_items.items() if i == item_id]:
@@ -447,8 +477,7 @@ class MainWindow(QMainWindow):
         item = self.queue.find(item_id)
         if item is None:
             return
-        retrack = item.state is JobState.DONE and item.track_changed
-        if item.state not in (JobState.FAILED, JobState.CANCELLED) and not retrack:
+        if item.state not in (JobState.FAILED, JobState.CANCELLED) and not item.rerun_offered:
             return
         doc = item.document
         if doc is not None:
@@ -647,8 +676,8 @@ class MainWindow(QMainWindow):
         current = self.queue_view.current_item()
         state = current.state if current is not None else None
         self.action_cancel_item.setEnabled(state is not None and not state.finished)
-        retrack = current is not None and state is JobState.DONE and current.track_changed
-        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED) or retrack)
+        rerun = current is not None and current.rerun_offered
+        self.action_retry_item.setEnabled(state in (JobState.FAILED, JobState.CANCELLED) or rerun)
         self.action_remove_item.setEnabled(current is not None)
 
     # -- export ----------------------------------------------------------------------------------

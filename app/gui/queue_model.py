@@ -111,6 +111,10 @@ class QueueItem:
     track: int | None = None  # chosen by the user (1-based); None: the default track
     track_used: int | None = None  # the track of the latest (or current) job
     library_id: int | None = None  # its transcript in the library
+    # Detect speakers: "off", "auto" or a number (settings.SPEAKER_CHOICES); None until
+    # queued, then the settings' default unless the user picks another on the card.
+    speakers: str | None = None
+    speakers_used: str | None = None  # the choice of the latest (or current) job
 
     @property
     def name(self) -> str:
@@ -128,6 +132,12 @@ class QueueItem:
     def track_changed(self) -> bool:
         """A finished job read another track than the one chosen now."""
         return self.track_used is not None and self.track_used != self.chosen_track
+
+    @property
+    def rerun_offered(self) -> bool:
+        """A finished job was made with another track or speaker choice than chosen now."""
+        speakers_changed = self.speakers_used is not None and self.speakers_used != self.speakers
+        return self.state is JobState.DONE and (self.track_changed or speakers_changed)
 
     def status_text(self) -> str:
         """The one line shown under the file name."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core.audio.media import AudioTrack
 from app.gui.icon_label import IconLabel
 from app.gui.queue_model import ItemRole, JobState, QueueItem, QueueModel
+from app.gui.settings_dialog import speakers_combo
 from app.gui.theme import DANGER, SUCCESS, colors, icon
 
 ROW_HEIGHT = 64
@@ -52,6 +53,7 @@ class QueueItemCard(QWidget):
     removeClicked = Signal()
     retryClicked = Signal()
     trackChosen = Signal(int)  # 1-based audio track, chosen by the user
+    speakersChosen = Signal(str)  # "off", "auto" or a number of speakers
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +80,11 @@ class QueueItemCard(QWidget):
             lambda row: self.trackChosen.emit(int(self.track_picker.itemData(row)))
         )
         self._tracks_shown: tuple[object, ...] = ()
+        self.speakers_picker = speakers_combo("off", compact=True)
+        self.speakers_picker.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.speakers_picker.activated.connect(
+            lambda row: self.speakersChosen.emit(str(self.speakers_picker.itemData(row)))
+        )
 
         self.cancel_button = self._tool_button("cancel", "Cancel", "Cancel this file")
         self.retry_button = self._tool_button("retry", "Retry", "Transcribe this file again")
@@ -98,6 +105,7 @@ class QueueItemCard(QWidget):
         row.addWidget(self.state_icon)
         row.addLayout(text, 1)
         row.addWidget(self.track_picker)
+        row.addWidget(self.speakers_picker)
         for button in (self.cancel_button, self.retry_button, self.remove_button):
             row.addWidget(button)
         self._state: JobState | None = None
@@ -137,8 +145,15 @@ class QueueItemCard(QWidget):
             self.progress.setRange(0, 0)  # busy
         self.cancel_button.setVisible(item.state is JobState.QUEUED or active)
         retry = item.state in (JobState.FAILED, JobState.CANCELLED)
-        self.retry_button.setVisible(retry or (item.state is JobState.DONE and item.track_changed))
+        self.retry_button.setVisible(retry or item.rerun_offered)
         self._update_track_picker(item)
+        picker = self.speakers_picker
+        picker.setEnabled(not item.state.active)
+        row = picker.findData(item.speakers or "off")
+        if row != picker.currentIndex():
+            picker.blockSignals(True)
+            picker.setCurrentIndex(row)
+            picker.blockSignals(False)
 
     def _update_track_picker(self, item: QueueItem) -> None:
         picker = self.track_picker
@@ -208,6 +223,7 @@ class QueueView(QListView):
     removeRequested = Signal(int)
     retryRequested = Signal(int)
     trackChosen = Signal(int, int)  # item id, 1-based audio track
+    speakersChosen = Signal(int, str)  # item id, "off" / "auto" / a number
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -260,6 +276,7 @@ class QueueView(QListView):
             card.removeClicked.connect(lambda i=item_id: self.removeRequested.emit(i))
             card.retryClicked.connect(lambda i=item_id: self.retryRequested.emit(i))
             card.trackChosen.connect(lambda t, i=item_id: self.trackChosen.emit(i, t))
+            card.speakersChosen.connect(lambda s, i=item_id: self.speakersChosen.emit(i, s))
             card.update_from(item)
             self._cards[item_id] = card
             self.setIndexWidget(model.index(row), card)

@@ -34,10 +34,11 @@ from app.core.settings import (
     DICTATION_OUTPUTS,
     EXPORT_FORMATS,
     PRECISIONS,
+    SPEAKER_CHOICES,
     Settings,
 )
 from app.core.transcript.chinese import CHINESE_SCRIPT_NAMES, CHINESE_SCRIPTS
-from app.gui.theme import DANGER
+from app.gui.theme import DANGER, icon
 
 _DEVICE_LABELS = {
     "auto": "Automatic (best available)",
@@ -86,6 +87,24 @@ def _combo(name: str, keys: tuple[str, ...], labels: dict[str, str], value: str)
     for key in keys:
         box.addItem(labels.get(key, key), key)
     box.setCurrentIndex(max(0, box.findData(value)))
+    return box
+
+
+_SPEAKER_LABELS = {"off": "No speakers", "auto": "Speakers: auto (find how many)"}
+
+
+def speakers_combo(value: str, compact: bool = False) -> QComboBox:
+    """Detect speakers: off, auto or 2-10 (here, and, ``compact``, on each file's card:
+    "Off", "Auto", "2"... after an icon of two people)."""
+    if compact:
+        labels = {"off": "Off", "auto": "Auto"}
+    else:
+        labels = {k: _SPEAKER_LABELS.get(k, f"{k} speakers") for k in SPEAKER_CHOICES}
+    box = _combo("Detect speakers", SPEAKER_CHOICES, labels, value)
+    box.setToolTip("Detect speakers: off, auto (find how many) or the number of speakers")
+    if compact:
+        for row in range(box.count()):
+            box.setItemIcon(row, icon("speakers"))
     return box
 
 
@@ -185,6 +204,8 @@ class SettingsDialog(QDialog):
         form.addRow("Hot words:", self.hotwords_edit)
         form.addRow("Longest pause kept together:", self.max_pause)
         form.addRow("Channels:", self.channel_combo)
+        self.speakers_combo = speakers_combo(settings.speakers)
+        form.addRow("Detect speakers:", self.speakers_combo)
 
         # -- subtitles -----------------------------------------------------------
         self.max_chars_latin = _spin(10, 120, settings.max_chars_latin)
@@ -248,6 +269,9 @@ class SettingsDialog(QDialog):
         form.addRow("Default formats:", formats_row)
         form.addRow("Folder:", dir_row)
         form.addRow("", self.txt_timestamps)
+        self.export_speakers = QCheckBox("Speaker names in exports")
+        self.export_speakers.setChecked(settings.export_speakers)
+        form.addRow("", self.export_speakers)
 
         # -- microphone and dictation into other applications ----------------------
         from app.gui.dictation.hotkey import availability
@@ -340,6 +364,8 @@ class SettingsDialog(QDialog):
         self.hotwords_edit.setText(", ".join(d.hotwords))
         self.max_pause.setValue(d.max_pause_s)
         self.channel_combo.setCurrentIndex(self.channel_combo.findData(d.channel))
+        self.speakers_combo.setCurrentIndex(self.speakers_combo.findData(d.speakers))
+        self.export_speakers.setChecked(d.export_speakers)
         self.max_chars_latin.setValue(d.max_chars_latin)
         self.max_chars_cjk.setValue(d.max_chars_cjk)
         self.max_lines.setValue(d.max_lines)
@@ -375,6 +401,8 @@ class SettingsDialog(QDialog):
             hotwords=hotwords,
             max_pause_s=round(self.max_pause.value(), 2),
             channel=str(self.channel_combo.currentData()),
+            speakers=str(self.speakers_combo.currentData()),
+            export_speakers=self.export_speakers.isChecked(),
             max_chars_latin=self.max_chars_latin.value(),
             max_chars_cjk=self.max_chars_cjk.value(),
             max_lines=self.max_lines.value(),

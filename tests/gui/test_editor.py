@@ -19,7 +19,7 @@ from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.edits import ReplaceAll
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
-from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT
+from app.gui.editor.segment_table import COL_END, COL_START, COL_TEXT, HEADERS
 from app.gui.editor.timecode import format_time, parse_time
 
 pytestmark = [
@@ -92,7 +92,7 @@ def test_text_edit_through_model_undo_redo_and_dirty(
     doc = make_doc()
     editor.set_document(doc)
     model = editor.model
-    assert model.rowCount() == 3 and model.columnCount() == 3
+    assert model.rowCount() == 3 and model.columnCount() == len(HEADERS)
     assert model.data(model.index(1, COL_START)) == "0:00:01.200"
     with qtbot.waitSignal(doc.dirtyChanged) as blocker:
         assert model.setData(model.index(0, COL_TEXT), "Hi there.")

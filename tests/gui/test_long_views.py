@@ -17,6 +17,8 @@ from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.edits import SetText
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
+from app.gui.editor.segment_table import COL_TEXT
+from app.gui.live_view import COL_TEXT as LIVE_COL_TEXT
 from app.gui.live_view import LiveSegmentsView
 from app.gui.main_window import MainWindow
 from app.gui.queue_model import JobState
@@ -60,7 +62,7 @@ def test_live_view_inserts_each_chunk_at_its_place_in_time(qtbot: Any) -> None:
         ("inserted", 3, 6),
         ("inserted", 3, 3),
     ]
-    assert view.live_model.index(3, 2).data() == "line 0"  # the chunk at 10 s
+    assert view.live_model.index(3, LIVE_COL_TEXT).data() == "line 0"  # the chunk at 10 s
     assert view.live_model.index(3, 0).data() == "0:10.0"
 
 
@@ -76,7 +78,7 @@ def test_editor_updates_only_the_edited_and_the_played_rows(qtbot: Any) -> None:
 
     doc.push(SetText(1234, "edited"))
     assert signals.seen == [("changed", 1234, 1234)]
-    assert editor.model.index(1234, 2).data() == "edited"
+    assert editor.model.index(1234, COL_TEXT).data() == "edited"
 
     signals.seen.clear()
     editor._on_position(many[10].start + 0.1)  # the player's position signal

@@ -24,7 +24,7 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,6 +308,32 @@ def _join_all(pool: list[threading.Thread], stop: threading.Event) -> None:
         raise
 
 
+def run_workers(
+    work: Callable[..., None], args: Sequence[tuple[Any, ...]], stop: threading.Event, name: str
+) -> None:
+    """``work(*a)`` for each ``a`` in ``args``, each in its own thread (inline when
+    there is one), all with one torch intra-op thread: parallel work across threads
+    of small torch calls, without the intra-op threads' synchronisation. ``stop``
+    tells the workers to end (an exception here sets it); they are all joined."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if len(args) == 1:
+            work(*args[0])
+        else:
+            pool = [
+                threading.Thread(target=work, args=a, name=f"{name}-{i}")
+                for i, a in enumerate(args)
+            ]
+            for t in pool:
+                t.start()
+            _join_all(pool, stop)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def speech_probabilities(
     samples: np.ndarray,
     sample_rate: int = MODEL_RATE,
@@ -321,7 +347,6 @@ def speech_probabilities(
     """
     if sample_rate != MODEL_RATE:
         raise ValueError(f"speech detection needs {MODEL_RATE} Hz audio, got {sample_rate} Hz")
-    import torch
 
     samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
     windows = math.ceil(len(samples) / WINDOW)
@@ -344,22 +369,8 @@ def speech_probabilities(
             errors.append(exc)
             stop.set()
 
-    threads = torch.get_num_threads()
     # One intra-op thread per model: the parallelism is across stretches.
-    torch.set_num_threads(1)
-    try:
-        if len(groups) == 1:
-            work(groups[0])
-        else:
-            pool = [
-                threading.Thread(target=work, args=(g,), name=f"murmur-vad-{i}")
-                for i, g in enumerate(groups)
-            ]
-            for t in pool:
-                t.start()
-            _join_all(pool, stop)
-    finally:
-        torch.set_num_threads(threads)
+    run_workers(work, [(g,) for g in groups], stop, "murmur-vad")
     if errors:
         raise errors[0]
     if cancel is not None and cancel.is_set():

@@ -3,14 +3,23 @@
 1. Windows of ``window_s`` (1.5 s) every ``hop_s`` (0.75 s) over each speech
    region (a region shorter than a window gets one window centred on it).
 2. Each window is embedded with the GE2E voice encoder (:mod:`.encoder`).
-3. Average-linkage agglomerative clustering on cosine distance (scipy). With
-   ``speakers=None`` the number of speakers is estimated: one if even the last
-   largest count in 2..``max_speakers`` whose clusters' centroids are all at
-   least ``min_speaker_distance`` apart (clusters under ``min_share`` of the
-   windows don't count), else one speaker. Then a
-   few centroid reassignment passes.
+3. Average-linkage agglomerative clustering on cosine distance (scipy), then a
+   few centroid reassignment passes. With ``speakers=None`` the number of
+   speakers is estimated. A count k in 2..``max_speakers`` is a candidate when
+   its k clusters all hold at least ``min_share`` of the windows (and
+   ``min_windows``) and their centroids are all at least ``min_speaker_distance``
+   apart. Of the candidates, the largest whose clusters are about as well
+   separated as the best (mean silhouette at most ``silhouette_slack`` below the
+   highest) wins; with no candidate there is one speaker. A cut that also makes
+   clusters of a few outlier windows counts for its large clusters (the outliers
+   join the nearest). The largest candidate alone over-counted: one voice's
+   windows also group by what is said, into parts a little more than
+   ``min_speaker_distance`` apart, but such a cut separates worse. The best
+   silhouette alone under-counted two similar voices (espeak's en-us m3 and m7)
+   on longer material, where 2 and 3 clusters scored within 0.003 of each other.
 4. Labels are smoothed: a run of windows shorter than ``min_turn_s`` between two
-   runs of one speaker takes their label, so turns do not flicker.
+   runs of one speaker takes their label, so turns do not flicker (unless the run
+   is a speech region of its own, between pauses: a short answer is a turn).
 5. :func:`assign_speakers` gives each cue the speaker who holds most of its
    time; a cue that holds a speaker change is split there (its words cut in
    proportion to the speech on either side), so a cue never holds two speakers.
@@ -28,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.core.audio.vad import SpeechRegion
+from app.core.audio.vad import SpeechRegion, _default_workers, run_workers
 from app.core.errors import Cancelled, MurmurError
 from app.core.speakers import encoder as enc
 from app.core.transcript.model import Segment
@@ -51,8 +60,14 @@ class DiarizeOptions:
     min_speaker_distance: float = 0.1
     min_share: float = 0.03  # clusters with fewer windows than this share are not speakers
     min_windows: int = 4  # ... nor those with fewer windows than this (about 3 s of speech)
+    # A larger count wins a near-tie: when its mean silhouette is at most this far below
+    # the best (merging two labels in the editor is one step; splitting one is many).
+    # Measured on espeak conversations: cuts of one voice by content score 0.015-0.04
+    # below the true count; two similar voices, 0.003 above one merged voice.
+    silhouette_slack: float = 0.01
     min_turn_s: float = 1.0
     min_split_s: float = 0.3  # a cue is split only when both sides hold this much speech
+    workers: int | None = None  # threads embedding windows; None = one per CPU
 
     def __post_init__(self) -> None:
         if self.speakers is not None and (
@@ -120,34 +135,72 @@ def _windows(
     return out
 
 
+def embed_block(
+    samples: np.ndarray, sample_rate: int, part: Sequence[tuple[float, float, int]], frames: int
+) -> np.ndarray:
+    """(len(part), 256) embeddings of windows of ``frames`` mel frames, in one batch."""
+    # mel of the span the block covers, once, then sliced per window; on the frame grid
+    # of the whole file, so a window's frames never depend on the block it is in
+    a = max(0, (int(part[0][0] * sample_rate) - enc.N_FFT) // enc.HOP * enc.HOP)
+    b = min(len(samples), int(max(w[1] for w in part) * sample_rate) + enc.N_FFT)
+    mel = enc.mel_frames(samples[a:b])
+    batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
+    for i, (start, _end, _r) in enumerate(part):
+        f0 = max(0, round((start * sample_rate - a) / enc.HOP))
+        piece = mel[f0 : f0 + frames]
+        batch[i, : len(piece)] = piece
+    return enc.shared_encoder().embed(batch, batch_size=len(part))
+
+
 def embed_windows(
     samples: np.ndarray,
     sample_rate: int,
     windows: Sequence[tuple[float, float, int]],
     window_s: float,
     cancel: threading.Event | None = None,
+    workers: int | None = None,
 ) -> np.ndarray:
-    """(n, 256) embeddings of the windows (all of length ``window_s``)."""
+    """(n, 256) embeddings of the windows (all of length ``window_s``).
+
+    Blocks of windows are embedded by ``workers`` threads (None: one per CPU), each
+    with one torch intra-op thread. That is the fast way on a few cores: the LSTM's
+    steps are small matrix products, and splitting each of them over threads costs
+    more in synchronisation than it gains; on a busy machine (other processes on
+    the cores) the spinning threads even slowed it several-fold (benchmarks/README.md).
+    """
     if sample_rate != enc.SAMPLE_RATE:
         raise DiarizationError(f"Speaker detection needs {enc.SAMPLE_RATE} Hz audio")
     frames = round(window_s * sample_rate / enc.HOP)
-    encoder = enc.shared_encoder()
     out = np.zeros((len(windows), enc.EMBEDDING_SIZE), np.float32)
-    block = 256
-    for lo in range(0, len(windows), block):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        part = windows[lo : lo + block]
-        # mel of the span the block covers, once, then sliced per window
-        a = max(0, int(part[0][0] * sample_rate) - enc.N_FFT)
-        b = min(len(samples), int(max(w[1] for w in part) * sample_rate) + enc.N_FFT)
-        mel = enc.mel_frames(samples[a:b])
-        batch = np.zeros((len(part), frames, enc.N_MELS), np.float32)
-        for i, (start, _end, _r) in enumerate(part):
-            f0 = max(0, round((start * sample_rate - a) / enc.HOP))
-            piece = mel[f0 : f0 + frames]
-            batch[i, : len(piece)] = piece
-        out[lo : lo + len(part)] = encoder.embed(batch)
+    if not windows:
+        return out
+    enc.shared_encoder()  # loaded once, before the workers start
+    workers = max(1, workers if workers is not None else _default_workers())
+    # at most 256 windows a block (memory), and enough blocks to keep every worker busy
+    block = max(1, min(256, math.ceil(len(windows) / (2 * workers))))
+    starts = iter(range(0, len(windows), block))
+    take = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                with take:
+                    lo = next(starts, None)
+                if lo is None:
+                    return
+                part = windows[lo : lo + block]
+                out[lo : lo + len(part)] = embed_block(samples, sample_rate, part, frames)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    run_workers(work, [()] * workers, stop, "murmur-speakers")
+    if errors:
+        raise errors[0]
     return out
 
 
@@ -202,24 +255,69 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
         labels = fcluster(tree, min(options.speakers, n), "maxclust")
         return _refine(emb, labels)
     min_count = max(options.min_windows, int(np.ceil(options.min_share * n)))
-    best = np.zeros(n, int)
-    for k in range(2, min(options.max_speakers, n) + 1):
+    # silhouettes on at most _SILHOUETTE_WINDOWS windows, evenly spread (memory: n^2)
+    sample = np.unique(np.linspace(0, n - 1, min(n, _SILHOUETTE_WINDOWS)).round().astype(int))
+    dist = np.clip(1.0 - emb[sample] @ emb[sample].T, 0.0, 2.0)
+    most = min(options.max_speakers, n // min_count)
+    candidates: dict[int, tuple[float, np.ndarray]] = {}  # count -> (silhouette, labels)
+    # A cut into k clusters may hold a few outlier windows as clusters of their own:
+    # they join the nearest large cluster, and the cut counts for its large ones.
+    for k in range(2, min(n, 3 * most) + 1):
         labels = _drop_small(emb, fcluster(tree, k, "maxclust"), min_count)
-        if len(np.unique(labels)) < k:
-            continue  # this cut only adds tiny clusters
+        count = len(np.unique(labels))
+        if count > most:
+            break
+        if count < 2 or count in candidates:
+            continue
         labels = _refine(emb, labels)
-        if len(np.unique(labels)) < k or _min_centroid_distance(emb, labels) < (
+        if not _all_large(labels, count, min_count) or _min_centroid_distance(emb, labels) < (
             options.min_speaker_distance
         ):
             continue
-        best = labels  # the most clusters that are still distinct voices
-    return best
+        candidates[count] = (silhouette(dist, labels[sample]), labels)
+    if not candidates:
+        return np.zeros(n, int)
+    floor = max(score for score, _labels in candidates.values()) - options.silhouette_slack
+    return candidates[max(c for c, (score, _l) in candidates.items() if score >= floor)][1]
+
+
+_SILHOUETTE_WINDOWS = 2000
+
+
+def silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of a clustering, from the square matrix of distances.
+
+    For each point, a = mean distance to the others of its cluster, b = the
+    lowest mean distance to another cluster; its silhouette is (b - a) / max(a, b),
+    0 for a point alone in its cluster. 1 is perfectly separated clusters.
+    """
+    ids, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if len(ids) < 2:
+        return 0.0
+    rows = np.arange(len(labels))
+    sums = dist @ np.eye(len(ids))[inverse]  # (n, k): summed distance to each cluster
+    own = counts[inverse]
+    a = sums[rows, inverse] / np.maximum(own - 1, 1)  # the diagonal's 0 is not counted
+    means = sums / counts
+    means[rows, inverse] = np.inf
+    b = means.min(axis=1)
+    score = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(score.mean())
+
+
+def _all_large(labels: np.ndarray, k: int, min_count: int) -> bool:
+    """``k`` clusters, none with fewer than ``min_count`` windows."""
+    _ids, counts = np.unique(labels, return_counts=True)
+    return len(counts) == k and int(counts.min()) >= min_count
 
 
 def smooth(
     labels: np.ndarray, windows: Sequence[tuple[float, float, int]], options: DiarizeOptions
 ) -> np.ndarray:
-    """Runs shorter than ``min_turn_s`` between two runs of one label take that label."""
+    """Runs shorter than ``min_turn_s`` between two runs of one label take that label.
+
+    Only runs that share a speech region with a neighbour run are flicker: a short
+    utterance on its own between pauses ("Yes.") is a turn and keeps its label."""
     labels = labels.copy()
     min_windows = max(1, math.ceil(options.min_turn_s / options.hop_s - 1e-9))
     changed = True
@@ -234,7 +332,8 @@ def smooth(
         for j in range(1, len(runs) - 1):
             lo, hi = runs[j]
             before, after = labels[runs[j - 1][0]], labels[runs[j + 1][0]]
-            if hi - lo < min_windows and before == after and labels[lo] != before:
+            joined = windows[lo][2] == windows[lo - 1][2] or windows[hi - 1][2] == windows[hi][2]
+            if hi - lo < min_windows and before == after and labels[lo] != before and joined:
                 labels[lo:hi] = before
                 changed = True
                 break
@@ -291,7 +390,7 @@ def diarize(
         return []
     duration = len(samples) / sample_rate
     windows = _windows(regions, duration, options)
-    emb = embed_windows(samples, sample_rate, windows, options.window_s, cancel)
+    emb = embed_windows(samples, sample_rate, windows, options.window_s, cancel, options.workers)
     labels = smooth(cluster(emb, options), windows, options)
     return turns_from_labels(labels, windows, regions)
 

@@ -99,7 +99,8 @@ def mel_frames(samples: np.ndarray) -> np.ndarray:
 
 
 class VoiceEncoder:
-    """The GE2E LSTM with resemblyzer's weights; thread-safe, CPU."""
+    """The GE2E LSTM with resemblyzer's weights; CPU. ``embed`` may run in several
+    threads at once (the modules are only read, under ``inference_mode``)."""
 
     def __init__(self, path: Path | None = None) -> None:
         import torch
@@ -116,14 +117,13 @@ class VoiceEncoder:
         )
         self._lstm.eval()
         self._linear.eval()
-        self._lock = threading.Lock()
 
     def embed(self, mels: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(n, frames, 40) mel windows of one length -> (n, 256) unit vectors."""
         import torch
 
         out = np.zeros((len(mels), EMBEDDING_SIZE), np.float32)
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             for lo in range(0, len(mels), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(mels[lo : lo + batch_size]))
                 _, (hidden, _) = self._lstm(batch)

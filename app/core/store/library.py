@@ -366,8 +366,14 @@ class Library:
             )
 
     def update(self, transcription_id: int, **values: Any) -> None:
-        """Set columns of a transcript (title, duration, model, device, status, error...)."""
+        """Set columns of a transcript (title, duration, model, device, status, error,
+        settings as a dict...)."""
+        if "settings" in values:
+            values["settings"] = json.dumps(
+                dict(values["settings"]), ensure_ascii=False, sort_keys=True
+            )
         allowed = {
+            "settings",
             "title",
             "media_path",
             "media_size",

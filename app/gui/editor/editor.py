@@ -24,6 +24,7 @@ from app.core.transcript.edits import Batch, Delete, Insert, Merge, SetText, Set
 from app.gui.editor.find_replace import FindReplaceBar
 from app.gui.editor.player import MediaPlayer
 from app.gui.editor.segment_table import COL_TEXT, SegmentTableModel, SegmentTableView
+from app.gui.editor.speakers import SpeakerTools
 from app.gui.editor.subtitle_tools import SubtitleTools
 from app.gui.editor.timecode import format_time
 from app.gui.editor.timeline import TimelineWidget
@@ -86,6 +87,8 @@ class TranscriptEditor(QWidget):
         lower_layout.addLayout(self._make_transport())
         lower_layout.addWidget(self.timeline)
         lower_layout.addLayout(self._make_edit_bar())
+        self.speaker_tools = SpeakerTools(self)  # speaker column, picker, rename, merge
+        lower_layout.addWidget(self.speaker_tools.bar)
         lower_layout.addWidget(self.find_bar)
         lower_layout.addWidget(self.table, 1)
         lower_layout.addWidget(self.status_label)

@@ -44,15 +44,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.speakers.colours import speaker_colours
 from app.core.transcript import EditError, Transcript, TranscriptChange
-from app.core.transcript.edits import SetText, SetTimes
+from app.core.transcript.edits import SetText, SetTimes, speakers_of
 from app.gui.editor.timecode import format_time, parse_time
 
 if TYPE_CHECKING:
     from app.gui.document import TranscriptDocument
 
-COL_START, COL_END, COL_TEXT = 0, 1, 2
-HEADERS = ("Start", "End", "Text")
+COL_START, COL_END, COL_SPEAKER, COL_TEXT = 0, 1, 2, 3
+HEADERS = ("Start", "End", "Speaker", "Text")
 AnyIndex = QModelIndex | QPersistentModelIndex
 SNAP_SECONDS = 0.0005  # half of the shown millisecond
 MATCH_BACKGROUND = QColor("#ffd54f")  # the find bar's current match, in light and dark themes
@@ -71,6 +72,7 @@ class SegmentTableModel(QAbstractTableModel):
         self._doc: TranscriptDocument | None = None
         self._current: int | None = None  # the row being played
         self._problems: ProblemSource | None = None
+        self._colours: tuple[object, dict[str, str]] = (None, {})  # (transcript state, colours)
         self.destroyed.connect(self._unsubscriber())
 
     def _unsubscriber(self) -> Callable[..., None]:
@@ -190,6 +192,8 @@ class SegmentTableModel(QAbstractTableModel):
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
+        if index.column() == COL_SPEAKER:  # changed through the speaker tools (speakers.py)
+            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -203,6 +207,8 @@ class SegmentTableModel(QAbstractTableModel):
                 return format_time(seg.start)
             if col == COL_END:
                 return format_time(seg.end)
+            if col == COL_SPEAKER:
+                return seg.speaker or ""
             return seg.text
         problems = self.problems(index.row()) if role in _PROBLEM_ROLES else ()
         if problems and role == Qt.ItemDataRole.ToolTipRole:
@@ -211,9 +217,11 @@ class SegmentTableModel(QAbstractTableModel):
             return "; ".join(problems)
         if problems and role == Qt.ItemDataRole.BackgroundRole and index.row() != self._current:
             return PROBLEM_BACKGROUND
-        if role == Qt.ItemDataRole.ToolTipRole and col != COL_TEXT:
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_SPEAKER and seg.speaker:
+            return QColor(self.speaker_colours().get(seg.speaker, "#888888"))  # a swatch
+        if role == Qt.ItemDataRole.ToolTipRole and col in (COL_START, COL_END):
             return "Double-click to play from the start of this segment; F2 to edit the time"
-        if role == Qt.ItemDataRole.TextAlignmentRole and col != COL_TEXT:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_START, COL_END):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if index.row() == self._current:
             if role == Qt.ItemDataRole.BackgroundRole:
@@ -227,6 +235,15 @@ class SegmentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{HEADERS[col]}: {self.data(index)}"
         return None
+
+    def speaker_colours(self) -> dict[str, str]:
+        """Each speaker's colour (app.core.speakers.colours), kept until the transcript changes."""
+        transcript = self._transcript()
+        key = (id(transcript), transcript.revision if transcript is not None else -1)
+        if self._colours[0] != key:
+            colours = speaker_colours(speakers_of(transcript)) if transcript is not None else {}
+            self._colours = (key, colours)
+        return self._colours[1]
 
     def setData(self, index: AnyIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         doc = self._doc
@@ -385,8 +402,9 @@ class SegmentTableView(QTableView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Segments")
-        self.setAccessibleDescription("Start time, end time and text of each segment")
+        self.setAccessibleDescription("Start time, end time, speaker and text of each segment")
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        # several rows at once (Shift/Ctrl): a speaker is given to all of them (speakers.py)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(
             QAbstractItemView.EditTrigger.DoubleClicked

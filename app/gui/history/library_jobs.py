@@ -21,8 +21,12 @@ def library_job(
     """The library transcript a queued file is stored in (a new one unless ``existing``)."""
     if library is None or library.read_only:
         return None
-    if existing is not None:
-        return existing  # a retry: the job starts again in the same place
+    if existing is not None:  # a retry: the job starts again in the same place,
+        try:  # with the settings (track, speakers) it runs with now
+            library.update(existing, settings=settings_record(settings))
+        except MurmurError as exc:
+            log.warning("settings of a retried job not kept: %s", exc)
+        return existing
     media = Path(path)
     try:
         return library.create(
