@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.checks import CheckLimits
 from app.core.transcript.cues import CueOptions
-from app.core.transcript.edits import SetTimes
+from app.core.transcript.edits import RenameSpeaker, SetSpeaker, SetTimes
 from app.gui.document import TranscriptDocument
 from app.gui.editor import TranscriptEditor
 from app.gui.editor.segment_table import COL_END, COL_START
@@ -345,6 +345,27 @@ def test_cues_beyond_the_subtitle_limits_are_marked_on_the_timeline(
     qtbot.waitUntil(lambda: not flag_is_orange_at(editor.timeline, 3.6), timeout=2000)
     editor.undo()
     qtbot.waitUntil(lambda: flag_is_orange_at(editor.timeline, 3.6), timeout=2000)
+
+
+def test_cues_take_their_speakers_colours(qtbot: QtBot, editor: TranscriptEditor) -> None:
+    timeline = editor.timeline
+
+    def fill_at(seconds: float) -> tuple[int, int, int]:
+        image = timeline.grab().toImage()
+        ratio = image.devicePixelRatio()
+        color = image.pixelColor(
+            round(timeline.x_of(seconds) * ratio), round(cue_y(timeline) * ratio)
+        )
+        return color.red(), color.green(), color.blue()
+
+    assert fill_at(3.05) == fill_at(6.05)  # no speakers: one cue colour
+    doc = editor.document
+    assert doc is not None
+    doc.push(SetSpeaker((0, 1), "Ann"))
+    doc.push(SetSpeaker((2,), "Bob"))
+    qtbot.waitUntil(lambda: fill_at(3.05) != fill_at(6.05), timeout=2000)
+    doc.push(RenameSpeaker("Bob", "Ann"))  # merged: one speaker, one colour again
+    qtbot.waitUntil(lambda: fill_at(3.05) == fill_at(6.05), timeout=2000)
 
 
 def test_a_drag_that_the_model_refuses_changes_nothing(editor: TranscriptEditor) -> None:

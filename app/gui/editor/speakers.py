@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.core.speakers import speaker_name
 from app.core.speakers.colours import speaker_colours
-from app.core.transcript import Command, EditError
+from app.core.transcript import Command, EditError, Segment
 from app.core.transcript.edits import Batch, RenameSpeaker, SetSpeaker, speakers_of
 from app.gui.editor.segment_table import COL_SPEAKER
 
@@ -203,8 +203,15 @@ class SpeakerTools(QObject):
         self._refresh_timer.timeout.connect(self.refresh)
         self.table.selectionModel().currentRowChanged.connect(self._show_current)
         editor.documentChanged.connect(self._on_document)
+        editor.timeline.set_cue_color(self.cue_colour)  # each cue in its speaker's colour
         self._doc: TranscriptDocument | None = None
         self.refresh()
+
+    def cue_colour(self, _row: int, segment: Segment) -> str | None:
+        """The timeline's fill for a cue: its speaker's colour, as in the table's column."""
+        if not segment.speaker:
+            return None
+        return self.editor.model.speaker_colours().get(segment.speaker)
 
     # -- state ---------------------------------------------------------------------------
     def _on_document(self, doc: TranscriptDocument | None) -> None:
