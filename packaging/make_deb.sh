@@ -67,16 +67,17 @@ Description: speech to text and subtitles, on this computer
  libasound2-plugins lets the microphone reach PulseAudio or PipeWire;
  ca-certificates is for the one-time model download.
 EOF
-# The desktop's caches (MIME handlers, icons) are refreshed where their tools are
-# installed; Debian's own triggers do the same, so both are harmless.
+# The desktop's caches (MIME handlers, icons) are refreshed where they exist, as on any
+# desktop. Where they don't, GLib and the icon themes read the files themselves, and the
+# package leaves no new cache behind.
 for script in postinst postrm; do
   cat > "$root/DEBIAN/$script" <<'EOF'
 #!/bin/sh
 set -e
-if command -v update-desktop-database >/dev/null 2>&1; then
+if [ -f /usr/share/applications/mimeinfo.cache ] && command -v update-desktop-database >/dev/null 2>&1; then
     update-desktop-database -q /usr/share/applications || true
 fi
-if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -f /usr/share/icons/hicolor/index.theme ]; then
+if [ -f /usr/share/icons/hicolor/icon-theme.cache ] && command -v gtk-update-icon-cache >/dev/null 2>&1; then
     gtk-update-icon-cache -q -t -f /usr/share/icons/hicolor || true
 fi
 exit 0

@@ -28,6 +28,11 @@ ffmpeg -loglevel error -y -i "$work/speech.wav" -ar 44100 -ac 2 -c:a aac "$work/
 heard() { tr -s '\n' ' ' < "$1" | sed 's/ *$//'; }
 
 # --- the frozen command line ------------------------------------------------------------
+# Every subcommand is in the bundle (they are imported by name).
+for sub in transcribe library devices record dictate; do
+  "$app" "$sub" --help >/dev/null 2>"$work/help.log" ||
+    { cat "$work/help.log" >&2; fail "the frozen 'murmur $sub --help' failed"; }
+done
 "$app" transcribe "$work/speech.m4a" --model tests/fixtures/listener --format txt,docx \
     --output-dir "$work" --quiet --no-library
 [[ $(heard "$work/speech.txt") == "red green blue stop" ]] ||
@@ -73,8 +78,8 @@ pactl set-default-source vmic.monitor || { cat "$work/pulse.log" >&2; fail "Puls
 
 HOME="$work/pulse" "$app" devices >"$work/devices.txt" 2>&1 ||
   { cat "$work/devices.txt" >&2; fail "the frozen 'murmur devices' failed"; }
-grep -q '^\*' "$work/devices.txt" || { cat "$work/devices.txt" >&2; fail "no default input device"; }
-echo "smoke test: the frozen 'murmur devices' lists: $(grep '^\*' "$work/devices.txt")"
+grep -q '^\* *[0-9]' "$work/devices.txt" || { cat "$work/devices.txt" >&2; fail "no default input"; }
+echo "smoke test: the frozen 'murmur devices' lists: $(grep '^\* *[0-9]' "$work/devices.txt")"
 
 HOME="$work/pulse" "$app" record --output "$work/rec.flac" --transcribe --model tests/fixtures/listener \
     --format txt --output-dir "$work/rec" --no-library >"$work/rec.out" 2>"$work/rec.log" &
@@ -102,11 +107,10 @@ if [[ $(id -u) != 0 ]]; then
   exit 0
 fi
 dpkg-query -W murmur >/dev/null 2>&1 && fail "murmur is installed already; remove it first"
-# Every file under the folders the package writes to, before and after; the desktop's
-# caches (mimeinfo.cache, icon-theme.cache) may be refreshed, but must not name Murmur.
+# Every file under the folders the package writes to, before and after (the desktop's
+# caches, where they exist, are refreshed and must not name Murmur afterwards).
 snapshot() {
-  find /opt /usr/bin /usr/share/applications /usr/share/icons /usr/share/doc 2>/dev/null |
-    grep -v -e '/mimeinfo\.cache$' -e '/icon-theme\.cache$' | sort
+  find /opt /usr/bin /usr/share/applications /usr/share/icons /usr/share/doc 2>/dev/null | sort
 }
 snapshot >"$work/before.txt"
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -i failed"; }
@@ -118,6 +122,19 @@ done
 [[ $(command -v murmur) == /usr/bin/murmur ]] || fail "murmur on the PATH is $(command -v murmur)"
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate /usr/share/applications/murmur.desktop || fail "the .desktop file is not valid"
+fi
+# "Open with Murmur": the MIME handler cache offers the installed entry for audio and
+# video (the system's cache where there is one, else one built from the entry alone).
+if command -v update-desktop-database >/dev/null; then
+  cache=/usr/share/applications/mimeinfo.cache
+  if [[ ! -f $cache ]]; then
+    mkdir "$work/apps" && cp /usr/share/applications/murmur.desktop "$work/apps/"
+    update-desktop-database -q "$work/apps"
+    cache=$work/apps/mimeinfo.cache
+  fi
+  for type in audio/mpeg audio/x-wav video/mp4 video/x-matroska; do
+    grep -q "^$type=.*murmur\.desktop" "$cache" || fail "$cache does not offer murmur.desktop for $type"
+  done
 fi
 touch "$work/installed"
 mkdir "$work/installed-out"
