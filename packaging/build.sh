@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the desktop bundle in dist/Murmur/ and smoke-test it (packaging/smoke_test.sh):
-# the frozen app must transcribe real speech from the command line and open its window.
+# Build the desktop bundle in dist/Murmur/, the Debian package dist/murmur_<version>_<arch>.deb,
+# and smoke-test both (packaging/smoke_test.sh): the frozen app must transcribe real speech,
+# record from a (virtual) microphone and open its window; the package must install, run and
+# remove cleanly. packaging/README.md has the details, the sizes and the other platforms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packaging/setup.sh --test  # the smoke test speaks with espeak-ng
@@ -17,5 +19,6 @@ for req in map(Requirement, deps):
             sys.exit(f"build: PySide6 {version('PySide6')} in .venv, the pin says {req}")
 EOF
 .venv/bin/pyinstaller --noconfirm --clean packaging/murmur.spec
+deb=$(packaging/make_deb.sh)
 packaging/smoke_test.sh
-echo "built dist/Murmur"
+echo "built dist/Murmur ($(du -sh dist/Murmur | cut -f1)) and $deb ($(du -h "$deb" | cut -f1))"

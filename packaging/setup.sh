@@ -18,9 +18,10 @@ pkgs=(ffmpeg libportaudio2 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxc
 pkgs+=(gcc linux-libc-dev python3-dev)
 # Tests: real speech (espeak-ng, sox), a virtual display and screenshots.
 # Dictation tests: another X client takes the focus and the keys (xdotool), the clipboard
-# is read back (xclip).
+# is read back (xclip). Packaging: the desktop entry is validated (desktop-file-utils), and
+# the bundle is stripped and its libraries read (binutils: strip, readelf).
 (( with_tests )) && pkgs+=(espeak-ng sox xvfb imagemagick pulseaudio pulseaudio-utils libasound2-plugins libportaudio2
-                          xdotool xclip)
+                          xdotool xclip desktop-file-utils binutils)
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
