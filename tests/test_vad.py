@@ -498,3 +498,37 @@ def test_a_second_ctrl_c_while_joining_still_waits_for_the_workers() -> None:
         vad._join_all([worker], stop)  # type: ignore[list-item]
     assert stop.is_set()
     assert worker.joins == 3 and not worker.is_alive()
+
+
+def test_progress_moves_in_small_steps_up_to_the_end() -> None:
+    """The bar moves all along (no long stall, no jump at the end), from every worker."""
+    noise = np.random.default_rng(4).standard_normal(180 * 16000).astype(np.float32) * 0.01
+    for workers in (1, 2):
+        seen: list[float] = []
+        detect_speech(
+            noise, options=VadOptions(workers=workers, max_stretches=8), progress=seen.append
+        )
+        assert seen[-1] == 1.0
+        steps = np.diff([0.0, *seen])
+        assert steps.min() >= 0.0 and steps.max() < 0.1, (workers, seen[:5], seen[-5:])
+        assert len(seen) > 10
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_error_in_a_worker_reaches_the_caller(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.audio import vad
+
+    class Broken:
+        def reset_states(self) -> None:
+            pass
+
+        def __call__(self, *_args: object) -> None:
+            raise RuntimeError("silero broke")
+
+    monkeypatch.setattr(vad, "_acquire_model", Broken)
+    monkeypatch.setattr(vad, "_release_model", lambda _model: None)
+    noise = np.zeros(60 * 16000, np.float32)
+    with pytest.raises(RuntimeError, match="silero broke"):
+        detect_speech(noise, options=VadOptions(workers=workers, max_stretches=8))
