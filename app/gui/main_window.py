@@ -649,7 +649,7 @@ class MainWindow(QMainWindow):
         else:
             self.editor.set_document(None)
             self.undo_group.setActiveStack(None)
-            if item is not None and not item.state.finished:
+            if item is not None and not item.state.finished and not self.welcome.needed:
                 self.live_view.set_segments(item.segments)
                 self.pages.setCurrentIndex(PAGE_LIVE)
             else:
