@@ -18,7 +18,7 @@ from app.gui.main_window import MainWindow
 from app.gui.prompts import DISCARD
 from app.gui.queue_model import JobState
 from app.gui.settings_dialog import SettingsDialog
-from tests.gui.driving import shown_window, wait_all_finished
+from tests.gui.driving import shown_window
 from tests.speech import SENTENCES, SpeechTrack, make_track
 
 pytestmark = pytest.mark.gui
