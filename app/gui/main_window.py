@@ -151,6 +151,11 @@ class MainWindow(QMainWindow):
         )
         self.pages.addWidget(self.welcome)
         self._waiting: dict[int, bool] = {}  # item id -> resume, while the model is missing
+        self.dictation_session.blocked = lambda: (
+            "Dictation needs the speech model: download it or choose its folder first."
+            if self.welcome.needed
+            else ""
+        )
 
     def _model_missing(self, reason: str = "") -> bool:
         """Check that the model is on this computer (never the network); when it is not,

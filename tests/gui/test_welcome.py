@@ -139,6 +139,11 @@ def test_cancel_offline_and_a_broken_download_each_say_why(
             ml.find_local_model(ml.DEFAULT_MODEL_ID)
         assert panel.needed and welcome_shown(win)
 
+        win.show_dictation()  # dictation waits for the model too: it never downloads unasked
+        qtbot.mouseClick(win.dictation_view.start_button, LEFT)
+        assert "Dictation needs the speech model" in win.dictation_view.message_label.text()
+        assert not win.dictation_session.active and win.dictation_session.recorder is None
+
 
 def test_a_model_folder_is_checked_then_used_and_the_file_starts(
     qtbot: QtBot,
