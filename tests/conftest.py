@@ -8,7 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-pytest_plugins = ["tests.fixtures_audio", "tests.fixtures_model", "tests.fixtures_mic"]
+pytest_plugins = [
+    "tests.fixtures_audio",
+    "tests.fixtures_model",
+    "tests.fixtures_mic",
+    "tests.fixtures_app",
+]
 
 
 import pytest  # noqa: E402

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,19 +109,6 @@ def test_from_source_the_cache_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # ------------------------------------------------------------------ the log
-
-
-@pytest.fixture
-def clean_root_logger() -> Iterator[logging.Logger]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield root
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    logging.captureWarnings(False)
 
 
 def test_the_log_goes_to_the_log_folder_with_one_rotating_handler(

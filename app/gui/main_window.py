@@ -633,9 +633,9 @@ class MainWindow(QMainWindow):
             self._item_changed(item)
 
     def _on_model_failed(self, failure: JobFailure) -> None:
-        self.status.set_error(failure.message, failure.details)
         if isinstance(failure.error, ModelError):  # the welcome panel says why, files wait
             self._model_missing(failure.message)
+        self.status.set_error(failure.message, failure.details)
 
     def set_device_info(self, info: DeviceInfo) -> None:
         self.status.set_device(info, self.effective_settings().device)

@@ -35,20 +35,14 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def crash_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CrashHandler]:
+def crash_handler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_root_logger: logging.Logger
+) -> Iterator[CrashHandler]:
     """The app's log file and crash handler, as run_gui sets them up; undone afterwards."""
     monkeypatch.setenv("MURMUR_LOG_DIR", str(tmp_path / "logs"))
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
     handler = install_crash_handler(startup.setup_logging())
     yield handler
     handler.uninstall()
-    for h in root.handlers:
-        if h not in handlers:
-            root.removeHandler(h)
-            h.close()
-    root.setLevel(level)
-    logging.captureWarnings(False)
 
 
 def answer_crash_dialog(act: Callable[[CrashDialog], None]) -> list[tuple[str, str]]:

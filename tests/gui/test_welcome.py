@@ -8,6 +8,7 @@ real welcome panel.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,17 +37,18 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_track(SENTENCES[:1], [], tmp_path_factory.mktemp("welcome"), name="hello").path
 
 
-@pytest.fixture
-def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "hf"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    return home
-
-
 def first_start() -> Settings:
     """A new user's settings: the default hub model, run on the CPU."""
     return Settings(device="cpu", precision="fp32")
+
+
+@pytest.fixture
+def new_user(
+    qtbot: QtBot, hf_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
+    """The window as a new user first sees it: the default model, an empty hub cache."""
+    with shown_window(first_start(), tmp_path, monkeypatch) as win:
+        yield win
 
 
 def welcome_shown(win: MainWindow) -> bool:
@@ -55,100 +57,100 @@ def welcome_shown(win: MainWindow) -> bool:
 
 def test_first_start_downloads_the_model_and_the_dropped_file_then_starts(
     qtbot: QtBot,
+    new_user: MainWindow,
     tiny_model_dir: Path,
     hf_home: Path,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     speech: Path,
 ) -> None:
     fake = install_fake_hub(monkeypatch, tiny_model_dir, hf_home, ml.DEFAULT_MODEL_ID)
     fake.hold_after = fake.total // 2
-    with shown_window(first_start(), tmp_path, monkeypatch) as win:
-        panel = win.welcome
-        assert welcome_shown(win)
-        assert "one-time download (about 4.5 GB)" in panel.intro_label.text()
-        assert panel.where_label.text().endswith(str(hf_home / "hub"))
-        assert panel.download_button.text() == "Download the model (4.5 GB)"
-        assert not panel.reason_label.isVisible()
-        assert win.status.stage_label.text() == "Model: not downloaded yet"
+    win = new_user
+    panel = win.welcome
+    assert welcome_shown(win)
+    assert "one-time download (about 4.5 GB)" in panel.intro_label.text()
+    assert panel.where_label.text().endswith(str(hf_home / "hub"))
+    assert panel.download_button.text() == "Download the model (4.5 GB)"
+    assert not panel.reason_label.isVisible()
+    assert win.status.stage_label.text() == "Model: not downloaded yet"
 
-        drop_on(win.drop_zone, [speech])
-        [item] = win.queue.items
+    drop_on(win.drop_zone, [speech])
+    [item] = win.queue.items
+    assert item.state is JobState.WAITING
+    assert panel.waiting_label.text().startswith("1 file waits for the model")
+    assert welcome_shown(win)  # selecting the waiting file keeps the panel
+
+    qtbot.mouseClick(panel.download_button, LEFT)
+    try:
+        qtbot.waitUntil(fake.held.is_set, timeout=10_000)
+        qtbot.waitUntil(lambda: "%" in panel.progress_label.text(), timeout=10_000)
+        assert re.fullmatch(
+            r"[\d.]+ (B|KB|MB) of [\d.]+ (KB|MB) \(\d+%\)( · .*)?",
+            panel.progress_label.text(),
+        )
+        assert panel.progress.isVisible() and panel.progress.maximum() == 1000
+        assert panel.cancel_button.isVisible() and not panel.download_button.isVisible()
+        assert not panel.folder_button.isEnabled()
+        assert win.status.stage_label.text().startswith("Downloading model: ")
         assert item.state is JobState.WAITING
-        assert panel.waiting_label.text().startswith("1 file waits for the model")
-        assert welcome_shown(win)  # selecting the waiting file keeps the panel
-
-        qtbot.mouseClick(panel.download_button, LEFT)
-        try:
-            qtbot.waitUntil(fake.held.is_set, timeout=10_000)
-            qtbot.waitUntil(lambda: "%" in panel.progress_label.text(), timeout=10_000)
-            assert re.fullmatch(
-                r"[\d.]+ (B|KB|MB) of [\d.]+ (KB|MB) \(\d+%\)( · .*)?",
-                panel.progress_label.text(),
-            )
-            assert panel.progress.isVisible() and panel.progress.maximum() == 1000
-            assert panel.cancel_button.isVisible() and not panel.download_button.isVisible()
-            assert not panel.folder_button.isEnabled()
-            assert win.status.stage_label.text().startswith("Downloading model: ")
-            assert item.state is JobState.WAITING
-        finally:
-            fake.release.set()
-        qtbot.waitUntil(lambda: item.state is JobState.DONE, timeout=90_000)
-        assert not panel.needed and not panel.download.running
-        assert not welcome_shown(win)
-        assert ml.find_local_model(ml.DEFAULT_MODEL_ID) == fake.snapshot.resolve()
-        assert "README.md" not in fake.calls
-        assert load_settings().model == ml.DEFAULT_MODEL_ID
+    finally:
+        fake.release.set()
+    qtbot.waitUntil(lambda: item.state is JobState.DONE, timeout=90_000)
+    assert not panel.needed and not panel.download.running
+    assert not welcome_shown(win)
+    assert ml.find_local_model(ml.DEFAULT_MODEL_ID) == fake.snapshot.resolve()
+    assert "README.md" not in fake.calls
+    assert load_settings().model == ml.DEFAULT_MODEL_ID
 
 
 def test_cancel_offline_and_a_broken_download_each_say_why(
     qtbot: QtBot,
+    new_user: MainWindow,
     tiny_model_dir: Path,
     hf_home: Path,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake = install_fake_hub(monkeypatch, tiny_model_dir, hf_home, ml.DEFAULT_MODEL_ID)
     fake.hold_after = 1
-    with shown_window(first_start(), tmp_path, monkeypatch) as win:
-        panel = win.welcome
-        qtbot.mouseClick(panel.download_button, LEFT)
-        try:
-            qtbot.waitUntil(fake.held.is_set, timeout=10_000)
-            qtbot.mouseClick(panel.cancel_button, LEFT)
-            assert panel.progress_label.text() == "Cancelling…"
-        finally:
-            fake.release.set()  # the next block of bytes sees the cancel
-        qtbot.waitUntil(lambda: panel.download_button.isVisible(), timeout=10_000)
-        assert "cancelled" in panel.reason_label.text() and panel.reason_label.isVisible()
-        assert not panel.download.running and not panel.cancel_button.isVisible()
-        assert welcome_shown(win) and panel.needed
+    win = new_user
+    panel = win.welcome
+    qtbot.mouseClick(panel.download_button, LEFT)
+    try:
+        qtbot.waitUntil(fake.held.is_set, timeout=10_000)
+        qtbot.mouseClick(panel.cancel_button, LEFT)
+        assert panel.progress_label.text() == "Cancelling…"
+    finally:
+        fake.release.set()  # the next block of bytes sees the cancel
+    qtbot.waitUntil(lambda: panel.download_button.isVisible(), timeout=10_000)
+    assert "cancelled" in panel.reason_label.text() and panel.reason_label.isVisible()
+    assert not panel.download.running and not panel.cancel_button.isVisible()
+    assert welcome_shown(win) and panel.needed
 
-        fake.info_failure = ConnectionError("Name or service not known")  # offline
-        qtbot.mouseClick(panel.download_button, LEFT)
-        qtbot.waitUntil(lambda: "hub can't be reached" in panel.reason_label.text(), timeout=10_000)
-        assert panel.download_button.text() == "Try the download again"
-        assert panel.folder_button.isEnabled() and welcome_shown(win)
-        assert win.status.stage_label.text().startswith("Model not loaded: Model 'zai-org/")
+    fake.info_failure = ConnectionError("Name or service not known")  # offline
+    qtbot.mouseClick(panel.download_button, LEFT)
+    qtbot.waitUntil(lambda: "hub can't be reached" in panel.reason_label.text(), timeout=10_000)
+    assert panel.download_button.text() == "Try the download again"
+    assert panel.folder_button.isEnabled() and welcome_shown(win)
+    assert win.status.stage_label.text().startswith("Model not loaded: Model 'zai-org/")
 
-        fake.info_failure = None
-        fake.fail_at, fake.failure = fake.files[-1], OSError(28, "No space left on device")
-        qtbot.mouseClick(panel.download_button, LEFT)
-        qtbot.waitUntil(lambda: "Not enough disk" in panel.reason_label.text(), timeout=10_000)
-        with pytest.raises(ModelNotDownloaded):
-            ml.find_local_model(ml.DEFAULT_MODEL_ID)
-        assert panel.needed and welcome_shown(win)
+    fake.info_failure = None
+    fake.fail_at, fake.failure = fake.files[-1], OSError(28, "No space left on device")
+    qtbot.mouseClick(panel.download_button, LEFT)
+    qtbot.waitUntil(lambda: "Not enough disk" in panel.reason_label.text(), timeout=10_000)
+    with pytest.raises(ModelNotDownloaded):
+        ml.find_local_model(ml.DEFAULT_MODEL_ID)
+    assert panel.needed and welcome_shown(win)
 
-        win.show_dictation()  # dictation waits for the model too: it never downloads unasked
-        qtbot.mouseClick(win.dictation_view.start_button, LEFT)
-        assert "Dictation needs the speech model" in win.dictation_view.message_label.text()
-        assert not win.dictation_session.active and win.dictation_session.recorder is None
+    win.show_dictation()  # dictation waits for the model too: it never downloads unasked
+    qtbot.mouseClick(win.dictation_view.start_button, LEFT)
+    assert "Dictation needs the speech model" in win.dictation_view.message_label.text()
+    assert not win.dictation_session.active and win.dictation_session.recorder is None
 
 
 def test_a_model_folder_is_checked_then_used_and_the_file_starts(
     qtbot: QtBot,
+    new_user: MainWindow,
     tiny_model_dir: Path,
-    hf_home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     speech: Path,
@@ -159,20 +161,20 @@ def test_a_model_folder_is_checked_then_used_and_the_file_starts(
     monkeypatch.setattr(
         QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: answers.pop(0))
     )
-    with shown_window(first_start(), tmp_path, monkeypatch) as win:
-        panel = win.welcome
-        [item] = win.add_files([str(speech)])
-        assert item.state is JobState.WAITING
+    win = new_user
+    panel = win.welcome
+    [item] = win.add_files([str(speech)])
+    assert item.state is JobState.WAITING
 
-        qtbot.mouseClick(panel.folder_button, LEFT)
-        assert "holiday photos has no config.json" in panel.reason_label.text()
-        assert panel.needed and item.state is JobState.WAITING and welcome_shown(win)
+    qtbot.mouseClick(panel.folder_button, LEFT)
+    assert "holiday photos has no config.json" in panel.reason_label.text()
+    assert panel.needed and item.state is JobState.WAITING and welcome_shown(win)
 
-        qtbot.mouseClick(panel.folder_button, LEFT)
-        assert not panel.needed and not panel.reason_label.isVisible()
-        assert load_settings().model == str(tiny_model_dir.resolve())  # kept for next time
-        qtbot.waitUntil(lambda: item.state is JobState.DONE, timeout=90_000)
-        assert not welcome_shown(win)
+    qtbot.mouseClick(panel.folder_button, LEFT)
+    assert not panel.needed and not panel.reason_label.isVisible()
+    assert load_settings().model == str(tiny_model_dir.resolve())  # kept for next time
+    qtbot.waitUntil(lambda: item.state is JobState.DONE, timeout=90_000)
+    assert not welcome_shown(win)
 
 
 def test_a_cached_model_starts_without_the_welcome_panel(
