@@ -8,6 +8,7 @@ real welcome panel.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -268,3 +269,25 @@ def test_download_meter_speed_and_time_left() -> None:
     meter.add(10.0, 120_000_000)  # the oldest sample leaves the 5 s window
     assert meter.speed() == pytest.approx(12_500_000)
     assert meter.text(DownloadProgress(5_000, None)) == "5.0 KB · 12.5 MB/s"
+
+
+def test_a_model_that_fails_to_load_brings_the_panel_back_with_the_reason(
+    qtbot: QtBot,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    speech: Path,
+) -> None:
+    broken = tmp_path / "broken model"
+    shutil.copytree(tiny_model_dir, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not really weights")
+    settings = Settings(model=str(broken), device="cpu", precision="fp32")
+    with shown_window(settings, tmp_path, monkeypatch) as win:
+        assert not win.welcome.needed  # the folder looks right until it is loaded
+        qtbot.waitUntil(lambda: welcome_shown(win), timeout=60_000)
+        reason = win.welcome.reason_label.text()
+        assert reason.startswith("Could not load the model from") and "broken model" in reason
+        assert win.status.stage_label.text() == f"Model not loaded: {reason}"
+        [item] = win.add_files([str(speech)])
+        assert item.state is JobState.WAITING
