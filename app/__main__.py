@@ -25,6 +25,9 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.core.startup import prepare_process
+
+    prepare_process()  # freeze_support, streams of a windowed build, the model cache
     args = list(sys.argv[1:] if argv is None else argv)
     from app.cli.main import is_subcommand, run_subcommand
 

@@ -14,6 +14,15 @@ import pytest
 from tests.tiny_model import build_tiny_model
 
 
+@pytest.fixture
+def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own Hugging Face home (its hub cache is ``hf_home / "hub"``)."""
+    home = tmp_path / "hf"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random GLM-ASR folder (real 30 s windows, 128 mel bins, varied output)."""

@@ -16,6 +16,7 @@ from app.core.asr import model_loader as ml
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.errors import Cancelled, ModelError, SettingsError
 from app.core.events import DeviceInfo, DownloadProgress
+from tests.fake_hub import install_fake_hub
 
 REPO = "zai-org/GLM-ASR-Nano-2512"
 
@@ -62,14 +63,6 @@ def test_hub_id_or_path() -> None:
 
 
 # ------------------------------------------------------------------ hub and cache
-
-
-@pytest.fixture
-def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "hf"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    return home
 
 
 def test_offline_and_not_cached(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,50 +122,6 @@ def test_cached_model_loads_offline(
     engine = Engine(EngineOptions(model="murmur-test/tiny-glmasr", device="cpu", dtype="fp32"))
     info = engine.load()
     assert info.device == "cpu" and engine.model_path == snapshot.resolve()
-
-
-class FakeHub:
-    """model_info + hf_hub_download stand-ins that 'download' the tiny model in chunks."""
-
-    def __init__(self, source: Path, cache: Path, repo: str) -> None:
-        self.source = source
-        self.snapshot = cache / ("models--" + repo.replace("/", "--")) / "snapshots" / ("b" * 40)
-        self.files = sorted(p.name for p in source.iterdir() if p.is_file())
-        self.calls: list[str] = []
-
-    def model_info(self, repo_id: str, files_metadata: bool = False, **kw: Any) -> Any:
-        siblings = [
-            SimpleNamespace(rfilename=n, size=(self.source / n).stat().st_size) for n in self.files
-        ]
-        siblings.append(SimpleNamespace(rfilename="README.md", size=10))
-        return SimpleNamespace(siblings=siblings, sha="b" * 40)
-
-    def download(self, repo_id: str, filename: str, *, tqdm_class: Any = None, **kw: Any) -> str:
-        self.calls.append(filename)
-        data = (self.source / filename).read_bytes()
-        bar = tqdm_class(total=len(data), initial=0, desc=filename, unit="B")
-        self.snapshot.mkdir(parents=True, exist_ok=True)
-        with open(self.snapshot / filename, "wb") as fh:
-            for start in range(0, len(data), 4096):
-                piece = data[start : start + 4096]
-                fh.write(piece)
-                bar.update(len(piece))
-        bar.close()
-        return str(self.snapshot / filename)
-
-
-def install_fake_hub(
-    monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, hf_home: Path, repo: str
-) -> FakeHub:
-    import huggingface_hub
-
-    fake = FakeHub(tiny_model_dir, hf_home / "hub", repo)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setattr(
-        huggingface_hub.HfApi, "model_info", lambda self, *a, **k: fake.model_info(*a, **k)
-    )
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake.download)
-    return fake
 
 
 def test_download_reports_bytes_over_all_files(

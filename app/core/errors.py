@@ -15,6 +15,10 @@ class ModelError(MurmurError):
     """The model can't be found, downloaded or loaded."""
 
 
+class ModelNotDownloaded(ModelError):
+    """A hub model that is not in the local cache yet (the first start)."""
+
+
 class ExportError(MurmurError):
     """An export could not be written (permissions, disk full, bad folder)."""
 

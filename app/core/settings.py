@@ -239,6 +239,11 @@ def data_dir() -> Path:
     return _user_folder("MURMUR_DATA_DIR", "data")
 
 
+def log_dir() -> Path:
+    """Where the window's log goes (``MURMUR_LOG_DIR`` overrides; tests point it at tmp_path)."""
+    return _user_folder("MURMUR_LOG_DIR", "log")
+
+
 def settings_file() -> Path:
     return config_dir() / "settings.json"
 

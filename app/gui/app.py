@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -48,7 +49,13 @@ def run_gui(
     if hand_over_files([str(f) for f in files or []]):
         return 0
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from app.core.startup import setup_logging
+    from app.gui.crash import install_crash_handler
+
+    log_path = setup_logging()
+    logging.getLogger(__name__).info("%s %s starting", APP_NAME, __version__)
     app = create_application()
+    install_crash_handler(log_path, app)  # the hooks keep it, the app is its parent
     from app.gui.dictation.desktop import DesktopDictation
     from app.gui.main_window import MainWindow
     from app.gui.single_instance import InstanceServer

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
+from app.core.errors import ModelError
 from app.core.events import (
     ChunksPlanned,
     ChunkTranscribed,
@@ -53,6 +54,7 @@ from app.gui.dictation.session import DictationSession
 from app.gui.dictation.view import DictationView
 from app.gui.drop_zone import MEDIA_EXTENSIONS, DropZone, collect_media_files
 from app.gui.editor import TranscriptEditor
+from app.gui.elided_label import ElidedLabel
 from app.gui.history import HistoryPanel, LibraryAutosave, open_library
 from app.gui.live_view import LiveSegmentsView
 from app.gui.menus import build_menus
@@ -69,8 +71,9 @@ from app.gui.queue_view import QueueView
 from app.gui.recording.menu import add_record_menu
 from app.gui.recording.panel import RecordingPanel
 from app.gui.settings_dialog import SettingsDialog
-from app.gui.status import StatusPanel, download_text
+from app.gui.status import StatusBar, StatusPanel, download_text
 from app.gui.theme import icon
+from app.gui.welcome import WelcomePanel
 from app.gui.worker import MODEL_JOB, JobFailure, TranscriptionService
 
 if TYPE_CHECKING:
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_history()
         build_menus(self)
+        self.setStatusBar(StatusBar(self))  # its messages are never cut off silently
         self.status = StatusPanel(self.statusBar())
 
         self.service = TranscriptionService(self)
@@ -117,10 +121,12 @@ class MainWindow(QMainWindow):
         self.service.jobCancelled.connect(self._on_cancelled)
         self.service.modelFailed.connect(self._on_model_failed)
         self._build_recording()
+        self._build_welcome()
 
         self._restore_window()
         self._update_actions()
         if preload:
+            self._model_missing()  # before any file is queued: they wait for a missing model
             QTimer.singleShot(0, self._preload)
 
     # -- settings ---------------------------------------------------------------
@@ -135,9 +141,72 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Settings not saved: {exc}", 8000)
 
     def _preload(self) -> None:
-        if not self._closing:
-            self.status.set_stage("Model: loading in the background…", busy=True)
-            self.service.preload(self.effective_settings())
+        if self._closing or self._model_missing():
+            return
+        self.status.set_stage("Model: loading in the background…", busy=True)
+        self.service.preload(self.effective_settings())
+        self._release_waiting()
+
+    # -- the first start: the model is not on this computer (app/gui/welcome.py) -------
+    def _build_welcome(self) -> None:
+        self.welcome = WelcomePanel()
+        self.welcome.modelReady.connect(self._on_model_ready)
+        self.welcome.download.progress.connect(self.status.set_download)
+        self.welcome.download.failed.connect(self.status.set_error)
+        self.welcome.download.cancelled.connect(
+            lambda: self.status.set_stage("Model: download cancelled")
+        )
+        self.pages.addWidget(self.welcome)
+        self._waiting: dict[int, bool] = {}  # item id -> resume, while the model is missing
+        self.dictation_session.blocked = lambda: (
+            "Dictation needs the speech model: download it or choose its folder first."
+            if self.welcome.needed
+            else ""
+        )
+
+    def _model_missing(self, reason: str = "") -> bool:
+        """Check that the model is on this computer (never the network); when it is not,
+        or ``reason`` says it can't be used, the welcome panel takes the empty page."""
+        if self.welcome.check(self.effective_settings().model, reason):
+            if self.pages.currentWidget() is self.welcome:
+                self._show_item(self._shown)
+            return False
+        if self.welcome.reason:
+            self.status.set_error(self.welcome.reason)
+        else:
+            self.status.set_stage("Model: not downloaded yet")
+        self._show_item(self._shown)
+        return True
+
+    def _on_model_ready(self, model: str) -> None:
+        """Downloaded, or a folder chosen: use it, and start the files that wait."""
+        if model != self.effective_settings().model:
+            self.settings.model = model
+            self._overrides.pop("model", None)
+            self._save_settings()
+            self.settingsChanged.emit()
+        self._preload()
+
+    def _release_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        self.welcome.set_waiting(0)
+        for item_id, resume in waiting.items():
+            item = self.queue.find(item_id)
+            if item is not None and item.state is JobState.WAITING:
+                item.state = JobState.QUEUED
+                self._submit(item, resume=resume)
+                self._item_changed(item)
+
+    def _forget_waiting(self, item_id: int) -> None:
+        if self._waiting.pop(item_id, None) is not None:
+            self.welcome.set_waiting(len(self._waiting))
+
+    def _show_empty(self) -> None:
+        """The hint, or the welcome panel while the model is missing."""
+        if self.welcome.needed:
+            self.pages.setCurrentWidget(self.welcome)
+        else:
+            self.pages.setCurrentIndex(PAGE_EMPTY)
 
     # -- UI -----------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -168,9 +237,9 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.queue_view, 1)
         left_layout.addWidget(self.export_all_button)
 
-        self.title_label = QLabel("No file selected")
+        self.title_label = ElidedLabel("No file selected", title="File")
         self.title_label.setObjectName("heading")
-        self.subtitle_label = QLabel("")
+        self.subtitle_label = ElidedLabel("", title="Status")
         self.subtitle_label.setObjectName("muted")
         self.export_buttons: dict[str, QPushButton] = {}
         header = QHBoxLayout()
@@ -354,6 +423,11 @@ class MainWindow(QMainWindow):
     def _submit(self, item: QueueItem, resume: bool = False) -> None:
         from app.gui.history.library_jobs import library_job
 
+        if self.welcome.needed:  # started when the model is ready
+            item.state = JobState.WAITING
+            self._waiting[item.id] = resume
+            self.welcome.set_waiting(len(self._waiting))
+            return
         settings = self.effective_settings()
         item.speakers = item.speakers or settings.speakers  # the card's choice, else the default
         settings = dataclasses.replace(settings, speakers=item.speakers)
@@ -467,7 +541,8 @@ class MainWindow(QMainWindow):
         if item is None or item.state.finished:
             return
         item.cancel_event.set()
-        if item.state is JobState.QUEUED:
+        self._forget_waiting(item_id)
+        if item.state in (JobState.QUEUED, JobState.WAITING):
             item.state = JobState.CANCELLED
         else:
             item.stage = "cancelling…"
@@ -502,6 +577,7 @@ class MainWindow(QMainWindow):
             if answer == CANCEL or (answer == EXPORT and not self._export_docs([doc])):
                 return
         item.cancel_event.set()
+        self._forget_waiting(item_id)
         if doc is not None:
             self.undo_group.removeStack(doc.undo_stack)
         if self._shown is item:
@@ -615,8 +691,9 @@ class MainWindow(QMainWindow):
             self._item_changed(item)
 
     def _on_model_failed(self, failure: JobFailure) -> None:
-        self.status.set_error(failure.message)
-        self.status.stage_label.setToolTip(failure.details)
+        if isinstance(failure.error, ModelError):  # the welcome panel says why, files wait
+            self._model_missing(failure.message)
+        self.status.set_error(failure.message, failure.details)
 
     def set_device_info(self, info: DeviceInfo) -> None:
         self.status.set_device(info, self.effective_settings().device)
@@ -635,11 +712,11 @@ class MainWindow(QMainWindow):
         else:
             self.editor.set_document(None)
             self.undo_group.setActiveStack(None)
-            if item is not None and not item.state.finished:
+            if item is not None and not item.state.finished and not self.welcome.needed:
                 self.live_view.set_segments(item.segments)
                 self.pages.setCurrentIndex(PAGE_LIVE)
             else:
-                self.pages.setCurrentIndex(PAGE_EMPTY)
+                self._show_empty()
         self._update_header()
         self._update_actions()
 
@@ -647,7 +724,7 @@ class MainWindow(QMainWindow):
         self.queue.touch(item.id)
         if item is self._shown:
             if item.document is None and item.state.finished:
-                self.pages.setCurrentIndex(PAGE_EMPTY)
+                self._show_empty()
             self._update_header()
         self._update_actions()
 
@@ -774,5 +851,6 @@ class MainWindow(QMainWindow):
         self.recording_panel.stop()
         self.dictation_session.cancel()
         self.editor.set_document(None)
+        self.welcome.shutdown()
         self.service.shutdown()
         event.accept()

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from app.core.settings import EXPORT_FORMATS
 from app.gui import export_actions
+from app.gui.crash import open_log_folder
 from app.gui.editor.subtitle_import import import_subtitles_dialog
 from app.gui.theme import icon
 
@@ -115,5 +116,8 @@ def build_menus(win: MainWindow) -> None:
     win.action_help = _action(win, "Murmur &help", win.show_help, "F1", "help")
     win.action_about = _action(win, "&About Murmur", win.show_about, "Ctrl+Shift+A")
     win.action_about.setMenuRole(QAction.MenuRole.AboutRole)
+    win.action_show_logs = _action(win, "Show &logs", open_log_folder)
+    win.action_show_logs.setToolTip("Open the folder of Murmur's log files")
     help_menu.addAction(win.action_help)
+    help_menu.addAction(win.action_show_logs)
     help_menu.addAction(win.action_about)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 class JobState(enum.Enum):
+    WAITING = "Waiting for the model"  # dropped before the model is on this machine
     QUEUED = "Queued"
     LOADING_MODEL = "Loading model"
     RUNNING = "Transcribing"

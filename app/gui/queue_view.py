@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QListView,
     QProgressBar,
     QStyle,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.audio.media import AudioTrack
+from app.gui.elided_label import ElidedLabel
 from app.gui.icon_label import IconLabel
 from app.gui.queue_model import ItemRole, JobState, QueueItem, QueueModel
 from app.gui.settings_dialog import speakers_combo
@@ -36,6 +36,7 @@ from app.gui.theme import DANGER, SUCCESS, colors, icon
 ROW_HEIGHT = 64
 
 _STATE_ICONS = {
+    JobState.WAITING: ("queued", None),
     JobState.QUEUED: ("queued", None),
     JobState.LOADING_MODEL: ("running", None),
     JobState.RUNNING: ("running", None),
@@ -60,9 +61,9 @@ class QueueItemCard(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.state_icon = IconLabel(22)
         self.state_icon.setFixedSize(24, 24)
-        self.name_label = QLabel()
+        self.name_label = ElidedLabel(title="File")
         self.name_label.setObjectName("heading")
-        self.status_label = QLabel()
+        self.status_label = ElidedLabel()  # a long reason: "…", the whole text on a click
         self.status_label.setObjectName("muted")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -122,12 +123,13 @@ class QueueItemCard(QWidget):
     def update_from(self, item: QueueItem) -> None:
         self.name_label.setText(item.name)
         status = item.status_text()
-        metrics = self.status_label.fontMetrics()
-        width = max(120, self.status_label.width())
-        self.status_label.setText(metrics.elidedText(status, Qt.TextElideMode.ElideRight, width))
+        self.status_label.title = item.name
+        self.status_label.setText(status)
+        more = item.details if item.details and item.details != item.error else ""
+        self.status_label.set_details(more)
         tip = item.path + "\n" + status
-        if item.details and item.details != item.error:
-            tip += "\n\n" + item.details[-2000:]
+        if more:
+            tip += "\n\n" + more[-2000:]
         for notice in item.notices:
             tip += "\n" + notice
         self.setToolTip(tip)
@@ -143,7 +145,7 @@ class QueueItemCard(QWidget):
             self.progress.setValue(round(item.fraction * 1000))
         elif active:
             self.progress.setRange(0, 0)  # busy
-        self.cancel_button.setVisible(item.state is JobState.QUEUED or active)
+        self.cancel_button.setVisible(item.state in (JobState.WAITING, JobState.QUEUED) or active)
         retry = item.state in (JobState.FAILED, JobState.CANCELLED)
         self.retry_button.setVisible(retry or item.rerun_offered)
         self._update_track_picker(item)

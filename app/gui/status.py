@@ -1,10 +1,24 @@
-"""The status bar: the model's stage on the left, where it runs on the right."""
+"""The status bar: the model's stage on the left, where it runs on the right.
+
+Nothing in it is cut off silently: labels elide and show their whole text on a click
+(:mod:`app.gui.elided_label`), and so do the bar's own messages (:class:`StatusBar`).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QMessageBox,
+    QProgressBar,
+    QStatusBar,
+    QStyle,
+    QStyleOption,
+    QWidget,
+)
 
 from app.core.events import DeviceInfo, DownloadProgress
+from app.gui.elided_label import ElidedLabel, show_full_text, single_line
 
 _GPU_NAMES = {"cuda": "CUDA", "mps": "Apple GPU (MPS)"}
 
@@ -42,12 +56,75 @@ def download_text(progress: DownloadProgress) -> str:
     return f"Downloading model: {done}"
 
 
+class StatusBar(QStatusBar):
+    """A status bar whose messages (``showMessage``) end in "…" when they don't fit;
+    a click on one shows it in full. ``currentMessage()`` is the whole message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text_box: QMessageBox | None = None
+        self._permanent: list[QWidget] = []
+        self.messageChanged.connect(lambda _m: self._update_cursor())
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
+        self._permanent.append(widget)
+        super().addPermanentWidget(widget, stretch)
+
+    def message_rect(self) -> QRect:
+        """Where Qt draws the message: from the left edge to the first permanent widget."""
+        right = self.width() - 12
+        for widget in self._permanent:
+            if widget.isVisible():
+                right = min(right, widget.geometry().left() - 6)
+        return QRect(6, 0, max(0, right - 6), self.height())
+
+    def message_elided(self) -> bool:
+        message = self.currentMessage()
+        width = self.message_rect().width()
+        return bool(message) and (
+            "\n" in message or self.fontMetrics().horizontalAdvance(message) > width
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if not self.message_elided():
+            super().paintEvent(event)
+            return
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelStatusBar, option, painter, self)
+        rect = self.message_rect()
+        text = self.fontMetrics().elidedText(
+            single_line(self.currentMessage()), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        painter.setPen(self.palette().windowText().color())
+        flags = Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(rect, flags | Qt.TextFlag.TextSingleLine, text)
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.message_elided():
+            self.full_text_box = show_full_text(self, "Message", self.currentMessage())
+            return
+        super().mousePressEvent(event)
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._update_cursor()
+
+    def _update_cursor(self) -> None:
+        if self.message_elided():
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.unsetCursor()
+
+
 class StatusPanel:
     """Fills a QStatusBar with a model stage label, a small bar and a device label."""
 
     def __init__(self, bar: QStatusBar, parent: QWidget | None = None) -> None:
         self.bar = bar
-        self.stage_label = QLabel("Model: not loaded")
+        self.stage_label = ElidedLabel("Model: not loaded", title="Model")
         self.stage_label.setAccessibleName("Model status")
         self.progress = QProgressBar()
         self.progress.setFixedWidth(120)
@@ -55,7 +132,7 @@ class StatusPanel:
         self.progress.setTextVisible(False)
         self.progress.setAccessibleName("Model download progress")
         self.progress.hide()
-        self.device_label = QLabel("Device: not chosen yet")
+        self.device_label = ElidedLabel("Device: not chosen yet", title="Device", keep=240)
         self.device_label.setAccessibleName("Device")
         bar.addWidget(self.stage_label)
         bar.addWidget(self.progress)
@@ -64,6 +141,7 @@ class StatusPanel:
     def set_stage(self, text: str, busy: bool = False) -> None:
         self.stage_label.setText(text)
         self.stage_label.setToolTip(text)
+        self.stage_label.set_details("")
         if busy:
             self.progress.setRange(0, 0)
         self.progress.setVisible(busy)
@@ -89,5 +167,7 @@ class StatusPanel:
         self.device_label.setToolTip(tip)
         self.device_label.setAccessibleDescription(text)
 
-    def set_error(self, message: str) -> None:
+    def set_error(self, message: str, details: str = "") -> None:
         self.set_stage(f"Model not loaded: {message}")
+        self.stage_label.setToolTip(details or message)
+        self.stage_label.set_details(details)

@@ -117,6 +117,7 @@ QFrame#dropZone {{ border: 2px dashed {c["border"]}; border-radius: 12px;
 QFrame#dropZone[active="true"] {{ border-color: {c["highlight"]}; background: {c["alt"]}; }}
 QLabel#muted {{ color: {c["muted"]}; }}
 QLabel#heading {{ font-weight: 600; }}
+QLabel#error {{ color: {DANGER}; }}
 QStatusBar {{ border-top: 1px solid {c["border"]}; }}
 QStatusBar QLabel {{ padding: 0 8px; }}
 QProgressBar {{ border: none; border-radius: 3px; background: {c["alt"]}; max-height: 6px; }}

@@ -18,7 +18,7 @@ from app.gui.main_window import MainWindow
 from app.gui.prompts import DISCARD
 from app.gui.queue_model import JobState
 from app.gui.settings_dialog import SettingsDialog
-from tests.gui.driving import shown_window, wait_all_finished
+from tests.gui.driving import shown_window
 from tests.speech import SENTENCES, SpeechTrack, make_track
 
 pytestmark = pytest.mark.gui
@@ -41,24 +41,25 @@ def column(model: object, title: str) -> int:
 def test_model_that_fails_to_load_is_shown(
     qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, two_sentences: Path
 ) -> None:
+    """A model folder that is gone: the status bar and the welcome panel say why, and a
+    dropped file waits for the model instead of failing."""
     missing = tmp_path / "no such model"
     settings = Settings(model=str(missing), device="cpu")
     with shown_window(settings, tmp_path, monkeypatch) as win:
         label = win.status.stage_label
-        qtbot.waitUntil(  # type: ignore[attr-defined]
-            lambda: label.text().startswith("Model not loaded:"), timeout=60_000
-        )
+        assert label.text().startswith("Model not loaded:")
         assert "no such model" in label.text() and "\n" not in label.text()
         assert label.toolTip()  # the details, on hover
         assert not win.status.progress.isVisible()
+        assert win.pages.currentWidget() is win.welcome and win.welcome.isVisible()
+        assert "no such model" in win.welcome.reason_label.text()
 
         [item] = win.add_files([str(two_sentences)])
-        wait_all_finished(qtbot, win)
-        assert item.state is JobState.FAILED and item.document is None
+        assert item.state is JobState.WAITING and item.document is None
         card = win.queue_view.card(item.id)
-        assert card is not None and card.status_label.text().startswith("Failed:")
-        assert "no such model" in item.error and "\n" not in item.error
-        assert card.retry_button.isVisibleTo(card)
+        assert card is not None and card.status_label.text() == "Waiting for the model"
+        assert card.cancel_button.isVisibleTo(card)
+        assert "1 file waits" in win.welcome.waiting_label.text()
 
 
 def test_segments_show_while_the_file_is_transcribing(

@@ -19,10 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import Cancelled, ModelError, SettingsError
+from app.core.errors import Cancelled, ModelError, ModelNotDownloaded, SettingsError
 from app.core.events import DeviceInfo, DownloadProgress
 
 DEFAULT_MODEL_ID = "zai-org/GLM-ASR-Nano-2512"
+DEFAULT_MODEL_BYTES = 4_500_000_000
+"""About 4.5 GB to download for DEFAULT_MODEL_ID: its 2.14 B parameters (the default
+``GlmAsrConfig``) stored in bf16, two bytes each, plus tokenizer and configs (the README's
+"about 4.5 GB"). Only what the first start announces before asking the hub, which needs
+the network; the download itself counts the exact sizes from the hub's file list."""
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "bf16", "fp16", "fp32", "int8")
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
@@ -260,14 +265,18 @@ def _hub_error(repo_id: str, exc: BaseException) -> ModelError:
     return ModelError(offline_message(repo_id))
 
 
-def resolve_model(
-    model: str = DEFAULT_MODEL_ID,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> Path:
-    """A local folder holding the model: the folder given, or the cached/downloaded snapshot.
+def download_size(model: str) -> int | None:
+    """Bytes a download of ``model`` is expected to take, known before asking the hub
+    (only for the default model); None when unknown."""
+    return DEFAULT_MODEL_BYTES if (model or "").strip() == DEFAULT_MODEL_ID else None
 
-    Raises ModelError with a one-line message, or Cancelled.
+
+def find_local_model(model: str = DEFAULT_MODEL_ID) -> Path:
+    """The model's folder on this machine: the folder given, or the cached snapshot.
+    Never touches the network.
+
+    Raises ModelNotDownloaded for a hub id that is not in the cache, ModelError for a
+    bad folder or name (one line each).
     """
     model = (model or "").strip()
     if not model:
@@ -278,13 +287,29 @@ def resolve_model(
         return check_model_folder(model)
     if not _HUB_ID.match(model):
         raise ModelError(f"'{model}' is neither a model folder nor a hub id like 'owner/name'.")
-    cache = hub_cache_dir()
-    cached = cached_snapshot(model, cache)
-    if cached is not None:
-        return cached
+    cached = cached_snapshot(model, hub_cache_dir())
+    if cached is None:
+        raise ModelNotDownloaded(f"Model '{model}' is not downloaded yet.")
+    return cached
+
+
+def resolve_model(
+    model: str = DEFAULT_MODEL_ID,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """A local folder holding the model: the folder given, or the cached/downloaded snapshot.
+
+    Raises ModelError with a one-line message, or Cancelled.
+    """
+    try:
+        return find_local_model(model)
+    except ModelNotDownloaded:
+        pass
+    model = model.strip()
     if hub_offline():
         raise ModelError(offline_message(model))
-    return download_model(model, progress=progress, cancel=cancel, cache_dir=cache)
+    return download_model(model, progress=progress, cancel=cancel, cache_dir=hub_cache_dir())
 
 
 # --------------------------------------------------------------------------- device

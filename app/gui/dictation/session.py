@@ -34,6 +34,8 @@ from app.core.audio.capture import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from app.core.asr.engine import Engine
     from app.core.settings import Settings
     from app.gui.worker import TranscriptionService
@@ -99,6 +101,9 @@ class DictationSession(QObject):
         self.path: Path | None = None
         self.duration_s = 0.0
         self.target = "window"
+        # Why dictation can't start now ("" when it can): the window says the model is
+        # not on this computer yet, rather than let the worker download it unasked.
+        self.blocked: Callable[[], str] = lambda: ""
         self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         service.taskEnded.connect(self._on_task_ended)
 
@@ -131,6 +136,9 @@ class DictationSession(QObject):
 
         if self.active:
             return True
+        if reason := self.blocked():
+            self.failed.emit(reason)
+            return False
         self.target = target
         recorder = Recorder(
             device if device is not None else (settings.input_device or None),
