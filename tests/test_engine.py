@@ -330,3 +330,39 @@ def test_gpu_out_of_memory_halves_the_batch_until_it_fits(
     assert str(info.value) == (
         "Out of GPU memory on Fake GPU 4 GB; close other GPU programs or use --device cpu."
     )
+
+
+def test_a_core_lent_to_the_producer_comes_back_at_the_next_layer(
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the pipeline's producer runs, the model's thread leaves it a core; when it
+    ends, the model takes the core back inside the running batch (at its next layer), not
+    only at the next batch, which on a CPU can be minutes away."""
+    import torch
+
+    import app.core.asr.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "default_threads", lambda: 4)
+    before = torch.get_num_threads()
+    engine = tiny_engine.with_options(batch_size=1)  # shares the model and its layer hooks
+    seen: list[int] = []
+    layers = [
+        m for n, m in engine.model.named_modules() if n.rsplit(".", 2)[-2:-1] == ["layers"]
+    ]  # the encoder's, then the decoder's (which run at every decoding step)
+    last = layers[-1].register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    first = layers[len(layers) // 2].register_forward_pre_hook(
+        lambda *_: engine.release_spare() if len(seen) >= 3 else None
+    )
+    try:
+        engine.hold_spare()
+        engine.pin_threads(spare=1)
+        assert torch.get_num_threads() == 3
+        engine.transcribe_batch(CHUNKS[:1])
+        assert seen[0] == 3 and seen[-1] == 4, seen
+        # with nothing lent, pin_threads takes every core
+        engine.pin_threads(spare=1)
+        assert torch.get_num_threads() == 4
+    finally:
+        first.remove()
+        last.remove()
+        torch.set_num_threads(before)

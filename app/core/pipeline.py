@@ -474,7 +474,15 @@ def transcribe_file(
         run.samples = producer.samples
         # Not a daemon, and always joined: the process must never exit while this
         # thread is inside torch or FFmpeg. A cancel or stop ends it at its next check.
-        thread = threading.Thread(target=producer.run, name="murmur-decode")
+        engine.hold_spare()
+
+        def produce() -> None:
+            try:
+                producer.run()
+            finally:
+                engine.release_spare()  # the model's thread takes the core back
+
+        thread = threading.Thread(target=produce, name="murmur-decode")
         thread.start()
         items = _produced(producer, cancel)
         run.producing = True

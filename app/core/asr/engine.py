@@ -129,6 +129,30 @@ def _cancel_criterion(cancel: threading.Event | None, on_step: StepHook | None) 
     return CancelCriterion()
 
 
+class _Threads:
+    """CPU threads of the thread that runs the model. A core is lent to other work (the
+    pipeline's producer) while it runs; when it ends, ``wanted`` is set and the model's
+    thread takes it back at its next layer (a pre-hook on every layer calls
+    :meth:`take_wanted`)."""
+
+    def __init__(self) -> None:
+        self.spare_held = False
+        self.now = 0  # the model thread's count, as pinned
+        self.thread: int | None = None  # the thread that pinned it
+        self.wanted = 0  # a count to take at the next layer (0: none)
+
+    def pinned(self, threads: int) -> None:
+        self.now, self.thread = threads, threading.get_ident()
+
+    def take_wanted(self, _module: Any, _args: Any) -> None:
+        want = self.wanted
+        if want and want != self.now and threading.get_ident() == self.thread:
+            import torch
+
+            torch.set_num_threads(want)
+            self.now = want
+
+
 class Engine:
     """GLM-ASR loaded once, used for many chunks. Not safe for concurrent decoding."""
 
@@ -143,6 +167,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._batch_cap = 0  # a batch size that ran out of GPU memory halves this (0 = none)
         self._memory_batch: int | None = None  # CUDA: the batch the free memory holds
+        self._threads = _Threads()  # shared with engines made by with_options
         self.load_seconds = 0.0
 
     # ------------------------------------------------------------------ state
@@ -241,6 +266,7 @@ class Engine:
             hold("loading", cancel)
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
+            self._watch_threads(model)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
             self.load_seconds = time.monotonic() - started
@@ -259,10 +285,24 @@ class Engine:
             return
         import torch
 
+        if not self._threads.spare_held:
+            spare = 0
         threads = self.options.threads or max(1, default_threads() - spare)
         torch.set_num_threads(threads)
         torch.ones(1 << 16).add_(1)  # the first parallel operation sets up this thread
         torch.set_num_threads(threads)
+        self._threads.pinned(threads)
+
+    def hold_spare(self) -> None:
+        """Other work is starting beside the model: :meth:`pin_threads` may leave it cores."""
+        self._threads.spare_held = True
+
+    def release_spare(self) -> None:
+        """That work is over (callable from any thread): the thread running the model takes
+        every core back at its next layer, not only at its next batch, which on a CPU can
+        be minutes away."""
+        self._threads.spare_held = False
+        self._threads.wanted = self.options.threads or default_threads()
 
     def adopt(self, model: Any, processor: Any, device_info: DeviceInfo) -> DeviceInfo:
         """Use a model and processor already in memory instead of loading from a folder.
@@ -272,6 +312,7 @@ class Engine:
         """
         with self._load_lock:
             self._configure_padding(model, processor)
+            self._watch_threads(model)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
 
@@ -298,6 +339,7 @@ class Engine:
                 self._eos_ids,
             )
             other.load_seconds = self.load_seconds
+            other._threads = self._threads  # the model's layer hooks report to this one
         return other
 
     def unload(self) -> None:
@@ -306,6 +348,13 @@ class Engine:
             self._model = self._processor = None
             self._device_info = None
             self._memory_batch = None
+
+    def _watch_threads(self, model: Any) -> None:
+        """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`."""
+        for name, module in model.named_modules():
+            parent, _, index = name.rpartition(".")
+            if index.isdigit() and parent.endswith("layers"):
+                module.register_forward_pre_hook(self._threads.take_wanted)
 
     def _configure_padding(self, model: Any, processor: Any) -> None:
         """Left padding with a pad token that is never the audio placeholder ``<|pad|>``."""
