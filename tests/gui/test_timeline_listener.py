@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QToolButton
 
 from app.core.audio.peaks import cache_path
+from app.core.transcript.retime import shift_command
 from app.gui.editor.segment_table import COL_START
 from app.gui.editor.timeline import TimelineWidget
 from app.gui.editor.timeline.render import RULER_H
@@ -142,6 +143,27 @@ def test_retime_real_speech_on_the_timeline(
     assert table_times(window)[2][0] == pytest.approx(new_start)
     assert timeline_cues(timeline) == table_cues(window)
     assert 2 in timeline.scene().selected
+
+    # Split, merge, delete and shift (the Subtitles menu's tool): the two views agree.
+    count = len(table_cues(window))
+    editor.table.select_row(0)
+    editor.split()
+    assert len(table_cues(window)) == count + 1
+    assert timeline_cues(timeline) == table_cues(window)
+    editor.table.select_row(0)
+    editor.merge()
+    assert timeline_cues(timeline) == table_cues(window)
+    editor.table.select_row(1)
+    editor.delete()
+    assert len(table_cues(window)) == count - 1
+    assert timeline_cues(timeline) == table_cues(window)
+    before = table_times(window)
+    command, _message = shift_command(
+        doc.transcript.segments, None, 0.5, doc.transcript.meta.duration
+    )
+    doc.push(command)
+    assert table_times(window)[0][0] == pytest.approx(before[0][0] + 0.5)
+    assert timeline_cues(timeline) == table_cues(window)
 
 
 def test_reopened_from_the_history_with_its_speech_and_waveform_at_once(
