@@ -18,6 +18,23 @@ pytest_plugins = [
 
 import pytest  # noqa: E402
 
+_DIRS = ("MURMUR_CONFIG_DIR", "MURMUR_DATA_DIR", "MURMUR_RUNTIME_DIR", "MURMUR_LOG_DIR")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory):
+    """The same for module- and session-scoped fixtures, which are set up before each
+    test's own folders (e.g. CLI runs started once for a module): never the user's."""
+    saved = {name: os.environ.get(name) for name in _DIRS}
+    for name in _DIRS:
+        os.environ[name] = str(tmp_path_factory.mktemp(f"session-{name.lower()}"))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
