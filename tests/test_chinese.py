@@ -421,6 +421,12 @@ class StandInEngine:
     def pin_threads(self, spare: int = 0) -> None:
         """No torch here: nothing to pin."""
 
+    def hold_spare(self) -> None:
+        """No cores to lend."""
+
+    def release_spare(self) -> None:
+        """Nor to take back."""
+
     def transcribe(
         self, audios: Sequence[object], cancel: object = None, lengths: object = None
     ) -> Iterator[object]:
