@@ -10,10 +10,11 @@
 # where "total" excludes mutants that no selected test reaches, listed as "no tests").
 # Then `cd $MUTATE_DIR/NAME && mutmut show NAME` shows one mutant's diff.
 # Needs `pip install -e .[dev]` (mutmut). Runs as many children as MUTATE_JOBS (default 2).
+# MUTANTS="app.cli.transcribe.x_run__mutmut_* ..." runs only the mutants matching those globs.
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +50,8 @@ PY
 
 cd "$work"
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$python" -m mutmut run --max-children "${MUTATE_JOBS:-2}" >"$work/run.log" 2>&1 || {
+# shellcheck disable=SC2086  # MUTANTS is a list of globs, quoted by the caller
+"$python" -m mutmut run --max-children "${MUTATE_JOBS:-2}" ${MUTANTS:-} >"$work/run.log" 2>&1 || {
     tail -n 30 "$work/run.log"
     exit 1
 }
