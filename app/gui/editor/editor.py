@@ -119,7 +119,9 @@ class TranscriptEditor(QWidget):
         timeline.seekRequested.connect(self.player.seek)
         timeline.playRequested.connect(self.play_row)
         timeline.cueActivated.connect(self.table.select_row)
-        timeline.timesEdited.connect(lambda row, start, end: self._push(SetTimes(row, start, end)))
+        timeline.timesEdited.connect(
+            lambda row, start, end: self.push_edit(SetTimes(row, start, end))
+        )
         self.player.positionChanged.connect(timeline.set_position)
         self.player.durationChanged.connect(timeline.set_duration)
         self.player.playingChanged.connect(timeline.set_playing)
@@ -272,16 +274,20 @@ class TranscriptEditor(QWidget):
     def _on_edit_failed(self, message: str) -> None:
         self.show_message(message, error=True)
 
-    def _push(self, command: Command) -> bool:
+    def push_edit(self, command: Command, message: str | None = None) -> bool:
+        """Apply ``command`` as one undoable step and say so in the status line (``message``,
+        or the command's label); an edit the transcript refuses is shown as an error.
+        False when nothing changed (the speaker tools, subtitle tools and timeline use it too).
+        """
         if self._doc is None:
             return False
         try:
-            self._doc.push(command)
+            changed = self._doc.push(command)
         except EditError as exc:
             self.show_message(str(exc), error=True)
             return False
-        self.show_message(command.label)
-        return True
+        self.show_message(message or (command.label if changed else "Nothing changed"))
+        return changed
 
     def _update_actions(self, *_args: object) -> None:
         doc = self._doc
@@ -320,17 +326,17 @@ class TranscriptEditor(QWidget):
                 self.show_message("Select a segment to split", error=True)
                 return
             command = Split(row, middle_split_position(doc.transcript[row].text))
-        if self._push(command):
+        if self.push_edit(command):
             self.table.select_row(row + 1)
 
     def merge(self) -> None:
         row = self._selected_row("merge")
-        if row is not None and self._push(Merge(row)):
+        if row is not None and self.push_edit(Merge(row)):
             self.table.select_row(row)
 
     def delete(self) -> None:
         row = self._selected_row("delete")
-        if row is not None and self._doc is not None and self._push(Delete(row)):
+        if row is not None and self._doc is not None and self.push_edit(Delete(row)):
             self.table.select_row(min(row, len(self._doc.transcript) - 1))
 
     def insert(self) -> None:
@@ -352,7 +358,7 @@ class TranscriptEditor(QWidget):
             self.show_message(f"No room {where}: shorten a neighbouring segment first", error=True)
             return
         segment = Segment(start, min(limit, start + NEW_SEGMENT_SECONDS), "")
-        if self._push(Insert(row + 1, segment)):
+        if self.push_edit(Insert(row + 1, segment)):
             self.table.select_row(row + 1)
             self.table.edit(self.model.index(row + 1, COL_TEXT))
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.core.speakers import speaker_name
 from app.core.speakers.colours import speaker_colours
-from app.core.transcript import Command, EditError, Segment
+from app.core.transcript import Command, Segment
 from app.core.transcript.edits import Batch, RenameSpeaker, SetSpeaker, speakers_of
 from app.gui.editor.segment_table import COL_SPEAKER
 
@@ -263,15 +263,7 @@ class SpeakerTools(QObject):
 
     # -- edits ------------------------------------------------------------------------------
     def _push(self, command: Command) -> bool:
-        doc = self._doc
-        if doc is None:
-            return False
-        try:
-            changed = doc.push(command)
-        except EditError as exc:
-            self.editor.show_message(str(exc), error=True)
-            return False
-        self.editor.show_message(command.label if changed else "Nothing to change")
+        changed = self.editor.push_edit(command)
         self.refresh()  # at once, not after the event loop turns
         return changed
 

@@ -213,16 +213,7 @@ class SubtitleTools(QObject):
 
     # -- edits -------------------------------------------------------------------------------
     def _push(self, command: Command, message: str | None = None) -> bool:
-        doc = self._doc()
-        if doc is None:
-            return False
-        try:
-            changed = doc.push(command)
-        except EditError as exc:
-            self._editor.show_message(str(exc), error=True)
-            return False
-        self._editor.show_message(message or (command.label if changed else "Nothing changed"))
-        return changed
+        return self._editor.push_edit(command, message)
 
     def _transcript(self) -> Transcript | None:
         doc = self._doc()
