@@ -362,6 +362,14 @@ def test_a_core_lent_to_the_producer_comes_back_at_the_next_layer(
         # with nothing lent, pin_threads takes every core
         engine.pin_threads(spare=1)
         assert torch.get_num_threads() == 4
+        # the next file lends the core again: the earlier release does not take it back
+        first.remove()
+        first = layers[0].register_forward_pre_hook(lambda *_: None)
+        seen.clear()
+        engine.hold_spare()
+        engine.pin_threads(spare=1)
+        engine.transcribe_batch(CHUNKS[:1])
+        assert seen and set(seen) == {3}, seen
     finally:
         first.remove()
         last.remove()

@@ -296,6 +296,7 @@ class Engine:
     def hold_spare(self) -> None:
         """Other work is starting beside the model: :meth:`pin_threads` may leave it cores."""
         self._threads.spare_held = True
+        self._threads.wanted = 0  # a release from an earlier run is void
 
     def release_spare(self) -> None:
         """That work is over (callable from any thread): the thread running the model takes
