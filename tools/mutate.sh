@@ -10,11 +10,12 @@
 # where "total" excludes mutants that no selected test reaches, listed as "no tests").
 # Then `cd $MUTATE_DIR/NAME && mutmut show NAME` shows one mutant's diff.
 # Needs `pip install -e .[dev]` (mutmut). Runs as many children as MUTATE_JOBS (default 2).
-# MUTANTS="app.cli.transcribe.x_run__mutmut_* ..." runs only the mutants matching those globs.
+# MUTANTS="app.cli.transcribe.x_run__mutmut_* ..." runs only the mutants matching those globs
+# (the score line then still counts the whole module: read the survivors list).
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
