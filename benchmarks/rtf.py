@@ -8,8 +8,9 @@ reloading 4 GiB of random weights would only time the disk. The processor is the
 real vocabulary size.
 
 A random model never says "end": its end-of-text rows are zeroed, so every chunk decodes
-to the engine's token limit, ``16 + ceil(4 x seconds of chunk audio)`` (``tokens_per_second
-= 4``): about 4 text tokens per second of speech, like a real transcript.
+to the token limit, which is patched to ``ceil(4 x seconds of speech in the chunk)``: 4 text
+tokens per second of speech, like a real transcript (``--tokens-per audio``: 4 per second of
+the audio handed to the model, pauses and packing gaps included, as measured before).
 
 The input is espeak-ng speech with natural pauses (0.3-2.5 s between sentences), made once
 and cached. ``app.core.pipeline.transcribe_file`` runs it, and the time is split with
@@ -51,6 +52,7 @@ if str(ROOT) not in sys.path:
 
 import app.core.asr.engine as engine_module  # noqa: E402
 import app.core.audio.stretches as stretches  # noqa: E402
+import app.core.pipeline as pipeline_module  # noqa: E402
 from app.core.asr.engine import Engine, EngineOptions  # noqa: E402
 from app.core.asr.model_loader import device_info_for  # noqa: E402
 from app.core.audio.chunking import ChunkOptions  # noqa: E402
@@ -203,6 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoder-layers", type=int, help="fewer layers, for quick looks")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument(
+        "--tokens-per",
+        default="speech",
+        choices=("speech", "audio"),
+        help="force 4 tokens per second of speech in each chunk, or of its audio",
+    )
+    parser.add_argument(
+        "--attention",
+        default="murmur",
+        choices=("murmur", "sdpa"),
+        help="on CPU: app.core.asr.cpu_attention (the default), or plain SDPA (baseline)",
+    )
+    parser.add_argument(
         "--batch-sweep",
         metavar="SIZES",
         help="time the engine alone on the same chunks at each batch size (e.g. 1,2,4,8,16)",
@@ -251,13 +265,26 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch,
             tokens_per_second=TOKENS_PER_SECOND,
             repetition_guard=False,
+            cpu_attention=args.attention == "murmur",
         )
     )
     engine.adopt(model, processor, info)
-    # exactly 4 tokens per second of chunk audio (the engine's cap adds 16 for safety)
-    engine_module.max_new_tokens_for = lambda seconds, _rate=0.0: max(  # type: ignore[assignment]
-        1, math.ceil(seconds * TOKENS_PER_SECOND)
-    )
+    # exactly 4 tokens per second of speech in the chunk (or of its audio)
+    speech_by_samples: dict[int, float] = {}
+    plain_chunk_audio = pipeline_module.chunk_audio
+
+    def chunk_audio(samples: Any, rate: int, chunk: Any) -> Any:
+        audio = plain_chunk_audio(samples, rate, chunk)
+        speech_by_samples[len(audio)] = chunk.speech_seconds
+        return audio
+
+    def forced_tokens(seconds: float, _rate: float = 0.0) -> int:
+        if args.tokens_per == "speech":
+            seconds = speech_by_samples.get(round(seconds * 16000), seconds)
+        return max(1, math.ceil(seconds * TOKENS_PER_SECOND))
+
+    pipeline_module.chunk_audio = chunk_audio  # type: ignore[assignment]
+    engine_module.max_new_tokens_for = forced_tokens  # type: ignore[assignment]
     if args.batch_sweep:
         return batch_sweep(engine, media, args, [int(b) for b in args.batch_sweep.split(",")])
     modes = ["off", "on"] if args.pack == "both" else [args.pack]
@@ -311,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"chunks: {found.chunks if found else 0} (pack {mode}), batch {engine.batch_size}, "
-            f"tokens out {tokens} ({tokens / max(speech_s, 1e-9):.1f} per second of speech)"
+            f"tokens out {tokens} ({tokens / max(speech_s, 1e-9):.1f} per second of speech, "
+            f"forced per second of {args.tokens_per}); attention {args.attention}"
         )
         print(f"load average: {os.getloadavg()[0]:.2f}")
         print()

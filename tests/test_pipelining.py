@@ -170,8 +170,10 @@ def test_pipelined_equals_sequential_packed_with_the_tiny_model(
     )
 
 
-def tiny_engine_at(folder: Path) -> Engine:
-    return Engine(EngineOptions(model=str(folder), device="cpu", dtype="fp32"))
+def tiny_engine_at(folder: Path, batch_size: int = 0) -> Engine:
+    return Engine(
+        EngineOptions(model=str(folder), device="cpu", dtype="fp32", batch_size=batch_size)
+    )
 
 
 def cancelled_at_first_chunk(events: Iterator[object], cancel: threading.Event) -> list[object]:
@@ -190,7 +192,7 @@ def producers() -> list[threading.Thread]:
 
 
 def test_cancel_stops_and_joins_the_producer(track: Track, tiny_model_dir: Path) -> None:
-    engine = tiny_engine_at(tiny_model_dir)
+    engine = tiny_engine_at(tiny_model_dir, batch_size=4)  # the first group: 4 of its chunks
     cancel = threading.Event()
     seen = cancelled_at_first_chunk(transcribe_file(track.path, engine, cancel=cancel), cancel)
     assert not any(isinstance(e, SpeechFound) for e in seen), "cancelled before the end"

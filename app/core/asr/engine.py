@@ -66,6 +66,9 @@ class EngineOptions:
     tokens_per_second: float = 8.0  # max_new_tokens = 16 + ceil(duration * this)
     repetition_guard: bool = True
     threads: int = 0  # torch CPU threads; 0 = the cores this process may use
+    # CPU: the decoder's decoding steps use app.core.asr.cpu_attention (False: plain SDPA,
+    # the baseline of the benchmarks)
+    cpu_attention: bool = True
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ class Engine:
             hold("loading", cancel)
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
+            self._tune(model, info)
             self._watch_threads(model)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
@@ -313,6 +317,7 @@ class Engine:
         """
         with self._load_lock:
             self._configure_padding(model, processor)
+            self._tune(model, device_info)
             self._watch_threads(model)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
@@ -324,7 +329,7 @@ class Engine:
         tokens_per_second, repetition_guard, threads); otherwise ModelError.
         """
         options = replace(self.options, **changes)
-        reload = ("model", "device", "dtype")
+        reload = ("model", "device", "dtype", "cpu_attention")
         if any(getattr(options, k) != getattr(self.options, k) for k in reload):
             raise ModelError("Changing model, device or dtype needs a new Engine.")
         other = Engine(options)
@@ -349,6 +354,15 @@ class Engine:
             self._model = self._processor = None
             self._device_info = None
             self._memory_batch = None
+
+    def _tune(self, model: Any, info: DeviceInfo) -> None:
+        """Per-device speed-ups that leave the output unchanged: on a CPU, the text
+        decoder's decoding steps use :mod:`app.core.asr.cpu_attention` (up to 2x faster
+        than PyTorch's flash kernel, ``benchmarks/decode_sweep.py``)."""
+        if info.device == "cpu" and self.options.cpu_attention:
+            from app.core.asr import cpu_attention
+
+            cpu_attention.use_on_cpu(model)
 
     def _watch_threads(self, model: Any) -> None:
         """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`."""

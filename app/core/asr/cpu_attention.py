@@ -1,0 +1,114 @@
+"""Attention for GLM-ASR's text decoder on a CPU, where PyTorch's flash kernel is slow for
+decoding steps.
+
+A decoding step asks one query per row against the whole KV cache. PyTorch's CPU
+``scaled_dot_product_attention`` runs it with its flash kernel, built for long queries.
+Measured on this 2-core AMD EPYC (avx512_bf16), bf16, nothing else running, GLM-ASR-Nano's
+decoder (16 query heads over 4 KV heads of size 128, about 400 cached tokens, 28 layers;
+``benchmarks/decode_sweep.py``):
+
+* without a mask (a batch without padding), transformers hands SDPA the grouped heads:
+  7.8 ms a layer at batch 8 against 0.37 ms for two matrix products and a softmax; a
+  whole step 0.50 s against 0.31 s at batch 8, and 0.81 s against 0.40 s at batch 16;
+* with padding (``--padded``), transformers already groups the heads itself: a step is
+  alike at batch 8 (0.27 s against 0.28 s) and 1.2x faster here at batch 16 (0.42 s
+  against 0.35 s), the CPU's default batch.
+
+So the text decoder gets this attention function, registered with transformers'
+``AttentionInterface``: one query per row is computed here (query heads grouped over their
+KV head, no copy of the cache, scores and softmax in float32); anything else (the prefill,
+weights asked for) goes to transformers' own SDPA function unchanged. Masks are built
+exactly as for SDPA (the same mask function is registered under this name), so left
+padding is honoured. The audio encoder keeps SDPA: for its 1,500 queries a window the
+flash kernel and plain matrix products measured the same in the pipeline (83 s for ten
+windows either way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "murmur_cpu"
+_registered = False
+
+
+def attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    is_causal: bool | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """transformers' attention-function signature; returns ``(output, None)`` with the
+    output as ``(batch, query length, heads, head size)``."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    heads, q_len = query.shape[1], query.shape[2]
+    kv_heads = key.shape[1]
+    plain = not (kwargs.get("output_attentions") or dropout or heads % kv_heads)
+    if plain and q_len == 1:
+        return _decoding_step(query, key, value, attention_mask, scaling)
+    return sdpa_attention_forward(
+        module,
+        query,
+        key,
+        value,
+        attention_mask,
+        dropout=dropout,
+        scaling=scaling,
+        is_causal=is_causal,
+        **kwargs,
+    )
+
+
+def _decoding_step(
+    query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None
+) -> tuple[Any, None]:
+    import torch
+
+    batch, heads, _, size = query.shape
+    kv_heads = key.shape[1]
+    scale = size**-0.5 if scaling is None else scaling
+    grouped = query.reshape(batch, kv_heads, heads // kv_heads, size)
+    scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * scale
+    if attention_mask is not None:
+        mask = attention_mask[..., : key.shape[-2]]
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        else:
+            scores = scores + mask.float()
+    probs = torch.softmax(scores, dim=-1).to(value.dtype)
+    out = torch.matmul(probs, value)  # (batch, kv heads, group, size)
+    return out.reshape(batch, 1, heads, size), None
+
+
+def register() -> None:
+    """Make :data:`NAME` known to transformers (attention and mask functions); once."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(NAME, attention)
+    AttentionMaskInterface.register(NAME, sdpa_mask)
+    _registered = True
+
+
+def use_on_cpu(model: Any) -> bool:
+    """Give ``model``'s text decoder this attention when it runs on a CPU and uses SDPA.
+
+    Returns whether it was switched.
+    """
+    text = getattr(getattr(model, "config", None), "text_config", None)
+    if getattr(text, "_attn_implementation", None) != "sdpa":
+        return False
+    if next(model.parameters()).device.type != "cpu":
+        return False
+    register()
+    model.set_attn_implementation({"text_config": NAME})
+    return bool(text._attn_implementation == NAME)
