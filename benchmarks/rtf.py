@@ -223,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sweep-chunks", type=int, default=16, help="chunks per sweep point")
     parser.add_argument(
+        "--int8-agreement",
+        action="store_true",
+        help="decode the first --sweep-chunks chunks in bf16, then the same weights in int8: "
+        "time and token agreement",
+    )
+    parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
     )
     args = parser.parse_args(argv)
@@ -287,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     engine_module.max_new_tokens_for = forced_tokens  # type: ignore[assignment]
     if args.batch_sweep:
         return batch_sweep(engine, media, args, [int(b) for b in args.batch_sweep.split(",")])
+    if args.int8_agreement:
+        return int8_agreement(engine, model, processor, media, args)
     modes = ["off", "on"] if args.pack == "both" else [args.pack]
     for mode in modes:
         options = PipelineOptions(chunks=replace(ChunkOptions(), pack=mode == "on"))
@@ -359,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def batch_sweep(engine: Engine, media: Path, args: argparse.Namespace, sizes: list[int]) -> int:
-    """Per-chunk time of ``Engine.transcribe`` on the same chunks at each batch size."""
+def first_chunks(engine: Engine, media: Path, count: int) -> list[np.ndarray]:
+    """The audio of the first ``count`` chunks of ``media``, cut as the pipeline cuts."""
     from app.core.audio.chunking import chunk_audio, make_chunks
     from app.core.audio.media import decode_audio
     from app.core.audio.vad import detect_speech
@@ -369,9 +377,45 @@ def batch_sweep(engine: Engine, media: Path, args: argparse.Namespace, sizes: li
     regions = detect_speech(audio.samples, audio.sample_rate)
     window = engine.window_seconds or 30.0
     chunks = make_chunks(regions, ChunkOptions(max_chunk_s=window), samples=audio.samples)
-    chunks = chunks[: args.sweep_chunks]
-    audios = [np.array(chunk_audio(audio.samples, audio.sample_rate, c)) for c in chunks]
-    seconds = sum(len(a) for a in audios) / audio.sample_rate
+    return [np.array(chunk_audio(audio.samples, audio.sample_rate, c)) for c in chunks[:count]]
+
+
+def int8_agreement(
+    engine: Engine, model: Any, processor: Any, media: Path, args: argparse.Namespace
+) -> int:
+    """The same chunks decoded by the same weights in bf16, then as dynamic int8."""
+    from app.core.asr.model_loader import quantize_int8
+
+    audios = first_chunks(engine, media, args.sweep_chunks)
+    seconds = sum(len(a) for a in audios) / 16000
+    print(f"{len(audios)} chunks, {seconds:.1f} s of audio; load {os.getloadavg()[0]:.2f}")
+    started = time.perf_counter()
+    reference = engine.decode_batch(audios)
+    bf16_s = time.perf_counter() - started
+    quantized = Engine(replace(engine.options, dtype="int8"))
+    quantized.adopt(quantize_int8(model), processor, device_info_for("cpu", "int8"))
+    started = time.perf_counter()
+    other = quantized.decode_batch(audios)
+    int8_s = time.perf_counter() - started
+    same = total = prefix = 0
+    for a, b in zip(reference, other, strict=True):
+        total += len(a.ids)
+        pairs = list(zip(a.ids, b.ids, strict=False))
+        same += sum(x == y for x, y in pairs)
+        prefix += next((k for k, (x, y) in enumerate(pairs) if x != y), len(a.ids))
+    print(f"bf16: {bf16_s:.1f} s; int8: {int8_s:.1f} s ({bf16_s / int8_s:.2f}x bf16's speed)")
+    print(
+        f"tokens: {total}; int8 gives the same token at the same place for {same / total:.1%};"
+        f" the common start before the first difference is {prefix / total:.1%} of them"
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def batch_sweep(engine: Engine, media: Path, args: argparse.Namespace, sizes: list[int]) -> int:
+    """Per-chunk time of ``Engine.transcribe`` on the same chunks at each batch size."""
+    audios = first_chunks(engine, media, args.sweep_chunks)
+    seconds = sum(len(a) for a in audios) / 16000
     print(
         f"batch sweep: {len(audios)} chunks, {seconds:.1f} s of audio; {args.precision}, "
         f"{args.device}, encoder layers {args.encoder_layers or 'all'}, decoder layers "
