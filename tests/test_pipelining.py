@@ -18,8 +18,8 @@ import soundfile as sf
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.audio import media, stretches
 from app.core.audio.chunking import ChunkOptions, ChunkPlanner, make_chunks
-from app.core.audio.vad import SpeechRegion, clean_regions
-from app.core.errors import Cancelled
+from app.core.audio.vad import SpeechRegion, VadOptions, clean_regions
+from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunksPlanned,
     ChunkTranscribed,
@@ -189,6 +189,38 @@ def cancelled_at_first_chunk(events: Iterator[object], cancel: threading.Event) 
 
 def producers() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "murmur-decode"]
+
+
+def items_of(producer: stretches.SpeechStretches) -> list[object]:
+    out = []
+    while not producer.items.empty():
+        out.append(producer.items.get())
+    return out
+
+
+def test_an_error_in_detection_is_handed_over(
+    track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> list[SpeechRegion]:
+        raise RuntimeError("silero broke")
+
+    monkeypatch.setattr(stretches, "detect_speech", broken)
+    producer = stretches.SpeechStretches(track.path, VadOptions(), stretch_s=10.0)
+    producer.run()
+    items = items_of(producer)
+    assert isinstance(items[-1], RuntimeError) and str(items[-1]) == "silero broke"
+    assert not any(isinstance(i, stretches.Decoded) for i in items)
+    assert producers() == []
+
+
+def test_a_decoding_error_is_handed_over(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(range(256)) * 40)
+    producer = stretches.SpeechStretches(bad, VadOptions())
+    producer.run()
+    items = items_of(producer)
+    assert isinstance(items[-1], MediaError), items
+    assert producers() == []
 
 
 def test_cancel_stops_and_joins_the_producer(track: Track, tiny_model_dir: Path) -> None:
