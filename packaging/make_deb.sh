@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 bundle=dist/Murmur
 [[ -x $bundle/murmur ]] || { echo "make_deb: build $bundle first (packaging/build.sh)" >&2; exit 1; }
 
-version=$(.venv/bin/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+version=$(.venv/bin/python packaging/project_meta.py version)
+maintainer=$(.venv/bin/python packaging/project_meta.py maintainer)  # pyproject's maintainers
 arch=$(dpkg --print-architecture)
 deb=dist/murmur_${version}_${arch}.deb
 root=build/deb/murmur_${version}_${arch}
@@ -30,9 +31,10 @@ for size in 16 22 24 32 48 64 96 128 256 512; do
           "$root/usr/share/icons/hicolor/${size}x${size}/apps/murmur.png"
 done
 install -m 644 resources/murmur.svg "$root/usr/share/icons/hicolor/scalable/apps/murmur.svg"
-cat > "$root/usr/share/doc/murmur/copyright" <<'EOF'
+cat > "$root/usr/share/doc/murmur/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: Murmur
+Upstream-Contact: $maintainer
 License: Apache-2.0
 
 Files: *
@@ -53,7 +55,7 @@ cat > "$root/DEBIAN/control" <<EOF
 Package: murmur
 Version: $version
 Architecture: $arch
-Maintainer: Murmur developers <murmur@localhost>
+Maintainer: $maintainer
 Installed-Size: $installed_kb
 Depends: $depends
 Recommends: libasound2-plugins, ca-certificates

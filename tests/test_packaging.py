@@ -1,10 +1,12 @@
 """Packaging pieces that are fast enough for every run (the bundle itself is built and
 smoke-tested by packaging/build.sh): the icons of every platform from the one SVG, the
-desktop entry, and the .deb's Depends read from a bundle's ELF files."""
+desktop entry, the .deb's Depends read from a bundle's ELF files, and its Version and
+Maintainer read from pyproject.toml."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,7 @@ def load_script(name: str) -> ModuleType:
 
 deb_depends = load_script("deb_depends")
 make_icons = load_script("make_icons")
+project_meta = load_script("project_meta")
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -136,3 +139,29 @@ def test_deb_depends_refuses_a_bundle_that_misses_a_library(tmp_path: Path) -> N
     ):
         shutil.copy(qt_lib / name, bundle / name)
     assert "libc6" in deb_depends.depends(bundle)
+
+
+def test_project_meta_gives_the_debs_version_and_maintainer_from_pyproject(
+    tmp_path: Path,
+) -> None:
+    out = subprocess.run(
+        [sys.executable, str(PACKAGING / "project_meta.py"), "maintainer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(r"[^<>\n]+ <[^@<>\s]+@[^@<>\s]+\.[a-z]+>\n", out.stdout)
+    assert "localhost" not in out.stdout
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nversion = "2.3.4"\n'
+        'authors = [{ name = "No Mail" }, { name = "A B", email = "a@b.org" }]\n'
+    )
+    assert project_meta.field("version", pyproject) == "2.3.4"
+    assert project_meta.field("maintainer", pyproject) == "A B <a@b.org>"  # the first with both
+    pyproject.write_text('[project]\nversion = "1"\nauthors = [{ name = "No Mail" }]\n')
+    with pytest.raises(SystemExit, match="no maintainer"):
+        project_meta.field("maintainer", pyproject)
+    with pytest.raises(SystemExit, match="unknown field"):
+        project_meta.field("licence", pyproject)

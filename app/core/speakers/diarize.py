@@ -3,7 +3,7 @@
 1. Windows of ``window_s`` (1.5 s) every ``hop_s`` (0.75 s) over each speech
    region (a region shorter than a window gets one window centred on it).
 2. Each window is embedded with the GE2E voice encoder (:mod:`.encoder`).
-3. Average-linkage agglomerative clustering on cosine distance (scipy), then a
+3. Average-linkage agglomerative clustering on cosine distance (:mod:`.linkage`), then a
    few centroid reassignment passes. With ``speakers=None`` the number of
    speakers is estimated. A count k in 2..``max_speakers`` is a candidate when
    its k clusters all hold at least ``min_share`` of the windows (and
@@ -40,6 +40,7 @@ import numpy as np
 from app.core.audio.vad import SpeechRegion, _default_workers, run_workers
 from app.core.errors import Cancelled, MurmurError
 from app.core.speakers import encoder as enc
+from app.core.speakers.linkage import average_linkage, cosine_distances, maxclust
 from app.core.transcript.model import Segment
 from app.core.transcript.text import SENTENCE_END_LATIN, SENTENCE_END_WIDE
 
@@ -241,18 +242,14 @@ def _drop_small(emb: np.ndarray, labels: np.ndarray, min_count: int) -> np.ndarr
 
 def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
     """A cluster id per embedding (ids are arbitrary)."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
-
     n = len(emb)
     if n == 0:
         return np.zeros(0, int)
     if n == 1 or options.speakers == 1:
         return np.zeros(n, int)
-    condensed = pdist(emb.astype(np.float64), "cosine")
-    tree = linkage(condensed, "average")
+    tree = average_linkage(cosine_distances(emb))
     if options.speakers is not None:
-        labels = fcluster(tree, min(options.speakers, n), "maxclust")
+        labels = maxclust(tree, min(options.speakers, n))
         return _refine(emb, labels)
     min_count = max(options.min_windows, int(np.ceil(options.min_share * n)))
     # silhouettes on at most _SILHOUETTE_WINDOWS windows, evenly spread (memory: n^2)
@@ -263,7 +260,7 @@ def cluster(emb: np.ndarray, options: DiarizeOptions) -> np.ndarray:
     # A cut into k clusters may hold a few outlier windows as clusters of their own:
     # they join the nearest large cluster, and the cut counts for its large ones.
     for k in range(2, min(n, 3 * most) + 1):
-        labels = _drop_small(emb, fcluster(tree, k, "maxclust"), min_count)
+        labels = _drop_small(emb, maxclust(tree, k), min_count)
         count = len(np.unique(labels))
         if count > most:
             break
