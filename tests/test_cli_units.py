@@ -105,7 +105,7 @@ class FakePipeline:
             Segment(0.5, 2.0, "Hello there.", speaker[0]),
             Segment(3.0, 4.5, "General Kenobi.", speaker[1]),
         ]
-        meta = TranscriptMeta(source=str(path), duration=75.0, model="stand-in")
+        meta = TranscriptMeta(source=str(path), duration=75.0)  # the model: the job's
         yield Finished(Transcript(segments, meta))
 
 
@@ -661,7 +661,7 @@ def test_output_folder_is_made_with_its_parents(
 def test_the_transcript_is_kept_in_the_library(wav: Path, pipeline: FakePipeline) -> None:
     from app.core.store import Library
 
-    code, lines = cli(wav, "-q", "-f", "srt")
+    code, lines = cli(wav, "-q", "-f", "srt", "--model", "some/model", "--max-pause", "2.5")
     assert code == 0
     assert lines == ["kept in the library as #1", f"wrote {wav.parent / 'talk.srt'}"]
     with Library.open() as library:
@@ -669,9 +669,66 @@ def test_the_transcript_is_kept_in_the_library(wav: Path, pipeline: FakePipeline
         assert (entry.id, entry.status, entry.model, entry.duration) == (
             1,
             "done",
-            "stand-in",
+            "some/model",
             75.0,
         )
+        assert entry.settings["max_pause_s"] == 2.5 and entry.settings["model"] == "some/model"
+
+
+class StandInLibrary:
+    def __init__(self, read_only: bool = False, notice: str = "") -> None:
+        self.read_only = read_only
+        self.notice = notice
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_library_that_cannot_be_used_is_one_warning(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.store import Library, LibraryError
+
+    def locked() -> Library:
+        raise LibraryError("the library is locked")
+
+    monkeypatch.setattr(Library, "open", locked)
+    code, lines = cli(wav, "-q", "-f", "srt", "-o", tmp_path / "a")
+    assert code == 0
+    assert lines == [
+        "warning: the library is locked; transcripts are not kept in the library",
+        f"wrote {tmp_path / 'a' / 'talk.srt'}",
+    ]
+    read_only = StandInLibrary(read_only=True, notice="The library is from a newer Murmur.")
+    monkeypatch.setattr(Library, "open", lambda: read_only)
+    code, lines = cli(wav, "-q", "-f", "srt", "-o", tmp_path / "b")
+    assert code == 0 and read_only.closed
+    assert lines == [
+        "warning: The library is from a newer Murmur. Transcripts are not kept in it.",
+        f"wrote {tmp_path / 'b' / 'talk.srt'}",
+    ]
+
+
+def test_a_library_notice_is_shown_and_the_library_used(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.store import Library, LibraryError
+
+    noted = StandInLibrary(notice="The library was repaired.")
+    monkeypatch.setattr(Library, "open", lambda: noted)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise LibraryError("disk full")
+
+    monkeypatch.setattr("app.core.store.jobs.start_job", refuse)
+    code, lines = cli(wav, "-q", "-f", "srt", "-o", tmp_path)
+    assert code == 0 and noted.closed
+    assert lines == [
+        "warning: The library was repaired.",
+        "warning: disk full; talk.wav is not kept in the library",
+        f"wrote {tmp_path / 'talk.srt'}",
+    ]
 
 
 def test_list_tracks_prints_a_table(tmp_path: Path) -> None:
@@ -687,3 +744,146 @@ def test_list_tracks_prints_a_table(tmp_path: Path) -> None:
         "  #  language  codec      channels        title  default",
         "  1  -         pcm_s16le  2 (2 channels)",
     ]
+
+
+def test_list_tracks_table_of_several_tracks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core.audio.media import AudioTrack
+
+    def tracks_of(raw: str) -> tuple[AudioTrack, ...]:
+        if raw == "bad.mkv":
+            raise MediaError("bad.mkv: not a media file")
+        first = AudioTrack(1, 1, "opus", 2, "stereo", 48000, "fra", "Music", False)
+        second = AudioTrack(2, 2, "aac", 3, "", 48000, "", "Commentary", True)
+        return (first, second) if raw == "film.mkv" else (first,)
+
+    monkeypatch.setattr("app.core.audio.media.list_tracks", tracks_of)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["bad.mkv", "film.mkv", "song.ogg", "--list-tracks"], err, out) == 1
+    assert err.getvalue() == "murmur: error: bad.mkv: not a media file\n"
+    assert out.getvalue().splitlines() == [
+        "film.mkv: 2 audio tracks",
+        "  #  language  codec  channels    title       default",
+        "  1  fra       opus   2 (stereo)  Music",
+        "  2  -         aac    3           Commentary  yes",
+        "song.ogg: 1 audio track",
+        "  #  language  codec  channels    title  default",
+        "  1  fra       opus   2 (stereo)  Music",
+    ]
+    out = io.StringIO()
+    assert run(["song.ogg", "--list-tracks"], io.StringIO(), out) == 0
+    assert out.getvalue().startswith("song.ogg: 1 audio track\n")
+
+
+def test_settings_from_a_namespace_without_the_flags() -> None:
+    """Callers with their own parser (murmur record) pass only some of the flags."""
+    saved = load_settings()
+    saved.model, saved.context, saved.max_pause_s = "saved/model", "saved", 1.5
+    save_settings(saved)
+    settings = transcribe.settings_from_args(argparse.Namespace())
+    assert (settings.model, settings.device, settings.precision) == ("saved/model", "auto", "auto")
+    assert (settings.context, settings.max_pause_s, settings.pack_windows) == ("saved", 1.5, False)
+    assert (settings.channel, settings.chinese_script) == ("auto", "original")
+
+
+def test_transcribe_inputs_with_only_the_output_and_model_flags(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline
+) -> None:
+    """`murmur record --transcribe` parses only add_output_arguments and
+    add_model_arguments: everything else takes its default."""
+    parser = argparse.ArgumentParser()
+    transcribe.add_output_arguments(parser)
+    transcribe.add_model_arguments(parser)
+    args = parser.parse_args(["-o", str(tmp_path / "out"), "--no-library", "-f", "srt"])
+    pipeline.speakers = True
+    err = io.StringIO()
+    assert transcribe.transcribe_inputs([wav], args, err) == 0
+    assert err.getvalue().splitlines()[0] == "talk.wav: 1:15 of media"  # not quiet
+    (call,) = pipeline.calls
+    options = call.options
+    assert (options.track, options.speakers, options.pipeline) == (None, None, True)  # type: ignore[attr-defined]
+    assert (tmp_path / "out" / "talk.srt").read_text(encoding="utf-8").splitlines()[2] == (
+        "Speaker 1: Hello there."
+    )
+
+
+def test_ctrl_c_during_a_file_sets_the_cancel_event(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    seen: list[bool] = []
+
+    def interrupted(
+        path: Path, engine: object, options: object, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        yield MediaOpened(str(path), 75.0, False)
+        signal.raise_signal(signal.SIGINT)  # as Ctrl+C: no KeyboardInterrupt here
+        assert cancel is not None
+        seen.append(cancel.is_set())
+        raise Cancelled()
+
+    monkeypatch.setattr("app.core.pipeline.transcribe_file", interrupted)
+    code, lines = cli(wav, "--no-library", "-q", "-o", tmp_path)
+    assert code == 130 and seen == [True]
+    assert lines == ["murmur: talk.wav: cancelled"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_saved_limits_shape_the_cues(wav: Path, tmp_path: Path, pipeline: FakePipeline) -> None:
+    saved = load_settings()
+    saved.max_chars_latin, saved.max_lines = 10, 1
+    save_settings(saved)
+    code, _ = cli(wav, "--no-library", "-q", "-f", "srt", "-o", tmp_path)
+    assert code == 0
+    lines = (tmp_path / "talk.srt").read_text(encoding="utf-8").splitlines()
+    assert lines[2::4] == ["Hello", "there.", "General", "Kenobi."]  # one line of 10 at most
+
+
+def test_no_saved_formats_means_srt_and_txt(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline
+) -> None:
+    saved = load_settings()
+    saved.export_formats = []
+    save_settings(saved)
+    code, _ = cli(wav, "--no-library", "-q", "-o", tmp_path / "out")
+    assert code == 0
+    assert names(tmp_path / "out") == ["talk.srt", "talk.txt"]
+
+
+def test_progress_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(0.1)  # 0.1 s after a line at 0: due
+    monkeypatch.setattr(transcribe, "time", clock)
+    out = Terminal()
+    line = ProgressLine(out)
+    line.done()  # nothing shown yet: nothing to end
+    line.show("abc")
+    line.done()
+    clock.now += 1.0
+    line.show("de")
+    assert out.getvalue() == "\rabc\n\rde"
+    transcribe.show_events(
+        "x", iter([DownloadProgress(bytes_done=1_500_000, bytes_total=None)]), ProgressLine(out)
+    )
+    assert out.getvalue().endswith(f"\rDownloading model {'·' * 24} ? 2 MB\n")
+
+
+@pytest.mark.parametrize(
+    ("flag", "values", "bad"),
+    [
+        ("--device", ["auto", "cuda", "mps", "cpu"], "gpu"),
+        ("--precision", ["auto", "bf16", "fp16", "fp32", "int8"], "fp8"),
+        ("--channel", ["auto", "mix", "left", "right"], "centre"),
+        ("--chinese", ["original", "simplified", "traditional", "hk", "tw"], "klingon"),
+    ],
+)
+def test_choices_are_checked(
+    flag: str, values: list[str], bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = transcribe.build_parser()
+    dest = flag.lstrip("-")
+    for value in values:
+        assert getattr(parser.parse_args(["a.wav", flag, value]), dest) == value
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(["a.wav", flag, bad])
+    assert info.value.code == 2
+    assert f"argument {flag}: invalid choice: '{bad}'" in capsys.readouterr().err
