@@ -887,3 +887,55 @@ def test_choices_are_checked(
         parser.parse_args(["a.wav", flag, bad])
     assert info.value.code == 2
     assert f"argument {flag}: invalid choice: '{bad}'" in capsys.readouterr().err
+
+
+def test_a_model_error_on_the_last_input_still_fails(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline
+) -> None:
+    pipeline.fail["talk.wav"] = ModelError("no such model: nothing")
+    code, lines = cli(wav, "--no-library", "-q", "-o", tmp_path)
+    assert code == 1
+    assert lines == ["murmur: error: no such model: nothing"]
+
+
+def test_a_bug_and_a_bad_input_are_two_failures(
+    wav: Path, tmp_path: Path, pipeline: FakePipeline
+) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"x")
+    pipeline.fail["talk.wav"] = RuntimeError("boom")
+    pipeline.fail["bad.wav"] = MediaError("bad.wav: no decodable audio")
+    code, lines = cli(wav, bad, "--no-library", "-q", "-o", tmp_path / "out")
+    assert code == 1
+    assert lines == [
+        "murmur: error: talk.wav: unexpected RuntimeError: boom",
+        "murmur: error: bad.wav: no decodable audio",
+    ]
+
+
+def test_library_warnings_are_one_murmur_line(
+    wav: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Log records of the core (warnings and worse) reach stderr as "murmur: ..." lines."""
+    import logging
+
+    def logging_pipeline(
+        path: Path, engine: object, options: object, cancel: threading.Event | None = None
+    ) -> Iterator[Event]:
+        log = logging.getLogger("app.core.pipeline")
+        log.warning("waveform not cached for %s", Path(path).name)
+        log.info("an info line")
+        yield from FakePipeline()(path, engine, options, cancel)
+
+    monkeypatch.setattr("app.core.pipeline.transcribe_file", logging_pipeline)
+    monkeypatch.setattr(logging.root, "handlers", [])  # as in a fresh process
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
+    code = run([str(wav), "--no-library", "-q", "-f", "srt", "-o", str(tmp_path)])
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "murmur: waveform not cached for talk.wav",
+        f"wrote {tmp_path / 'talk.srt'}",
+    ]
