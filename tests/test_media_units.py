@@ -519,8 +519,13 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     sf.write(out["stereo16k.flac"], stereo, RATE)
     out["mono22k.wav"] = folder / "mono22k.wav"
     sf.write(out["mono22k.wav"], speech.tone(2.0, 440.0, sample_rate=22050, amplitude=0.5), 22050)
+    out["three16k.wav"] = folder / "three16k.wav"
+    sf.write(out["three16k.wav"], np.stack([tone, tone, tone], axis=1), RATE)
     out["mp3"] = speech.convert(mono16, folder / "tone.mp3", "mp3")
     out["mp4"] = speech.convert(mono16, folder / "tone.mp4", "mp4")
+    out["mkv"] = speech.convert(mono16, folder / "tone.mkv", "mkv")  # only the container's length
+    five = np.concatenate([tone, tone, tone[: 1 * RATE]])
+    out["five16k.wav"] = speech.write_wav(folder / "five16k.wav", five)
     return out
 
 
@@ -531,8 +536,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("stereo16k.wav", True),
         ("stereo16k.flac", True),
         ("mono22k.wav", False),
+        ("three16k.wav", False),
         ("mp3", False),
         ("mp4", False),
+        ("mkv", False),
     ],
 )
 def test_each_clip_decodes_to_the_tone(
@@ -565,7 +572,7 @@ def test_each_clip_decodes_to_the_tone(
     assert abs(int(np.argmax(spectrum)) - 440) <= 1  # 1 Hz bins over one second
     assert seen and seen[-1] == 1.0
     assert all(0.0 <= f <= 1.0 for f in seen)
-    assert audio.info.has_video == (name == "mp4")
+    assert audio.info.has_video == (name in ("mp4", "mkv"))
 
 
 def test_probe_figures(clips: dict[str, Path]) -> None:
@@ -723,3 +730,16 @@ def test_a_second_pass_when_the_whole_file_disagrees(passes: Passes, some_file: 
     assert passes.channels == ["auto", 1]
     assert audio.duration == 2.0
     assert audio.channel_note == "talk.mp3: used the right channel only"
+
+
+def test_progress_of_the_soundfile_reader(clips: dict[str, Path]) -> None:
+    seen: list[float] = []
+    decode_audio(clips["five16k.wav"], progress=seen.append)
+    assert seen == [65536 / 80000, 1.0, 1.0]  # blocks of 65536 samples, then the end
+
+
+def test_a_container_length_is_used_when_the_stream_has_none(clips: dict[str, Path]) -> None:
+    found = probe(clips["mkv"])
+    assert found.has_video and found.codec == "opus"
+    assert found.duration == pytest.approx(2.0, abs=0.05)
+    assert found.tracks[0].language == ""
