@@ -393,6 +393,8 @@ def test_sample_buffer_spills_to_a_memory_map(
         buffer.append(data[start : start + 100])
         assert buffer._pending_size < 300  # written out in blocks of 300 or more
     assert buffer.size == 5000
+    # RAM holds less than a block; the rest is in the file already
+    assert buffer._file.tell() >= (5000 - 300) * 4
     assert buffer.read(1990, 2010).tolist() == list(range(1990, 2010))
     assert buffer.read(4990, 6000).tolist() == list(range(4990, 5000))
     buffer.append(data[:10])  # still readable after a read moved the file's position
@@ -743,3 +745,72 @@ def test_a_container_length_is_used_when_the_stream_has_none(clips: dict[str, Pa
     assert found.has_video and found.codec == "opus"
     assert found.duration == pytest.approx(2.0, abs=0.05)
     assert found.tracks[0].language == ""
+
+
+def test_released_pages_are_handed_back() -> None:
+    """On an anonymous private map, handed-back pages read back as zeros: exactly the
+    whole pages inside the range go, the partial ones at its edges stay."""
+    import mmap
+
+    page_samples = mmap.PAGESIZE // 4
+    anonymous = mmap.mmap(-1, 8 * mmap.PAGESIZE, flags=mmap.MAP_PRIVATE)
+    whole = np.frombuffer(anonymous, dtype=np.float32).view(np.memmap)
+    whole._mmap = anonymous  # what np.memmap keeps of a mapped file
+    whole[:] = 1.0
+    release_samples(whole, page_samples - 24, 4 * page_samples + 10)
+    assert not whole[page_samples : 4 * page_samples].any()
+    assert (whole[:page_samples] == 1.0).all() and (whole[4 * page_samples :] == 1.0).all()
+    # a view from an offset, to its end
+    whole[:] = 1.0
+    tail = whole[page_samples // 2 :]
+    release_samples(tail, page_samples)  # from sample 1.5 pages in: pages 2.. go
+    assert (whole[: 2 * page_samples] == 1.0).all() and not whole[2 * page_samples :].any()
+    whole[:] = 1.0
+    release_samples(whole, 0, 100 * page_samples)  # past the end: up to the end
+    assert not whole.any()
+    whole[:] = 1.0
+    release_samples(whole, 3 * page_samples, 3 * page_samples)  # nothing
+    release_samples(whole, 10, page_samples - 10)  # less than a page
+    release_samples(whole.reshape(2, -1), 0, page_samples * 4)  # not one channel
+    assert (whole == 1.0).all()
+    del whole, tail
+
+
+def test_reading_the_finished_samples_hands_their_pages_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    released: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(media, "release_samples", lambda s, a=0, b=None: released.append((a, b)))
+    buffer = media._SampleBuffer(10)
+    buffer.append(np.arange(100, dtype=np.float32))
+    final = buffer.finish()
+    assert buffer.read(10, 20).tolist() == list(range(10, 20))
+    assert released == [(10, 20)] and final is buffer.final
+
+
+def test_empty_reads_are_float32() -> None:
+    buffer = media._SampleBuffer(10)
+    assert buffer.read(0, 5).dtype == np.float32
+    assert StreamedSamples().read(0, 5).dtype == np.float32
+    buffer.append_silence(1)
+    buffer.append_silence(0)
+    buffer.append_silence(-3)
+    assert buffer.size == 1
+
+
+def test_restarts_are_counted_each_time() -> None:
+    stream = StreamedSamples()
+    for _ in range(3):
+        media._SampleBuffer(10, stream).append(np.ones(1, np.float32))
+    assert stream.restarts == 2
+    with pytest.raises(TypeError, match=r"^StreamedSamples takes plain slices$"):
+        stream[0:1:2]
+
+
+def test_a_single_sample_of_silence_counts() -> None:
+    sink = Sink()
+    mixer = media._ChannelMixer(sink.buffer, "mix", RATE)
+    mixer.add_silence(1)
+    undecided = media._ChannelMixer(Sink().buffer, "auto", RATE)
+    undecided.add_silence(1)
+    assert (sink.buffer.size, undecided.size) == (1, 1)
