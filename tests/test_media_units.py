@@ -221,6 +221,9 @@ def test_channel_choice_by_name() -> None:
     assert media._channel_name(("FL", "FR", "FC", "BL"), 2) == "centre"
     assert media._channel_name(("FL", "FR", "FC", "BL"), 3) == "BL"
     assert media._channel_name(("FL",), 3) == "channel 4"
+    assert media._channel_name(("FL",), 1) == "channel 2"
+    assert media._pick_channel(("FR", "FL"), "right") == 0
+    assert media._pick_channel(("FR", "FL"), "left") == 1
 
 
 class Sink:
@@ -326,6 +329,10 @@ def test_levels_judge_only_what_is_loud_enough() -> None:
     assert loud.frames == 1000
     assert loud.mix == pytest.approx(1000 * 0.01**2, rel=1e-4)
     assert loud.channels.tolist() == pytest.approx([6.4, 10.0], rel=1e-4)  # type: ignore[union-attr]
+    loud.add(np.stack([wave * 0.8, -wave])[:, :500], weights)  # the figures add up
+    assert loud.frames == 1500
+    assert loud.mix == pytest.approx(1500 * 0.01**2, rel=1e-4)
+    assert loud.channels.tolist() == pytest.approx([9.6, 15.0], rel=1e-4)  # type: ignore[union-attr]
     fine = media._Levels()
     fine.add(np.stack([wave, wave * 0.2]), weights)
     assert fine.cancelled_channel() is None
@@ -814,3 +821,13 @@ def test_a_single_sample_of_silence_counts() -> None:
     undecided = media._ChannelMixer(Sink().buffer, "auto", RATE)
     undecided.add_silence(1)
     assert (sink.buffer.size, undecided.size) == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["mono16k.wav", "mp3"])
+def test_samples_can_be_read_while_they_are_decoded(clips: dict[str, Path], name: str) -> None:
+    grown: list[int] = []
+    stream = StreamedSamples(on_grow=grown.append)
+    audio = decode_audio(clips[name], into=stream)
+    assert grown and grown == sorted(grown) and grown[-1] == len(audio.samples)
+    assert len(stream) == len(audio.samples)
+    assert np.array_equal(stream[100:200], audio.samples[100:200])
