@@ -9,6 +9,7 @@ selection of a mutation run of ``media.py`` (see docs/MUTATION.md).
 from __future__ import annotations
 
 import os
+import re
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -831,3 +832,39 @@ def test_samples_can_be_read_while_they_are_decoded(clips: dict[str, Path], name
     assert grown and grown == sorted(grown) and grown[-1] == len(audio.samples)
     assert len(stream) == len(audio.samples)
     assert np.array_equal(stream[100:200], audio.samples[100:200])
+
+
+@pytest.mark.parametrize("name", ["mp3", "mp4"])
+def test_a_file_cut_in_half_decodes_its_first_half(
+    clips: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    cut = speech.truncate_file(clips[name], tmp_path / f"cut.{name}", 0.5)
+    audio = decode_audio(cut)
+    assert audio.truncated
+    assert 0.6 < audio.duration < 1.4
+    assert re.fullmatch(
+        rf"cut\.{name}: the file seems cut short or damaged; decoded [01]\.\d s of 2\.0 s",
+        audio.warning or "",
+    ), audio.warning
+    middle = audio.samples[RATE // 4 : RATE // 2]
+    assert np.abs(middle).max() == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_damaged_middle_is_skipped(clips: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(clips["mp3"].read_bytes())
+    a, b = int(len(data) * 0.4), int(len(data) * 0.5)
+    data[a:b] = np.random.default_rng(3).bytes(b - a)
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(bytes(data))
+    audio = decode_audio(damaged)
+    assert audio.warning is not None and audio.warning.startswith("damaged.mp3: ")
+    assert abs(audio.duration - 2.0) < 0.25
+    tail = audio.samples[int(1.5 * RATE) : int(1.9 * RATE)]
+    assert np.abs(tail).max() == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_video_without_sound(tmp_path: Path) -> None:
+    path = speech.make_video_only(tmp_path / "silent film.mp4", seconds=0.4)
+    with pytest.raises(MediaError) as err:
+        decode_audio(path)
+    assert str(err.value) == "silent film.mp4: no audio track (the video has no sound)"
