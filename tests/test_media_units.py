@@ -857,7 +857,7 @@ def test_a_damaged_middle_is_skipped(clips: dict[str, Path], tmp_path: Path) -> 
     damaged = tmp_path / "damaged.mp3"
     damaged.write_bytes(bytes(data))
     audio = decode_audio(damaged)
-    assert audio.warning is not None and audio.warning.startswith("damaged.mp3: ")
+    assert audio.warning == "damaged.mp3: skipped 2 damaged audio packets; the rest decoded"
     assert abs(audio.duration - 2.0) < 0.25
     tail = audio.samples[int(1.5 * RATE) : int(1.9 * RATE)]
     assert np.abs(tail).max() == pytest.approx(0.5, abs=0.05)
