@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,6 +108,27 @@ class FakePipeline:
         ]
         meta = TranscriptMeta(source=str(path), duration=75.0)  # the model: the job's
         yield Finished(Transcript(segments, meta))
+
+
+def given(call: Call) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """What the engine was built with (model, device, precision, prompt context) and what
+    the pipeline was given (max pause, pack, channel, Chinese script, track, speakers,
+    pipelining)."""
+    engine: Any = call.engine
+    o: Any = call.options
+    e = engine.options
+    return (
+        (e.model, e.device, e.dtype, e.context),
+        (
+            o.chunks.max_pause_s,
+            o.chunks.pack,
+            o.channel,
+            o.chinese,
+            o.track,
+            o.speakers,
+            o.pipeline,
+        ),
+    )
 
 
 @pytest.fixture
@@ -421,16 +443,10 @@ def test_every_option_reaches_the_engine_and_the_pipeline(
     )
     assert code == 0, lines
     (call,) = pipeline.calls
-    engine, options = call.engine, call.options
-    assert (engine.options.model, engine.options.device, engine.options.dtype) == (  # type: ignore[attr-defined]
-        "some/model",
-        "cpu",
-        "int8",
+    assert given(call) == (
+        ("some/model", "cpu", "int8", "Names: Li Lei"),
+        (2.5, True, "right", "tw", 2, 3, False),
     )
-    assert engine.options.context == "Names: Li Lei"  # type: ignore[attr-defined]
-    assert options.chunks.max_pause_s == 2.5 and options.chunks.pack is True  # type: ignore[attr-defined]
-    assert (options.channel, options.chinese, options.track) == ("right", "tw", 2)  # type: ignore[attr-defined]
-    assert (options.speakers, options.pipeline) == (3, False)  # type: ignore[attr-defined]
 
 
 def test_without_options_the_saved_settings_are_used(
@@ -444,16 +460,10 @@ def test_without_options_the_saved_settings_are_used(
     code, lines = cli(wav, "--no-library", "-q", "-o", tmp_path / "out")
     assert code == 0, lines
     (call,) = pipeline.calls
-    engine, options = call.engine, call.options
-    assert (engine.options.model, engine.options.device, engine.options.dtype) == (  # type: ignore[attr-defined]
-        "saved/model",
-        "cpu",
-        "fp32",
+    assert given(call) == (
+        ("saved/model", "cpu", "fp32", "saved context Terms: Zebedee"),
+        (1.5, False, "left", "hk", None, None, True),
     )
-    assert engine.options.context == "saved context Terms: Zebedee"  # type: ignore[attr-defined]
-    assert options.chunks.max_pause_s == 1.5 and options.chunks.pack is False  # type: ignore[attr-defined]
-    assert (options.channel, options.chinese, options.track) == ("left", "hk", None)  # type: ignore[attr-defined]
-    assert (options.speakers, options.pipeline) == (None, True)  # type: ignore[attr-defined]
 
 
 def test_an_empty_prompt_clears_the_saved_context(
