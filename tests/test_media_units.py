@@ -339,16 +339,20 @@ def test_levels_judge_only_what_is_loud_enough() -> None:
     assert fine.cancelled_channel() is None
     # the mix keeps 10.5 % of the energy it would have in phase: not cancelled; 9.4 %: is
     a = np.full(100, 1.0, np.float32)
-    for c, cancelled in ((0.51, None), (0.53, 0)):
+    for c, cancelled in ((0.51, None), (0.53, 0), (0.6, 0)):
         edge = media._Levels()
         edge.add(np.stack([a, -c * a]), weights)
         assert edge.cancelled_channel() == cancelled
+    # a short, fairly quiet stretch (-26 dBFS) whose in-phase energy is under 1
+    short = media._Levels()
+    short.add(np.stack([a * 0.05, -a * 0.04]), weights)
+    assert short.cancelled_channel() == 0
 
 
 def test_a_silent_lfe_is_not_the_strongest_channel() -> None:
     levels = media._Levels()
     names = ("FL", "FR", "FC", "LFE")
-    wave = np.full(500, 0.2, np.float32)
+    wave = np.full(500, 0.02, np.float32)  # 0.2 of energy each: less than one
     block = np.stack([wave, -wave, np.zeros(500, np.float32), wave * 3])
     levels.add(block, media._mix_weights(names))
     assert levels.cancelled_channel() == 0  # the LFE, unheard in the mix, is not taken
@@ -476,16 +480,18 @@ def test_frames_resample_to_mono_and_keep_their_place_in_time() -> None:
     decoder.add(frame(np.stack([tone, tone]), pts=72000))  # 0.5 s on: no gap
     decoder.add(frame(np.stack([tone, tone]), pts=120000))  # 0.5 s missing: silence
     decoder.add(frame(np.stack([tone, tone]), pts=10**8))  # a jump: no silence
+    decoder.add(frame(np.stack([tone, tone]), pts=10**8 + 48000))  # 0.5 s on: silence
     decoder.flush()
     decoder.mixer.finish()
     out = decoder.buffer.finish()
-    assert len(out) == pytest.approx(2.5 * RATE, abs=64)
+    assert len(out) == pytest.approx(3.5 * RATE, abs=64)
+    assert np.abs(out[int(2.55 * RATE) : int(2.95 * RATE)]).max() < 1e-3
     quiet = np.abs(out[int(1.05 * RATE) : int(1.45 * RATE)])
     assert quiet.max() < 1e-3  # the filled gap
     loud = np.abs(out[int(0.1 * RATE) : int(0.9 * RATE)])
     assert loud.max() == pytest.approx(0.5, abs=0.02)  # the average of equal channels
     assert np.abs(out[int(1.6 * RATE) : int(2.4 * RATE)]).max() == pytest.approx(0.5, abs=0.02)
-    assert decoder.frames == 4
+    assert decoder.frames == 5
 
 
 def test_small_gaps_are_not_filled() -> None:
@@ -787,13 +793,13 @@ def test_released_pages_are_handed_back() -> None:
 def test_reading_the_finished_samples_hands_their_pages_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    released: list[tuple[int, int | None]] = []
-    monkeypatch.setattr(media, "release_samples", lambda s, a=0, b=None: released.append((a, b)))
+    released: list[tuple[object, int, int | None]] = []
+    monkeypatch.setattr(media, "release_samples", lambda s, a=0, b=None: released.append((s, a, b)))
     buffer = media._SampleBuffer(10)
     buffer.append(np.arange(100, dtype=np.float32))
     final = buffer.finish()
     assert buffer.read(10, 20).tolist() == list(range(10, 20))
-    assert released == [(10, 20)] and final is buffer.final
+    assert released == [(final, 10, 20)] and final is buffer.final
 
 
 def test_empty_reads_are_float32() -> None:
