@@ -598,6 +598,12 @@ def test_probe_figures(clips: dict[str, Path]) -> None:
     assert wav.path == str(clips["stereo16k.wav"])
     (only,) = wav.tracks
     assert (only.index, only.stream_index, only.language, only.title) == (1, 0, "", "")
+    assert (only.codec, only.channels, only.sample_rate, only.default) == (
+        "pcm_s16le",
+        2,
+        RATE,
+        False,
+    )
     mp4 = probe(clips["mp4"])
     assert mp4.has_video and mp4.codec == "aac" and mp4.sample_rate == 44100
     assert mp4.duration == pytest.approx(2.0, abs=0.05)
