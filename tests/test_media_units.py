@@ -589,6 +589,7 @@ def test_each_clip_decodes_to_the_tone(
     assert seen and seen[-1] == 1.0
     assert all(0.0 <= f <= 1.0 for f in seen)
     assert audio.info.has_video == (name in ("mp4", "mkv"))
+    assert audio.info.path == str(clips[name])
 
 
 def test_probe_figures(clips: dict[str, Path]) -> None:
@@ -643,12 +644,14 @@ class Passes:
     def __init__(self) -> None:
         self.results: list[tuple[Any, ...]] = []
         self.channels: list[object] = []
+        self.given: list[tuple[object, ...]] = []  # cancel, progress, track, stream
 
     def append(self, result: tuple[Any, ...]) -> None:
         self.results.append(result)
 
     def __call__(self, p: Path, *args: Any, **kwargs: Any) -> Any:
         self.channels.append(args[4])
+        self.given.append((args[1], args[2], args[3], kwargs.get("stream")))
         samples, duration, demux_error, errors, known, mixer = self.results.pop(0)
         found = MediaInfo(str(p), duration, False, "mp3", 44100, 2)
         return samples, found, (demux_error, errors, known), mixer
@@ -748,8 +751,11 @@ def test_undamaged_silence_and_short_clips_are_audio(passes: Passes, some_file: 
 def test_a_second_pass_when_the_whole_file_disagrees(passes: Passes, some_file: Path) -> None:
     passes.append((tone(1.0), 1.0, None, 0, True, Mixer(opinion=1)))
     passes.append((tone(2.0), 2.0, None, 0, True, Mixer(note="used the right channel only")))
-    audio = decode_audio(some_file)
+    cancel, stream = threading.Event(), StreamedSamples()
+    seen: list[float] = []
+    audio = decode_audio(some_file, cancel=cancel, progress=seen.append, track=2, into=stream)
     assert passes.channels == ["auto", 1]
+    assert passes.given == [(cancel, seen.append, 2, stream)] * 2  # the second pass as the first
     assert audio.duration == 2.0
     assert audio.channel_note == "talk.mp3: used the right channel only"
 
