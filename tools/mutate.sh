@@ -12,10 +12,16 @@
 # Needs `pip install -e .[dev]` (mutmut). Runs as many children as MUTATE_JOBS (default 2).
 # MUTANTS="app.cli.transcribe.x_run__mutmut_* ..." runs only the mutants matching those globs
 # (the score line then still counts the whole module: read the survivors list).
+# Time limits: mutmut stops a mutant's tests after (T + C) * M seconds of wall time and
+# 2 (T + C) M of CPU time (SIGXCPU, reported as "timeout"), T = the clean run's time of
+# the tests that reach it, not counting module fixtures made for an earlier test.
+# C = MUTATE_TIMEOUT_CONSTANT (default 20) and M = MUTATE_TIMEOUT_MULTIPLIER (default 4)
+# leave room for fixtures, a busy machine and torch's threads (limited to one here), so
+# that a timeout means a hang; check them anyway (mutmut show, or run the test by hand).
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +37,7 @@ mkdir -p "$work"
     | tar -xf - -C "$work"
 
 "$python" - "$work/pyproject.toml" "$module" "$@" <<'PY'
+import os
 import re
 import sys
 
@@ -44,13 +51,16 @@ text += (
     f'only_mutate = ["{module}"]\n'
     f"pytest_add_cli_args_test_selection = [{quoted}]\n"
     'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
-    "timeout_multiplier = 4.0\n"
+    f"timeout_multiplier = {float(os.environ.get('MUTATE_TIMEOUT_MULTIPLIER', '4'))}\n"
+    f"timeout_constant = {float(os.environ.get('MUTATE_TIMEOUT_CONSTANT', '20'))}\n"
 )
 open(path, "w", encoding="utf-8").write(text)
 PY
 
 cd "$work"
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# One thread per mutant for torch and BLAS: the CPU limit then stays a limit on hangs.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # shellcheck disable=SC2086  # MUTANTS is a list of globs, quoted by the caller
 "$python" -m mutmut run --max-children "${MUTATE_JOBS:-2}" ${MUTANTS:-} >"$work/run.log" 2>&1 || {
     tail -n 30 "$work/run.log"
@@ -69,4 +79,6 @@ killed = stats["killed"]
 reached = stats["total"] - stats.get("no_tests", 0) - stats.get("skipped", 0)
 print(f"== {sys.argv[2]}: {json.dumps(stats)}")
 print(f"== score {killed}/{reached} = {killed / max(1, reached):.1%} of the mutants the tests reach")
+if stats.get("timeout"):
+    print(f"== {stats['timeout']} timeouts are not counted as killed: check them by hand")
 PY

@@ -216,6 +216,8 @@ class ProgressLine:
             self._width = len(text)
         elif force or now - self._last >= 5.0:
             self.stream.write(text + "\n")
+        else:
+            return  # the 5 s count from the last line written, not from this one
         self._last = now
         self.stream.flush()
 
