@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -166,3 +167,40 @@ def test_original_error_wins_when_the_clean_up_fails_too(
     with pytest.raises(OSError) as info:
         write_text_atomic(tmp_path / "x.txt", "x")
     assert info.value.errno == errno.ENOSPC
+
+
+def test_no_free_temporary_name_is_described_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "taken")
+    (tmp_path / ".murmur-taken.tmp").write_text("someone else's")
+    target = tmp_path / "out.srt"
+    with pytest.raises(FileExistsError) as info:
+        write_text_atomic(target, "x")
+    assert info.value.errno == errno.EEXIST
+    assert info.value.strerror == "could not create a temporary file"
+    assert info.value.filename == str(tmp_path)
+    assert describe_write_error(info.value, target) == (
+        f"Could not write {target}: could not create a temporary file"
+    )
+
+
+def test_a_folder_as_target_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError) as info:
+        write_bytes_atomic(tmp_path, b"")
+    assert info.value.strerror == "is a folder"
+    assert info.value.filename == str(tmp_path)
+    assert str(info.value) == f"[Errno {errno.EISDIR}] is a folder: '{tmp_path}'"
+
+
+def test_permission_denied_on_windows_suggests_a_program_holds_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "film.srt"
+    error = PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(atomic, "os", SimpleNamespace(name="nt"))
+    assert describe_write_error(error, target) == (
+        f"Could not write {target}: permission denied (is the file open in another program?)"
+    )
+    monkeypatch.setattr(atomic, "os", SimpleNamespace(name="posix"))
+    assert describe_write_error(error, target) == f"Could not write {target}: permission denied"
