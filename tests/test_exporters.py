@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import srt
@@ -494,3 +495,88 @@ def test_a_media_path_without_a_name_is_refused() -> None:
     with pytest.raises(ExportError) as info:
         default_export_path("/", "srt")
     assert str(info.value) == "Can't name an export after '/'"
+
+
+def test_times_that_are_not_numbers_are_written_as_zero() -> None:
+    assert format_timestamp(float("nan"), separator=",") == "00:00:00,000"
+    assert format_timestamp(float("inf")) == "00:00:00.000"
+    assert format_timestamp(float("-inf"), millis=False) == "00:00:00"
+
+
+def test_cue_lines_are_wrapped_to_the_cue_options() -> None:
+    hello = [Segment(0.0, 2.0, "Hello and welcome to the show.")]
+    narrow = ExportOptions(cues=CueOptions(max_chars_latin=20, max_lines=2))
+    assert render_srt(StandIn(hello), narrow) == (
+        "1\n00:00:00,000 --> 00:00:02,000\nHello and welcome\nto the show.\n"
+    )
+    assert render_vtt(StandIn(hello), narrow) == (
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello and welcome\nto the show.\n"
+    )
+    assert render_srt(StandIn(hello)) == (
+        "1\n00:00:00,000 --> 00:00:02,000\nHello and welcome to the show.\n"
+    )
+
+
+def test_cues_end_at_a_media_end_under_one_second() -> None:
+    short = [Segment(0.2, 1.5, "Hi.")]
+    options = ExportOptions(cues=CueOptions(min_duration_s=0.5))
+    assert render_srt(StandIn(short, TranscriptMeta(duration=0.8)), options) == (
+        "1\n00:00:00,200 --> 00:00:00,800\nHi.\n"
+    )
+
+
+def test_default_paragraphs_break_after_2_s_and_6_sentences() -> None:
+    def seg(start: float, text: str) -> Segment:
+        return Segment(start, start + 0.5, text)
+
+    paused = [seg(0.0, "One."), seg(3.0, "Two.")]  # a pause of 2.5 s
+    assert [[s.text for s in p] for p in paragraphs(paused)] == [["One."], ["Two."]]
+    seven = [seg(float(i), f"S{i}.") for i in range(7)]
+    assert [len(p) for p in paragraphs(seven)] == [6, 1]
+
+
+def test_a_segment_ending_in_a_space_still_ends_its_sentence() -> None:
+    segs = [Segment(0.0, 1.0, "One. "), Segment(1.1, 2.0, "Two.")]
+    assert render_txt(StandIn(segs), ExportOptions(paragraph_sentences=1)) == "One.\n\nTwo.\n"
+
+
+def test_text_that_utf_8_cannot_hold_is_replaced_not_refused() -> None:
+    broken = StandIn([Segment(0.0, 1.0, "a\ud800b")])
+    assert export_bytes(broken, "txt") == b"a?b\n"
+    assert export_bytes(broken, "srt") == b"1\n00:00:00,000 --> 00:00:01,000\na?b\n"
+
+
+def test_json_of_a_meta_that_is_not_a_dataclass() -> None:
+    meta = SimpleNamespace(
+        source="a.wav",
+        duration=2.0,
+        model="m",
+        device="cpu",
+        created="2026-11-25T09:30:00+00:00",
+        processing_seconds=1.5,
+    )
+    data = json.loads(render_json(StandIn([Segment(0.0, 1.0, "Hi.")], meta)))  # type: ignore[arg-type]
+    assert data["speech_seconds"] == 0.0
+    assert data["meta"] == {}
+    assert data["source"] == "a.wav"
+    assert data["segments"] == [{"id": 0, "start": 0.0, "end": 1.0, "text": "Hi."}]
+
+
+def test_docx_title_style_and_grey_details(transcript: Transcript) -> None:
+    import docx
+    from docx.shared import Pt, RGBColor
+
+    document = docx.Document(io.BytesIO(render_docx(transcript)))
+    title, info = document.paragraphs[:2]
+    assert title.style.name == "Title"
+    assert [run.font.size for run in info.runs] == [Pt(9)] * 4
+    assert [run.font.color.rgb for run in info.runs] == [RGBColor(0x60, 0x60, 0x60)] * 4
+    timed = docx.Document(io.BytesIO(render_docx(transcript, ExportOptions(timestamps=True))))
+    stamps = [p.runs[0] for p in timed.paragraphs[2:]]
+    assert [run.text for run in stamps] == [
+        "[00:00:00] ",
+        "[00:00:02] ",
+        "[00:00:09] ",
+        "[01:01:40] ",
+    ]
+    assert {run.font.color.rgb for run in stamps} == {RGBColor(0x80, 0x80, 0x80)}
