@@ -580,3 +580,23 @@ def test_docx_title_style_and_grey_details(transcript: Transcript) -> None:
         "[01:01:40] ",
     ]
     assert {run.font.color.rgb for run in stamps} == {RGBColor(0x80, 0x80, 0x80)}
+
+
+def test_a_long_turn_names_its_speaker_once() -> None:
+    turn = [Segment(float(i), i + 0.5, f"S{i}.", "Ana") for i in range(7)]
+    turn.append(Segment(7.0, 7.5, "Hi.", "Bo"))
+    assert render_txt(StandIn(turn)) == "Ana: S0. S1. S2. S3. S4. S5.\n\nS6.\n\nBo: Hi.\n"
+
+
+def test_docx_with_timestamps_names_a_new_speaker_in_bold() -> None:
+    import docx
+
+    segs = [Segment(0.0, 1.0, "Hi.", "Ana"), Segment(1.0, 2.0, "Yes.", "Ana")]
+    segs.append(Segment(2.0, 3.0, "No.", "Bo"))
+    document = docx.Document(io.BytesIO(render_docx(StandIn(segs), ExportOptions(timestamps=True))))
+    body = document.paragraphs[2:]
+    assert [[(r.text, bool(r.bold)) for r in p.runs] for p in body] == [
+        [("[00:00:00] ", False), ("Ana: ", True), ("Hi.", False)],
+        [("[00:00:01] ", False), ("Yes.", False)],
+        [("[00:00:02] ", False), ("Bo: ", True), ("No.", False)],
+    ]
