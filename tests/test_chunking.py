@@ -246,3 +246,23 @@ def test_cuts_match_a_brute_force_search(seed: int) -> None:
     run = regions_with_pauses(lengths, pauses, t0=float(np.round(rng.uniform(0, 5), 2)))
     chunks = make_chunks(run)
     assert [len(c.regions) for c in chunks] == best_grouping(run, 30.0)
+
+
+def test_a_run_is_cut_at_its_first_pause_when_that_one_is_the_longest() -> None:
+    # 0-10, 10.9-20, 20.5-29: two chunks are needed; the 0.9 s pause beats the 0.5 s one
+    regions = [SpeechRegion(0.0, 10.0), SpeechRegion(10.9, 20.0), SpeechRegion(20.5, 29.0)]
+    chunks = make_chunks(regions, ChunkOptions(max_chunk_s=25.0))
+    assert [(c.start, c.end) for c in chunks] == [(0.0, 10.0), (10.9, 29.0)]
+
+
+def test_a_long_region_with_no_samples_at_all_is_split_evenly() -> None:
+    region = SpeechRegion(0.0, 50.0)
+    expected = [SpeechRegion(0.0, 25.0), SpeechRegion(25.0, 50.0)]
+    assert split_long_region(region, 30.0, np.zeros(0, dtype=np.float32)) == expected
+    assert split_long_region(region, 30.0) == expected
+
+
+def test_chunk_audio_from_the_first_sample() -> None:
+    samples = np.arange(16000 * 2, dtype=np.float32)
+    chunk = Chunk(index=0, start=0.0, end=0.5, regions=(SpeechRegion(0.0, 0.5),))
+    assert chunk_audio(samples, 16000, chunk).tolist() == list(range(8000))
