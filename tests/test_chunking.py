@@ -7,7 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks, split_long_region
+from app.core.audio.chunking import (
+    Chunk,
+    ChunkOptions,
+    ChunkPlanner,
+    chunk_audio,
+    make_chunks,
+    split_long_region,
+)
 from app.core.audio.media import decode_audio
 from app.core.audio.vad import SpeechRegion, detect_speech
 from tests.speech import SpeechTrack
@@ -266,3 +273,42 @@ def test_chunk_audio_from_the_first_sample() -> None:
     samples = np.arange(16000 * 2, dtype=np.float32)
     chunk = Chunk(index=0, start=0.0, end=0.5, regions=(SpeechRegion(0.0, 0.5),))
     assert chunk_audio(samples, 16000, chunk).tolist() == list(range(8000))
+
+
+def test_packing_never_fills_a_window_past_its_length() -> None:
+    # 4.75 s + 0.5 s of gap + 5.25 s is 10.5 s: over a 10 s window, so two chunks
+    regions = [SpeechRegion(0.0, 4.75), SpeechRegion(10.0, 15.25)]
+    chunks = make_chunks(regions, ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5))
+    assert [(c.start, c.end, c.pieces) for c in chunks] == [(0.0, 4.75, ()), (10.0, 15.25, ())]
+    fits = [SpeechRegion(0.0, 4.75), SpeechRegion(10.0, 14.75)]  # 10.0 s: one window
+    (chunk,) = make_chunks(fits, ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5))
+    assert chunk.pieces == ((0.0, 4.75), (10.0, 14.75))
+    assert chunk.audio_seconds == 10.0
+
+
+def test_the_audio_of_two_packed_pieces_is_both_with_the_gap_between() -> None:
+    samples = np.arange(1, 101, dtype=np.float32)  # 100 samples at 10 Hz
+    chunk = Chunk(
+        index=0,
+        start=1.0,
+        end=8.0,
+        regions=(SpeechRegion(1.0, 1.3), SpeechRegion(7.5, 8.0)),
+        pieces=((1.0, 1.3), (7.5, 8.0)),
+        gap_s=0.2,
+    )
+    audio = chunk_audio(samples, 10, chunk)
+    assert audio.dtype == np.float32
+    assert audio.tolist() == [11.0, 12.0, 13.0, 0.0, 0.0, 76.0, 77.0, 78.0, 79.0, 80.0]
+
+
+def test_a_long_region_past_the_end_of_its_samples_is_cut_at_the_span_limit() -> None:
+    one_second = np.full(16000, 0.1, dtype=np.float32)
+    pieces = split_long_region(SpeechRegion(0.0, 50.0), 30.0, one_second)
+    assert pieces == [SpeechRegion(0.0, 30.0), SpeechRegion(30.0, 50.0)]
+
+
+def test_the_planner_takes_chunks_under_a_second_and_refuses_zero() -> None:
+    planner = ChunkPlanner(ChunkOptions(max_chunk_s=0.5))
+    assert [(c.start, c.end) for c in planner.add([SpeechRegion(0.0, 0.4)], 5.0)] == [(0.0, 0.4)]
+    with pytest.raises(ValueError, match=r"^max_chunk_s must be positive$"):
+        ChunkPlanner(ChunkOptions(max_chunk_s=0.0))
