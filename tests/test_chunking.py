@@ -312,3 +312,7 @@ def test_the_planner_takes_chunks_under_a_second_and_refuses_zero() -> None:
     assert [(c.start, c.end) for c in planner.add([SpeechRegion(0.0, 0.4)], 5.0)] == [(0.0, 0.4)]
     with pytest.raises(ValueError, match=r"^max_chunk_s must be positive$"):
         ChunkPlanner(ChunkOptions(max_chunk_s=0.0))
+
+
+def test_no_speech_in_decoded_samples_gives_no_chunks() -> None:
+    assert make_chunks([], samples=np.zeros(16000, dtype=np.float32)) == []
