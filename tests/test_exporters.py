@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import html
 import io
@@ -547,18 +548,14 @@ def test_text_that_utf_8_cannot_hold_is_replaced_not_refused() -> None:
 
 
 def test_json_of_a_meta_that_is_not_a_dataclass() -> None:
-    meta = SimpleNamespace(
-        source="a.wav",
-        duration=2.0,
-        model="m",
-        device="cpu",
-        created="2026-11-25T09:30:00+00:00",
-        processing_seconds=1.5,
-    )
+    fields = dataclasses.asdict(META)
+    del fields["speech_seconds"]
+    meta = SimpleNamespace(**fields)  # TranscriptMeta's fields but speech_seconds
     data = json.loads(render_json(StandIn([Segment(0.0, 1.0, "Hi.")], meta)))  # type: ignore[arg-type]
     assert data["speech_seconds"] == 0.0
     assert data["meta"] == {}
-    assert data["source"] == "a.wav"
+    assert data["source"] == "/media/videos/My Talk 2026.mp4"
+    assert data["processing_seconds"] == 42.5
     assert data["segments"] == [{"id": 0, "start": 0.0, "end": 1.0, "text": "Hi."}]
 
 
