@@ -421,6 +421,16 @@ def make_garbled(src: Path, dst: Path, keep_bytes: int = 4096, seed: int = 0) ->
     return Path(dst)
 
 
+def damage_middle(src: Path, dst: Path, start: float, end: float, seed: int = 3) -> Path:
+    """``src`` with the bytes from ``start`` to ``end`` (fractions of its size) replaced by
+    random ones: packets damaged in the middle, header and tail intact."""
+    data = bytearray(Path(src).read_bytes())
+    a, b = int(len(data) * start), int(len(data) * end)
+    data[a:b] = np.random.default_rng(seed).bytes(b - a)
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
 def make_mp3_with_cover(src: Path, dst: Path) -> Path:
     """An MP3 with cover art (an attached-picture video stream), like many podcasts."""
     dst = Path(dst)

@@ -242,11 +242,7 @@ def test_damaged_middle_keeps_later_audio_in_place(
 ) -> None:
     """Corrupt packets in the middle are skipped and the gap is filled with silence,
     so the audio after the damage keeps its time (MP4 timestamps tell where it goes)."""
-    data = bytearray(speech_containers["mp4"].read_bytes())
-    a, b = int(len(data) * 0.45), int(len(data) * 0.5)
-    data[a:b] = np.random.default_rng(3).bytes(b - a)
-    damaged = tmp_path / "damaged.mp4"
-    damaged.write_bytes(bytes(data))
+    damaged = speech.damage_middle(speech_containers["mp4"], tmp_path / "damaged.mp4", 0.45, 0.5)
     decoded = decode_audio(damaged)
     assert decoded.warning is not None and decoded.warning.startswith("damaged.mp4: ")
     assert abs(decoded.duration - len(reference) / SAMPLE_RATE) < 0.05

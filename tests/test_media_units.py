@@ -869,11 +869,7 @@ def test_a_file_cut_in_half_decodes_its_first_half(
 
 
 def test_a_damaged_middle_is_skipped(clips: dict[str, Path], tmp_path: Path) -> None:
-    data = bytearray(clips["mp3"].read_bytes())
-    a, b = int(len(data) * 0.4), int(len(data) * 0.5)
-    data[a:b] = np.random.default_rng(3).bytes(b - a)
-    damaged = tmp_path / "damaged.mp3"
-    damaged.write_bytes(bytes(data))
+    damaged = speech.damage_middle(clips["mp3"], tmp_path / "damaged.mp3", 0.4, 0.5)
     audio = decode_audio(damaged)
     assert audio.warning == "damaged.mp3: skipped 2 damaged audio packets; the rest decoded"
     assert abs(audio.duration - 2.0) < 0.25

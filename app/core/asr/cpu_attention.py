@@ -99,15 +99,11 @@ def register() -> None:
     _registered = True
 
 
-def use_on_cpu(model: Any) -> bool:
-    """Give ``model``'s text decoder this attention when it runs on a CPU and uses SDPA.
-
-    Returns whether it was switched.
-    """
+def use_for_text_decoder(model: Any) -> bool:
+    """Give ``model``'s text decoder this attention if it uses SDPA (the caller knows the
+    model runs on a CPU). Returns whether it was switched."""
     text = getattr(getattr(model, "config", None), "text_config", None)
     if getattr(text, "_attn_implementation", None) != "sdpa":
-        return False
-    if next(model.parameters()).device.type != "cpu":
         return False
     register()
     model.set_attn_implementation({"text_config": NAME})

@@ -331,7 +331,7 @@ class Engine:
         options = replace(self.options, **changes)
         reload = ("model", "device", "dtype", "cpu_attention")
         if any(getattr(options, k) != getattr(self.options, k) for k in reload):
-            raise ModelError("Changing model, device or dtype needs a new Engine.")
+            raise ModelError("Changing model, device, dtype or cpu_attention needs a new Engine.")
         other = Engine(options)
         with self._load_lock:
             other._device_info, other._model, other._processor = (
@@ -362,7 +362,7 @@ class Engine:
         if info.device == "cpu" and self.options.cpu_attention:
             from app.core.asr import cpu_attention
 
-            cpu_attention.use_on_cpu(model)
+            cpu_attention.use_for_text_decoder(model)
 
     def _watch_threads(self, model: Any) -> None:
         """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`."""
