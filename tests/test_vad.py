@@ -184,7 +184,8 @@ def test_batched_stretches_match_the_plain_sequential_silero_pass(
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_sequential_option_is_exactly_silero(long_speech_track: SpeechTrack) -> None:
-    """max_stretches=1 is one row, no warm-up: the same numbers silero gives."""
+    """max_stretches=1 is one row, no warm-up: the numbers silero gives, window by window
+    (to float32 rounding: the spectrum is an FFT here, a matrix product in silero)."""
     import torch
     from silero_vad import load_silero_vad
 
@@ -196,7 +197,7 @@ def test_sequential_option_is_exactly_silero(long_speech_track: SpeechTrack) -> 
             float(model(torch.from_numpy(samples[i : i + 512]), 16000))
             for i in range(0, len(samples) - 511, 512)
         ]
-    np.testing.assert_allclose(probs[: len(expected)], expected, atol=1e-5)
+    np.testing.assert_allclose(probs[: len(expected)], expected, atol=5e-5)
 
 
 def test_workers_split_rows_without_changing_results(long_speech_track: SpeechTrack) -> None:
@@ -209,12 +210,12 @@ def test_workers_split_rows_without_changing_results(long_speech_track: SpeechTr
 
 def test_long_audio_runs_many_stretches_side_by_side() -> None:
     hour = 3600 * 16000 // 512
-    plan = _plan(hour, 16000, VadOptions(), workers=1)
-    assert 100 <= plan.rows <= 512
+    plan = _plan(hour, 16000, VadOptions())
+    assert 50 <= plan.rows <= 512
     assert plan.rows * plan.length >= hour
     assert plan.warmup < plan.length / 10
-    assert _plan(hour, 16000, VadOptions(max_stretches=1), workers=4).rows == 1
-    short = _plan(100, 16000, VadOptions(), workers=2)  # 3.2 s: too short to split
+    assert _plan(hour, 16000, VadOptions(max_stretches=1)).rows == 1
+    short = _plan(100, 16000, VadOptions())  # 3.2 s: too short to split
     assert short.rows == 1 and short.length == 100
 
 
@@ -521,14 +522,12 @@ def test_an_error_in_a_worker_reaches_the_caller(
     from app.core.audio import vad
 
     class Broken:
-        def reset_states(self) -> None:
-            pass
+        features = 128
 
-        def __call__(self, *_args: object) -> None:
+        def front(self, *_args: object) -> None:
             raise RuntimeError("silero broke")
 
-    monkeypatch.setattr(vad, "_acquire_model", Broken)
-    monkeypatch.setattr(vad, "_release_model", lambda _model: None)
+    monkeypatch.setattr(vad, "_acquire_net", Broken)
     noise = np.zeros(60 * 16000, np.float32)
     with pytest.raises(RuntimeError, match="silero broke"):
         detect_speech(noise, options=VadOptions(workers=workers, max_stretches=8))
