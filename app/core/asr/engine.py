@@ -270,6 +270,7 @@ class Engine:
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
             self._tune(model, info)
+            self._trim_features(processor)
             self._watch_threads(model)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
@@ -318,6 +319,7 @@ class Engine:
         with self._load_lock:
             self._configure_padding(model, processor)
             self._tune(model, device_info)
+            self._trim_features(processor)
             self._watch_threads(model)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
@@ -363,6 +365,15 @@ class Engine:
             from app.core.asr import cpu_attention
 
             cpu_attention.use_for_text_decoder(model)
+
+    def _trim_features(self, processor: Any) -> None:
+        """Log-mel features over each chunk's audio, not its window's zero padding (the
+        same numbers, :mod:`app.core.asr.features`)."""
+        from app.core.asr import features
+
+        extractor = getattr(processor, "feature_extractor", None)
+        if extractor is not None:
+            features.install(extractor)
 
     def _watch_threads(self, model: Any) -> None:
         """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`."""
