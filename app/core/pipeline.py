@@ -3,9 +3,11 @@
 decode -> detect speech -> cut into chunks at pauses -> (load model) ->
 batched transcription -> cues timed from the speech inside each chunk.
 
-Decoding and speech detection run on a producer thread, stretch by stretch; by default
-the chunks of early stretches are transcribed while later ones are still decoded
-(pipelining), with the same result as doing one stage after the other.
+Decoding and speech detection run on a producer, stretch by stretch; by default the
+chunks of early stretches are transcribed while later ones are still decoded
+(pipelining), with the same result as doing one stage after the other. For long files
+the producer is a child process (:mod:`app.core.audio.stretch_process`), so that its
+Python work does not share the interpreter lock with the model's.
 
 The CLI, the GUI worker and the library drive this same generator; progress,
 cancellation and live display fall out of the events it yields.
@@ -13,6 +15,7 @@ cancellation and live display fall out of the events it yields.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -35,6 +38,7 @@ from app.core.audio.media import (
     probe,
     release_samples,
 )
+from app.core.audio.stretch_process import ProcessStretches
 from app.core.audio.stretches import (
     AnyOf,
     Decoded,
@@ -76,6 +80,10 @@ if TYPE_CHECKING:
 # After the first group of chunks (one batch), each group handed to the engine is
 # this many batches (sorted by length inside the group, so padding stays low).
 _GROUP_BATCHES = 4
+# From this declared length on, "auto" decodes in a child process. Starting one costs
+# about 0.3 s and a second import of torch (on the other core); below 10 minutes the
+# decoding and detection take a second or two, and the child would not pay for itself.
+PROCESS_PRODUCER_S = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +112,14 @@ class PipelineOptions:
     # Transcribe the chunks of early stretches while later ones are still decoded and
     # searched for speech (the same chunks, text and times as without).
     pipeline: bool = True
+    # Where decoding and speech detection run: "thread", "process" (a child process,
+    # for long files), or "auto": a process for files of PROCESS_PRODUCER_S or more.
+    producer: str = "auto"
 
     def __post_init__(self) -> None:
         check_script(self.chinese)
+        if self.producer not in ("auto", "thread", "process"):
+            raise ValueError(f"producer must be auto, thread or process, not {self.producer!r}")
 
 
 def _keep_waveform(
@@ -397,7 +410,17 @@ class _Transcription:
         )
 
 
-def _produced(producer: SpeechStretches, cancel: _threading.Event | None) -> Iterator[Item]:
+def _import_model_runtime() -> None:
+    """Import what loading the model will need (a failure shows when it loads)."""
+    from app.core.asr.model_loader import import_runtime
+
+    with contextlib.suppress(Exception):  # the loader reports it in its own words
+        import_runtime()
+
+
+def _produced(
+    producer: SpeechStretches | ProcessStretches, cancel: _threading.Event | None
+) -> Iterator[Item]:
     """The producer's items as they come, up to its last one; a cancel ends the wait."""
     while True:
         try:
@@ -453,7 +476,7 @@ def transcribe_file(
     pipelined = options.pipeline and given is None and speakers is False
 
     stop = AnyOf(cancel)
-    producer = thread = None
+    producer = thread = importer = None
     items: Iterable[Item]
     if options.track == "auto" and len(info.tracks) > 1:
         audio, found = yield from _most_speech_track(path, info, options, cancel)
@@ -463,14 +486,26 @@ def transcribe_file(
         if options.track is None and len(info.tracks) > 1:
             yield Notice(track_notice(path, info))
         yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
-        producer = SpeechStretches(
-            path,
-            options.vad,
-            track=track,
-            channel=options.channel,
-            stop=stop,
-            detect=given is None or extend,
+        in_process = options.producer == "process" or (
+            options.producer == "auto" and (info.duration or 0.0) >= PROCESS_PRODUCER_S
         )
+        detect = given is None or extend
+        producer: SpeechStretches | ProcessStretches
+        if in_process:
+            producer = ProcessStretches(
+                path, options.vad, track=track, channel=options.channel, stop=stop,
+                detect=detect,
+            )  # fmt: skip
+            if detect and not engine.loaded:
+                # Nothing else runs Python in this process now: import the model's
+                # libraries while the child starts, instead of after the first speech.
+                importer = threading.Thread(target=_import_model_runtime, name="murmur-import")
+                importer.start()
+        else:
+            producer = SpeechStretches(
+                path, options.vad, track=track, channel=options.channel, stop=stop,
+                detect=detect,
+            )  # fmt: skip
         run.samples = producer.samples
         # Not a daemon, and always joined: the process must never exit while this
         # thread is inside torch or FFmpeg. A cancel or stop ends it at its next check.
@@ -491,6 +526,10 @@ def transcribe_file(
     finally:
         if thread is not None:
             join_thread(thread, stop)
+        if importer is not None:
+            join_thread(importer, stop)
+        if isinstance(producer, ProcessStretches):
+            producer.close()
     _check(cancel)
 
     meta = TranscriptMeta(

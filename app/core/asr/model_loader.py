@@ -542,13 +542,30 @@ def _is_oom(exc: BaseException) -> bool:
     return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
 
 
+# transformers' lazy top-level module is not safe to import from two threads at once
+# (one of them can get "cannot import name AutoProcessor"): every import of it here
+# goes through this lock.
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_runtime() -> tuple[Any, Any]:
+    """Import torch and the parts of transformers :func:`load_model` uses, once (seconds
+    of Python work: a caller may do it ahead, on another thread). Returns the
+    processor and model classes."""
+    with _IMPORT_LOCK:
+        import torch  # noqa: F401
+        from transformers import AutoProcessor, GlmAsrForConditionalGeneration
+
+    return AutoProcessor, GlmAsrForConditionalGeneration
+
+
 def load_model(folder: Path, info: DeviceInfo) -> tuple[Any, Any, DeviceInfo]:
     """Load model and processor from ``folder`` onto ``info.device``.
 
     Out of GPU memory falls back to the CPU (the returned DeviceInfo says why).
     Raises ModelError with a one-line message.
     """
-    from transformers import AutoProcessor, GlmAsrForConditionalGeneration
+    AutoProcessor, GlmAsrForConditionalGeneration = import_runtime()
     from transformers.utils import logging as transformers_logging
 
     # Murmur says "Loading ..." itself; transformers' own weights bar would print

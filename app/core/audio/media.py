@@ -312,14 +312,28 @@ class _SampleBuffer:
         self._lock = threading.Lock()
         self.final: np.ndarray | None = None  # what finish() returned
         self._stream = stream
+        self._given = None if stream is None else stream.file
+        if self._given is not None:
+            self._spill()  # the file from the first sample
         if stream is not None:
             stream._attach(self)
 
     def _spill(self) -> None:
         with self._lock:
-            self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in finish)
+            if self._given is not None:
+                self._file = self._given
+                self._file.seek(0)
+                self._file.truncate(0)
+            else:
+                self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in finish)
             self._file.write(memoryview(self._data[: self.size]).cast("B"))
             self._data = np.empty(0, dtype=np.float32)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._file is not None and self.final is None:
+                self._flush_pending()
+                self._file.flush()
 
     def _write(self, block: np.ndarray) -> None:
         with self._lock:
@@ -374,8 +388,11 @@ class _SampleBuffer:
         if self._file is not None:
             self._flush_pending()
             self._file.flush()
+            if self.size == 0:
+                return np.zeros(0, dtype=np.float32)
             mapped = np.memmap(self._file, dtype=np.float32, mode="r", shape=(self.size,))
-            self._file.close()  # the map keeps the (already unlinked) file alive
+            if self._given is None:
+                self._file.close()  # the map keeps the (already unlinked) file alive
             return mapped
         data = self._data
         if self.size < len(data) * 0.9:
@@ -423,11 +440,17 @@ class StreamedSamples:
         self,
         on_grow: Callable[[int], None] | None = None,
         on_restart: Callable[[], None] | None = None,
+        *,
+        file: Any = None,
     ) -> None:
         self._buffer: _SampleBuffer | None = None
         self._on_grow = on_grow
         self._on_restart = on_restart
         self.restarts = 0
+        # A binary file object every sample is written to from the first (emptied at a
+        # restart), for a reader in another process; flush() makes what was appended
+        # visible to it. The caller closes it.
+        self.file = file
 
     def _attach(self, buffer: _SampleBuffer) -> None:
         had = self._buffer is not None and self._buffer.size > 0
@@ -454,6 +477,11 @@ class StreamedSamples:
         if self._buffer is None:
             return np.zeros(0, dtype=np.float32)
         return self._buffer.read(max(0, start), end)
+
+    def flush(self) -> None:
+        """Hand what was appended so far to the OS (a reader of ``path`` then sees it)."""
+        if self._buffer is not None:
+            self._buffer.flush()
 
 
 def _channel_names(layout: Any) -> tuple[str, ...]:

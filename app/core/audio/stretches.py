@@ -19,6 +19,7 @@ import queue
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from app.core.audio.media import SAMPLE_RATE, DecodedAudio, StreamedSamples, decode_audio
 from app.core.audio.vad import SpeechRegion, VadOptions, detect_speech
@@ -91,6 +92,7 @@ class SpeechStretches:
         stop: threading.Event | None = None,
         detect: bool = True,
         stretch_s: float | None = None,
+        samples_file: Any = None,
     ) -> None:
         self.path = Path(path)
         self.vad = replace(vad, workers=1)
@@ -100,7 +102,9 @@ class SpeechStretches:
         self.rate = SAMPLE_RATE
         full = (stretch_s or STRETCH_S) * self.rate
         self._sizes = [max(1, round(f * full)) for f in _RAMP] + [max(1, round(full))]
-        self.samples = StreamedSamples(on_grow=self._grew, on_restart=self._restarted)
+        self.samples = StreamedSamples(
+            on_grow=self._grew, on_restart=self._restarted, file=samples_file
+        )
         self.items: queue.Queue[Item] = queue.Queue()
         self._next = 0  # first sample of the next stretch
         self._count = 0  # stretches handed over

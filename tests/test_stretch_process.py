@@ -1,0 +1,264 @@
+"""The producer in a child process (app.core.audio.stretch_process): the same items, the
+same transcription as the producer thread, and no child left behind, whatever happens
+to it (an error, a cancel, a kill, a Ctrl+C, no way to start one)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.core import pipeline
+from app.core.asr.engine import Engine, EngineOptions
+from app.core.audio import stretch_process, stretches
+from app.core.audio.stretch_process import ProcessStretches
+from app.core.audio.stretches import Decoded, SpeechStretches, Stretch
+from app.core.audio.vad import VadOptions
+from app.core.errors import Cancelled, MediaError
+from app.core.events import ChunksPlanned, ChunkTranscribed, Finished, SpeechFound
+from app.core.pipeline import PipelineOptions, transcribe_file
+from tests import speech
+from tests.listener_speech import HELD_OUT_SEED, Track, long_track
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
+    """A minute of held-out speech, 4 sentences every 15 s."""
+    out = tmp_path_factory.mktemp("stretch-process")
+    return long_track(out, HELD_OUT_SEED + 71, minutes=1.0, sentences=4, period_s=15.0)
+
+
+def items_of(producer: SpeechStretches | ProcessStretches) -> list[object]:
+    out = []
+    while not producer.items.empty():
+        out.append(producer.items.get())
+    return out
+
+
+def no_children() -> bool:
+    deadline = time.monotonic() + 5.0
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not multiprocessing.active_children()
+
+
+def run(path: Path, engine: Engine, **options: object) -> list[object]:
+    return list(transcribe_file(path, engine, PipelineOptions(**options)))  # type: ignore[arg-type]
+
+
+def outcome(events: list[object]) -> tuple[object, ...]:
+    cut = [c for e in events if isinstance(e, ChunksPlanned) for c in e.chunks]
+    chunks = sorted(
+        (e.index, e.start, e.end, e.text, e.segments)
+        for e in events
+        if isinstance(e, ChunkTranscribed)
+    )
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    return (cut, chunks, finished.transcript.segments, found)
+
+
+def tiny(folder: Path) -> Engine:
+    return Engine(EngineOptions(model=str(folder), device="cpu", dtype="fp32"))
+
+
+def test_the_child_hands_over_what_the_thread_does(track: Track) -> None:
+    """Same stretches, same regions, the same samples (read while it runs and mapped at
+    the end), and the same decoding details."""
+    thread = SpeechStretches(track.path, VadOptions(), stretch_s=10.0)
+    thread.run()
+    child = ProcessStretches(track.path, VadOptions(), stretch_s=10.0)
+    seen: list[tuple[int, np.ndarray]] = []
+    runner = threading.Thread(target=child.run)
+    runner.start()
+    got: list[object] = []
+    while True:
+        item = child.items.get(timeout=60)
+        got.append(item)
+        if isinstance(item, Stretch):
+            seen.append((len(child.samples), child.samples.read(0, len(child.samples))))
+        if isinstance(item, Decoded | BaseException):
+            break
+    runner.join()
+    expected = items_of(thread)
+    assert [type(i) for i in got] == [type(i) for i in expected]
+    assert [i for i in got if isinstance(i, Stretch)] == [
+        i for i in expected if isinstance(i, Stretch)
+    ]
+    ours, theirs = got[-1], expected[-1]
+    assert isinstance(ours, Decoded) and isinstance(theirs, Decoded)
+    assert np.array_equal(ours.audio.samples, theirs.audio.samples)
+    assert (ours.audio.info, ours.audio.truncated, ours.audio.warning) == (
+        theirs.audio.info,
+        theirs.audio.truncated,
+        theirs.audio.warning,
+    )
+    assert len(seen) >= 5 and seen[0][0] < seen[-1][0]
+    for size, samples in seen:
+        assert np.array_equal(samples, theirs.audio.samples[:size])
+    assert np.array_equal(child.samples[1000:5000], theirs.audio.samples[1000:5000])
+    child.close()
+    assert np.array_equal(ours.audio.samples[-100:], theirs.audio.samples[-100:])  # still mapped
+    assert no_children()
+
+
+def test_a_transcription_through_the_child_equals_the_thread_one(
+    track: Track, tiny_model_dir: Path
+) -> None:
+    engine = tiny(tiny_model_dir)
+    assert outcome(run(track.path, engine, producer="process")) == outcome(
+        run(track.path, engine, producer="thread")
+    )
+    assert no_children()
+
+
+def test_long_files_use_the_child_by_default(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[str] = []
+    monkeypatch.setattr(ProcessStretches, "_relay", lambda self: used.append("process") or 1 / 0)
+    monkeypatch.setattr(pipeline, "PROCESS_PRODUCER_S", track.duration + 1)
+    run(track.path, tiny(tiny_model_dir))  # shorter: a thread
+    assert used == []
+    monkeypatch.setattr(pipeline, "PROCESS_PRODUCER_S", track.duration - 1)
+    with pytest.raises(ZeroDivisionError):
+        run(track.path, tiny(tiny_model_dir))
+    assert used == ["process"]
+    with pytest.raises(ValueError, match="producer"):
+        PipelineOptions(producer="fork")
+
+
+def test_a_decoding_error_in_the_child_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3" + bytes(range(256)) * 40)
+    producer = ProcessStretches(bad, VadOptions())
+    producer.run()
+    items = items_of(producer)
+    assert len(items) == 1 and isinstance(items[0], MediaError), items
+    assert "\n" not in str(items[0])
+    assert no_children()
+
+
+def test_a_truncated_file_through_the_child(
+    track: Track, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    mp3 = tmp_path / "whole.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(track.path), "-b:a", "64k", str(mp3)], check=True
+    )
+    data = mp3.read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: len(data) * 55 // 100])
+    engine = tiny(tiny_model_dir)
+    events = run(cut, engine, producer="process")
+    transcript = events[-1].transcript  # type: ignore[attr-defined]
+    assert 0.5 * track.duration < transcript.meta.duration < 0.6 * track.duration
+    assert outcome(events) == outcome(run(cut, engine, producer="thread"))
+
+
+def test_a_restart_in_the_child_gives_the_sequential_result(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Phase-inverted after 40 s: the child starts decoding again, truncating the shared
+    file; the parent voids its cut and ends with the sequential result."""
+    rate = speech.SAMPLE_RATE
+    rng = np.random.default_rng(3)
+
+    def bursts(seconds: float, level: float) -> np.ndarray:
+        out = np.zeros(round(seconds * rate), np.float32)
+        for start in np.arange(1.0, seconds - 3.0, 4.0):
+            a = round(start * rate)
+            out[a : a + 2 * rate] = speech.tone(2.0, 220.0 + 40 * rng.random(), amplitude=level)
+        return out
+
+    early, late = bursts(40.0, 0.05), bursts(60.0, 0.5)
+    path = tmp_path / "late-inverted.wav"
+    sf.write(
+        path,
+        np.stack([np.concatenate([early, late]), np.concatenate([early, -late])], axis=1),
+        rate,
+        subtype="PCM_16",
+    )
+    engine = tiny(tiny_model_dir)
+    piped = run(path, engine, producer="process")
+    planned = [e for e in piped if isinstance(e, ChunksPlanned)]
+    assert any(e.restart for e in planned), "the cut was voided"
+    plain = run(path, engine, pipeline=False, producer="thread")
+    assert piped[-1].transcript.segments == plain[-1].transcript.segments  # type: ignore[attr-defined]
+
+
+def test_cancel_stops_the_child(track: Track, tiny_model_dir: Path) -> None:
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", batch_size=1))
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        for event in transcribe_file(
+            track.path, engine, PipelineOptions(producer="process"), cancel
+        ):
+            if isinstance(event, ChunkTranscribed):
+                cancel.set()
+    assert no_children()
+    assert [t for t in threading.enumerate() if t.name == "murmur-decode"] == []
+
+
+def test_a_killed_child_is_one_line_and_the_parent_goes_on(track: Track) -> None:
+    producer = ProcessStretches(track.path, VadOptions(), stretch_s=5.0)
+    runner = threading.Thread(target=producer.run)
+    runner.start()
+    first = producer.items.get(timeout=60)
+    assert not isinstance(first, BaseException)
+    children = multiprocessing.active_children()
+    assert len(children) == 1
+    os.kill(children[0].pid, signal.SIGKILL)
+    runner.join(30)
+    assert not runner.is_alive()
+    last = items_of(producer)[-1]
+    assert isinstance(last, MediaError)
+    assert str(last) == f"Decoding {track.path.name} stopped unexpectedly (signal 9)."
+    assert no_children()
+
+
+def test_ctrl_c_in_the_terminal_does_not_reach_the_child(track: Track) -> None:
+    """SIGINT goes to the whole process group: the child must not die of it (the parent
+    decides, through its cancel)."""
+    producer = ProcessStretches(track.path, VadOptions(), stretch_s=5.0)
+    runner = threading.Thread(target=producer.run)
+    runner.start()
+    producer.items.get(timeout=60)
+    (child,) = multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGINT)
+    runner.join(60)
+    items = items_of(producer)
+    assert isinstance(items[-1], Decoded), items[-1]
+    assert no_children()
+
+
+def test_no_child_means_the_thread_does_the_work(
+    track: Track,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def refuse(_process: object) -> None:
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(stretch_process, "_start", refuse)
+    engine = tiny(tiny_model_dir)
+    with caplog.at_level(logging.WARNING, logger=stretch_process.__name__):
+        events = run(track.path, engine, producer="process")
+    assert "decoding on a thread" in caplog.text
+    assert outcome(events) == outcome(run(track.path, engine, producer="thread"))
+
+
+def test_the_stretch_grid_is_the_parents(monkeypatch: pytest.MonkeyPatch, track: Track) -> None:
+    monkeypatch.setattr(stretches, "STRETCH_S", 12.5)
+    assert ProcessStretches(track.path, VadOptions()).stretch_s == 12.5
