@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,17 +56,52 @@ print(f"{first:.2f} {time.perf_counter() - started:.2f}")
 """
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and every process under it, summed (Linux /proc)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as status:
+                total += next(
+                    (int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0
+                )
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
 def run_child(args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of a child process."""
+    """Wall seconds, peak RSS (MB) and stdout of a child process.
+
+    The peak is that of the child and its own children together (a long file is decoded
+    in a process of its own), sampled every 50 ms where /proc has it, else the child's
+    ``ru_maxrss``."""
     started = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample)
+    if os.path.exists(f"/proc/{proc.pid}/status"):
+        sampler.start()
+    out, err = proc.communicate()
+    done.set()
+    if sampler.is_alive() or sampler.ident is not None:
+        sampler.join()
     wall = time.perf_counter() - started
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise RuntimeError(f"{args[:4]} failed: {err.strip().splitlines()[-1:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, peak[0] or usage.ru_maxrss / 1024, out
 
 
 def main(argv: list[str] | None = None) -> int:

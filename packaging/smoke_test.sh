@@ -50,6 +50,20 @@ grep -q "^Speaker 2: " "$work/speakers/speech.txt" ||
   fail "speakers: $(cat "$work/speakers/speech.txt")"
 echo "smoke test: the frozen command line heard 'red green blue stop', and two speakers"
 
+# A file of 10 minutes or more is decoded in a child process (multiprocessing's spawn,
+# which a frozen app must hand to freeze_support): the phrase every 12 s, 10.4 minutes.
+ffmpeg -loglevel error -y -i "$work/speech.wav" -af "apad=whole_dur=12" "$work/period.wav"
+ffmpeg -loglevel error -y -stream_loop 51 -i "$work/period.wav" -ar 44100 -ac 2 -c:a aac \
+    "$work/long.m4a"
+"$app" transcribe "$work/long.m4a" --model tests/fixtures/listener --format txt \
+    --output-dir "$work/long" --quiet --no-library 2>"$work/long.log" ||
+  { cat "$work/long.log" >&2; fail "the frozen 'murmur transcribe' of a long file failed"; }
+grep -E "Traceback|Warning:|Error" "$work/long.log" >&2 &&
+  fail "the frozen long transcription printed a warning or a traceback"
+times=$(grep -o "red green blue stop" "$work/long/long.txt" | wc -l)
+((times >= 50)) || fail "the frozen long transcription heard the phrase $times times of 52"
+echo "smoke test: the frozen command line heard a 10-minute file ($times of 52), decoded in a child process"
+
 # --- the frozen window ------------------------------------------------------------------
 QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}" \
     "$app" --model tests/fixtures/listener "$work/speech.m4a" >"$work/gui.log" 2>&1 &

@@ -42,7 +42,8 @@ def log_mel(extractor: Any, waveform: np.ndarray, device: str = "cpu") -> np.nda
     wave = torch.from_numpy(np.ascontiguousarray(waveform[:, :keep])).to(device, torch.float32)
     window = torch.hann_window(n_fft, device=device)
     stft = torch.stft(wave, n_fft, hop, window=window, return_complex=True)
-    power = torch.view_as_real(stft[..., :-1]).square().sum(-1)
+    last_dropped = stft[..., :-1]
+    power = last_dropped.real.square() + last_dropped.imag.square()
     mel = torch.from_numpy(extractor.mel_filters).to(device, torch.float32).T @ power
     log_spec = torch.clamp(mel, min=1e-10).log10()
     floor = torch.clamp(torch.zeros((), device=device), min=1e-10).log10()  # a zero frame
