@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -262,3 +263,47 @@ def test_no_child_means_the_thread_does_the_work(
 def test_the_stretch_grid_is_the_parents(monkeypatch: pytest.MonkeyPatch, track: Track) -> None:
     monkeypatch.setattr(stretches, "STRETCH_S", 12.5)
     assert ProcessStretches(track.path, VadOptions()).stretch_s == 12.5
+
+
+def _gone(pid: int) -> bool:
+    """The process ended (a zombie waiting for a reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.startswith("State:") and "Z" in line for line in status)
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_the_child_ends_when_its_parent_is_gone(tmp_path: Path) -> None:
+    """A parent that exits at once (a second Ctrl+C: os._exit) leaves no child decoding
+    on: the child notices at its next check and ends."""
+    rate = speech.SAMPLE_RATE
+    noise = np.random.default_rng(5).standard_normal(40 * 60 * rate).astype(np.float32) * 0.01
+    path = tmp_path / "long.flac"
+    sf.write(path, noise, rate)
+    script = (
+        "import os, sys, threading, multiprocessing\n"
+        "from app.core.audio.stretch_process import ProcessStretches\n"
+        "from app.core.audio.vad import VadOptions\n"
+        "if __name__ == '__main__':\n"
+        "    p = ProcessStretches(sys.argv[1], VadOptions(), stretch_s=5.0)\n"
+        "    threading.Thread(target=p.run, daemon=True).start()\n"
+        "    p.items.get(timeout=120)\n"
+        "    print(multiprocessing.active_children()[0].pid, flush=True)\n"
+        "    os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert out.returncode == 0, out.stderr
+    child = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 30
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(child), "the decoding process outlived its parent"
+    assert "Traceback" not in out.stderr and "leaked" not in out.stderr, out.stderr

@@ -15,8 +15,8 @@ dies; the parent reads chunks from it and maps it when decoding is over.
 
 The child is started with SIGINT blocked (a Ctrl+C in the terminal reaches the whole
 process group): the parent's cancel stops it at its next check, as it stops the
-thread. A child that dies without a word (killed, out of memory) becomes a one-line
-:class:`MediaError`.
+thread, and so does the parent's end, however abrupt. A child that dies without a word
+(killed, out of memory) becomes a one-line :class:`MediaError`.
 """
 
 from __future__ import annotations
@@ -127,6 +127,28 @@ def _picklable(exc: BaseException) -> BaseException:
     return exc
 
 
+class _ParentSays(threading.Event):
+    """The child's stop: set when the parent sends "stop" or is gone (checked where the
+    producer checks its stop, no thread and no semaphore needed)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self._conn = conn
+        self._parent = multiprocessing.parent_process()
+
+    def is_set(self) -> bool:
+        if not super().is_set():
+            try:
+                if self._conn.poll():
+                    self._conn.recv()
+                    self.set()
+            except (EOFError, OSError):
+                self.set()
+            if self._parent is not None and not self._parent.is_alive():
+                self.set()
+        return super().is_set()
+
+
 def _child(
     path: str,
     vad: VadOptions,
@@ -135,7 +157,6 @@ def _child(
     detect: bool,
     stretch_s: float | None,
     conn: Connection,
-    stop: Any,
 ) -> None:
     """The child process: receive the samples file, decode and detect, report."""
     from multiprocessing.reduction import recv_handle
@@ -153,7 +174,7 @@ def _child(
             vad,
             track=track,
             channel=channel,
-            stop=stop,
+            stop=_ParentSays(conn),
             detect=detect,
             stretch_s=stretch_s,
             samples_file=file,
@@ -235,8 +256,18 @@ class ProcessStretches:
         from multiprocessing.reduction import send_handle
 
         ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=True)  # duplex: a socket pair, to pass the file
-        child_stop = ctx.Event()
+        # Duplex: a socket pair, to pass the file there and "stop" (no semaphores: a
+        # process that exits at once, on a second Ctrl+C, leaves none behind).
+        parent, child = ctx.Pipe(duplex=True)
+        stopped = False
+
+        def stop_child() -> None:
+            nonlocal stopped
+            if not stopped:
+                stopped = True
+                with contextlib.suppress(OSError):
+                    parent.send("stop")
+
         process = ctx.Process(
             target=_child,
             args=(
@@ -247,7 +278,6 @@ class ProcessStretches:
                 self.detect,
                 self.stretch_s,
                 child,
-                child_stop,
             ),
             name="murmur-decode",
             daemon=True,  # never outlives the app
@@ -267,7 +297,7 @@ class ProcessStretches:
             heard = False
             while True:
                 if self.stop.is_set():
-                    child_stop.set()
+                    stop_child()
                 if not parent.poll(0.1):
                     if not process.is_alive() and not parent.poll(0):
                         raise self._died(process, heard)
@@ -291,7 +321,7 @@ class ProcessStretches:
                     self.items.put(message[1])
                     return
         finally:
-            child_stop.set()
+            stop_child()
             process.join(_STOP_WAIT_S)
             if process.is_alive():
                 process.terminate()  # a child, not a thread: safe to end
