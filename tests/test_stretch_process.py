@@ -307,3 +307,17 @@ def test_the_child_ends_when_its_parent_is_gone(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert _gone(child), "the decoding process outlived its parent"
     assert "Traceback" not in out.stderr and "leaked" not in out.stderr, out.stderr
+
+
+def test_where_a_child_cannot_work_a_thread_does(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no os.pread, and a handle passed to a child shares its file position:
+    there "auto" never asks for a child, and "process" gets a thread."""
+    monkeypatch.setattr(stretch_process, "SUPPORTED", False)
+    monkeypatch.setattr(pipeline, "PROCESS_PRODUCER_S", 1.0)
+    engine = tiny(tiny_model_dir)
+    started: list[object] = []
+    monkeypatch.setattr(stretch_process, "_start", started.append)
+    assert outcome(run(track.path, engine)) == outcome(run(track.path, engine, producer="process"))
+    assert started == [] and no_children()

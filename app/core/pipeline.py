@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.audio import stretch_process
 from app.core.audio.chunking import Chunk, ChunkOptions, ChunkPlanner, chunk_audio
 from app.core.audio.media import (
     DecodedAudio,
@@ -487,7 +488,9 @@ def transcribe_file(
             yield Notice(track_notice(path, info))
         yield StageChanged(Stage.DECODING, f"Decoding {path.name}")
         in_process = options.producer == "process" or (
-            options.producer == "auto" and (info.duration or 0.0) >= PROCESS_PRODUCER_S
+            options.producer == "auto"
+            and stretch_process.SUPPORTED
+            and (info.duration or 0.0) >= PROCESS_PRODUCER_S
         )
         detect = given is None or extend
         producer: SpeechStretches | ProcessStretches

@@ -44,6 +44,9 @@ from app.core.audio.vad import VadOptions
 from app.core.errors import MediaError
 
 _STOP_WAIT_S = 10.0  # after a stop, how long the child may take to notice it
+# Linux and macOS. On Windows the file would need a handle of the parent's own (a handle
+# passed to the child shares its file position) and os.pread is missing: a thread there.
+SUPPORTED = os.name == "posix" and hasattr(os, "pread")
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +164,9 @@ def _child(
     """The child process: receive the samples file, decode and detect, report."""
     from multiprocessing.reduction import recv_handle
 
-    with contextlib.suppress(ValueError, OSError):  # Windows: no signal mask was inherited
+    with contextlib.suppress(ValueError, OSError):  # a second guard, besides the mask
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = recv_handle(conn)
-    if os.name == "nt":  # recv_handle gives a Windows handle there
-        import msvcrt
-
-        fd = msvcrt.open_osfhandle(fd, os.O_RDWR)
     with open(fd, "r+b") as file:
         producer = SpeechStretches(
             path,
@@ -255,6 +254,8 @@ class ProcessStretches:
     def _relay(self) -> None:
         from multiprocessing.reduction import send_handle
 
+        if not SUPPORTED:
+            raise _NotStarted("a decoding process needs POSIX (os.pread, passing a file)")
         ctx = multiprocessing.get_context("spawn")
         # Duplex: a socket pair, to pass the file there and "stop" (no semaphores: a
         # process that exits at once, on a second Ctrl+C, leaves none behind).
@@ -288,12 +289,7 @@ class ProcessStretches:
             raise _NotStarted(f"could not start a decoding process: {exc}") from None
         child.close()
         try:
-            handle = self._file.fileno()
-            if os.name == "nt":
-                import msvcrt
-
-                handle = msvcrt.get_osfhandle(handle)
-            send_handle(parent, handle, process.pid)
+            send_handle(parent, self._file.fileno(), process.pid)
             heard = False
             while True:
                 if self.stop.is_set():
