@@ -25,6 +25,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-first", action="store_true", help="skip the first-segment runs")
     parser.add_argument("--no-cli", action="store_true", help="skip the whole-CLI runs")
+    parser.add_argument("--repeat", type=int, default=1, help="whole-CLI runs of each kind")
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed for this benchmark", file=sys.stderr)
@@ -125,22 +127,26 @@ def main(argv: list[str] | None = None) -> int:
 
     ff, _ = time_ffmpeg(media)
     print(f"ffmpeg decode to 16 kHz f32:  {ff:8.2f} s", flush=True)
-    rows = []
-    for mode, extra in (
-        () if args.no_cli else (("sequential", ["--no-pipeline"]), ("pipelined", []))
-    ):
-        with tempfile.TemporaryDirectory() as out:
-            cli = [sys.executable, "-m", "app", "transcribe", str(media), "--model", str(LISTENER)]
-            cli += ["--device", "cpu", "--precision", "fp32", "-f", "srt", "-o", out, "-q"]
-            wall, rss, _ = run_child([*cli, "--no-library", *extra])
-        rows.append((mode, wall, rss))
-        print(
-            f"whole CLI, {mode + ':':12s}   {wall:8.2f} s  = {wall / ff:.2f}x ffmpeg"
-            f" (target <= 3), peak RSS {rss:.0f} MB",
-            flush=True,
-        )
-    if rows:
-        print(f"CLI pipelined / sequential:   {rows[1][1] / rows[0][1]:8.2f}")
+    ratios: dict[str, list[float]] = {"sequential": [], "pipelined": []}
+    for run in range(0 if args.no_cli else args.repeat):
+        for mode, extra in (("sequential", ["--no-pipeline"]), ("pipelined", [])):
+            with tempfile.TemporaryDirectory() as out:
+                cli = [sys.executable, "-m", "app", "transcribe", str(media)]
+                cli += ["--model", str(LISTENER), "--device", "cpu", "--precision", "fp32"]
+                cli += ["-f", "srt", "-o", out, "-q", "--no-library", *extra]
+                wall, rss, _ = run_child(cli)
+            after, _ = time_ffmpeg(media)  # ffmpeg before and after: the machine drifts
+            ratios[mode].append(wall / ((ff + after) / 2))
+            print(
+                f"run {run + 1}, whole CLI, {mode + ':':12s} {wall:8.2f} s = "
+                f"{ratios[mode][-1]:.2f}x ffmpeg ({ff:.2f} s before, {after:.2f} s after; "
+                f"target <= 3), peak RSS {rss:.0f} MB (with its decoding process)",
+                flush=True,
+            )
+            ff = after
+    if ratios["pipelined"]:
+        seq, piped = (statistics.median(ratios[m]) for m in ("sequential", "pipelined"))
+        print(f"median of the runs: sequential {seq:.2f}x, pipelined {piped:.2f}x ffmpeg")
     if not args.no_first:
         for mode, pipelined, threads in (
             ("sequential", "0", "0"),
