@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.audio import media, stretches
@@ -23,17 +22,17 @@ from app.core.errors import Cancelled, MediaError
 from app.core.events import (
     ChunksPlanned,
     ChunkTranscribed,
-    Finished,
     Notice,
     Progress,
     SpeechFound,
     StageChanged,
 )
-from app.core.pipeline import PipelineOptions, transcribe_file
+from app.core.pipeline import transcribe_file
 from app.core.store import Library
 from app.core.store.jobs import resume, start_job
 from tests import speech
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, Track, long_track, wer
+from tests.pipeline_runs import late_inverted_wav, outcome, run
 
 STRETCH_S = 20.0  # short stretches, so that a short file has many
 
@@ -53,24 +52,6 @@ def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
 @pytest.fixture(scope="module")
 def listener() -> Engine:
     return Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32", batch_size=2))
-
-
-def run(path: Path, engine: Engine, **options: object) -> list[object]:
-    return list(transcribe_file(path, engine, PipelineOptions(**options)))  # type: ignore[arg-type]
-
-
-def outcome(events: list[object]) -> tuple[object, ...]:
-    """What must not depend on pipelining: the cut, each chunk's text and cues, the end."""
-    cut = [c for e in events if isinstance(e, ChunksPlanned) for c in e.chunks]
-    chunks = sorted(
-        (e.index, e.start, e.end, e.text, e.segments)
-        for e in events
-        if isinstance(e, ChunkTranscribed)
-    )
-    finished = events[-1]
-    assert isinstance(finished, Finished)
-    found = next(e for e in events if isinstance(e, SpeechFound))
-    return (cut, chunks, finished.transcript.segments, found)
 
 
 def first_index(events: list[object], kind: type) -> int:
@@ -262,21 +243,7 @@ def test_a_restart_of_decoding_voids_the_cut_and_gives_the_sequential_result(
     """The first 40 s (past the phase check) are in phase; the long rest is phase-inverted, so the
     whole file decides otherwise and decoding starts again: chunks already planned (and
     transcribed) are void, and the end result is the sequential one."""
-    rate = speech.SAMPLE_RATE
-    rng = np.random.default_rng(3)
-
-    def bursts(seconds: float, level: float) -> np.ndarray:
-        out = np.zeros(round(seconds * rate), np.float32)
-        for start in np.arange(1.0, seconds - 3.0, 4.0):
-            a = round(start * rate)
-            out[a : a + 2 * rate] = speech.tone(2.0, 220.0 + 40 * rng.random(), amplitude=level)
-        return out
-
-    early, late = bursts(40.0, 0.05), bursts(60.0, 0.5)
-    left = np.concatenate([early, late])
-    right = np.concatenate([early, -late])
-    path = tmp_path / "late-inverted.wav"
-    sf.write(path, np.stack([left, right], axis=1), rate, subtype="PCM_16")
+    path = late_inverted_wav(tmp_path / "late-inverted.wav")
     engine = tiny_engine_at(tiny_model_dir)
     piped = run(path, engine)
     planned = [e for e in piped if isinstance(e, ChunksPlanned)]

@@ -25,10 +25,11 @@ from app.core.audio.stretch_process import ProcessStretches
 from app.core.audio.stretches import Decoded, SpeechStretches, Stretch
 from app.core.audio.vad import VadOptions
 from app.core.errors import Cancelled, MediaError
-from app.core.events import ChunksPlanned, ChunkTranscribed, Finished, SpeechFound
+from app.core.events import ChunksPlanned, ChunkTranscribed
 from app.core.pipeline import PipelineOptions, transcribe_file
 from tests import speech
 from tests.listener_speech import HELD_OUT_SEED, Track, long_track
+from tests.pipeline_runs import late_inverted_wav, outcome, run
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +51,6 @@ def no_children() -> bool:
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     return not multiprocessing.active_children()
-
-
-def run(path: Path, engine: Engine, **options: object) -> list[object]:
-    return list(transcribe_file(path, engine, PipelineOptions(**options)))  # type: ignore[arg-type]
-
-
-def outcome(events: list[object]) -> tuple[object, ...]:
-    cut = [c for e in events if isinstance(e, ChunksPlanned) for c in e.chunks]
-    chunks = sorted(
-        (e.index, e.start, e.end, e.text, e.segments)
-        for e in events
-        if isinstance(e, ChunkTranscribed)
-    )
-    finished = events[-1]
-    assert isinstance(finished, Finished)
-    found = next(e for e in events if isinstance(e, SpeechFound))
-    return (cut, chunks, finished.transcript.segments, found)
 
 
 def tiny(folder: Path) -> Engine:
@@ -172,24 +156,7 @@ def test_a_restart_in_the_child_gives_the_sequential_result(
 ) -> None:
     """Phase-inverted after 40 s: the child starts decoding again, truncating the shared
     file; the parent voids its cut and ends with the sequential result."""
-    rate = speech.SAMPLE_RATE
-    rng = np.random.default_rng(3)
-
-    def bursts(seconds: float, level: float) -> np.ndarray:
-        out = np.zeros(round(seconds * rate), np.float32)
-        for start in np.arange(1.0, seconds - 3.0, 4.0):
-            a = round(start * rate)
-            out[a : a + 2 * rate] = speech.tone(2.0, 220.0 + 40 * rng.random(), amplitude=level)
-        return out
-
-    early, late = bursts(40.0, 0.05), bursts(60.0, 0.5)
-    path = tmp_path / "late-inverted.wav"
-    sf.write(
-        path,
-        np.stack([np.concatenate([early, late]), np.concatenate([early, -late])], axis=1),
-        rate,
-        subtype="PCM_16",
-    )
+    path = late_inverted_wav(tmp_path / "late-inverted.wav")
     engine = tiny(tiny_model_dir)
     piped = run(path, engine, producer="process")
     planned = [e for e in piped if isinstance(e, ChunksPlanned)]
