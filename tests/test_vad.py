@@ -531,3 +531,16 @@ def test_an_error_in_a_worker_reaches_the_caller(
     noise = np.zeros(60 * 16000, np.float32)
     with pytest.raises(RuntimeError, match="silero broke"):
         detect_speech(noise, options=VadOptions(workers=workers, max_stretches=8))
+
+
+@pytest.mark.parametrize("n", [1, 100, 512, 513, 48_000])
+def test_no_warning_for_any_length(n: int) -> None:
+    """A warning printed by the decoding process would reach the command line's output
+    (torch warns about read-only arrays: one window's frames once came as a view)."""
+    import warnings
+
+    samples = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probs = speech_probabilities(samples)
+    assert len(probs) == -(-n // 512)

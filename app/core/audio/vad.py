@@ -386,7 +386,8 @@ def _run_rows(
                     stop.set()
                     return
                 b = min(last, a + _FRONT_BATCH)
-                frames = torch.from_numpy(np.ascontiguousarray(_frames(samples, gains, a, b)))
+                # a writable copy (a read-only view makes torch warn)
+                frames = torch.from_numpy(np.array(_frames(samples, gains, a, b)))
                 features[a - first : b - first] = net.front(frames)
                 progress.add(b - a)
             idx = starts[block][None, :] + np.arange(plan.steps)[:, None]  # (T, rows)
