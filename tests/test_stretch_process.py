@@ -288,3 +288,31 @@ def test_where_a_child_cannot_work_a_thread_does(
     monkeypatch.setattr(stretch_process, "_start", started.append)
     assert outcome(run(track.path, engine)) == outcome(run(track.path, engine, producer="process"))
     assert started == [] and no_children()
+
+
+def test_a_child_that_dies_decoding_is_not_tried_again_on_a_thread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed once it has begun (it has written samples, before its first item): an
+    error, not a second try in this process (FFmpeg crashing on damaged data would take
+    the app down with it)."""
+    rate = speech.SAMPLE_RATE
+    noise = np.random.default_rng(6).standard_normal(40 * 60 * rate).astype(np.float32) * 0.01
+    path = tmp_path / "long.flac"
+    sf.write(path, noise, rate)
+    producer = ProcessStretches(path, VadOptions(), stretch_s=1e6)  # one stretch: the end
+    runner = threading.Thread(target=producer.run)
+    with caplog.at_level(logging.WARNING, logger=stretch_process.__name__):
+        runner.start()
+        deadline = time.monotonic() + 60
+        while os.fstat(producer.samples._file.fileno()).st_size == 0:
+            assert time.monotonic() < deadline, "the child wrote nothing"
+            time.sleep(0.02)
+        (child,) = multiprocessing.active_children()
+        os.kill(child.pid, signal.SIGKILL)
+        runner.join(30)
+    items = items_of(producer)
+    assert len(items) == 1 and isinstance(items[0], MediaError), items
+    assert "stopped unexpectedly (signal 9)" in str(items[0])
+    assert "decoding on a thread" not in caplog.text
+    assert no_children()

@@ -167,6 +167,7 @@ def _child(
     with contextlib.suppress(ValueError, OSError):  # a second guard, besides the mask
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = recv_handle(conn)
+    conn.send(("ready",))  # started: from here on, a death is the media's doing
     with open(fd, "r+b") as file:
         producer = SpeechStretches(
             path,
@@ -231,7 +232,9 @@ class ProcessStretches:
             self._relay()
         except _NotStarted as exc:
             # No child (a script without the ``if __name__ == "__main__"`` guard, a
-            # sandbox that forbids processes): decode on this thread instead.
+            # sandbox that forbids processes): decode on this thread instead. Only a
+            # child that never got going: one that dies decoding (FFmpeg on damaged
+            # data) is an error, never tried again inside this process.
             log.warning("decoding on a thread: %s", exc)
             self._on_thread()
         except BaseException as exc:  # handed to the consumer's thread
@@ -305,6 +308,8 @@ class ProcessStretches:
                     raise self._died(process, heard) from None
                 heard = True
                 kind = message[0]
+                if kind == "ready":
+                    continue
                 if kind == "item":
                     item, size = message[1], message[2]
                     self.samples._set_size(0 if isinstance(item, Restarted) else size)
