@@ -229,7 +229,11 @@ def test_no_child_means_the_thread_does_the_work(
 
 def test_the_stretch_grid_is_the_parents(monkeypatch: pytest.MonkeyPatch, track: Track) -> None:
     monkeypatch.setattr(stretches, "STRETCH_S", 12.5)
-    assert ProcessStretches(track.path, VadOptions()).stretch_s == 12.5
+    producer = ProcessStretches(track.path, VadOptions())
+    producer.run()
+    lengths = [round(i.end - i.start, 3) for i in items_of(producer) if isinstance(i, Stretch)]
+    # the ramp (0.1, 0.2, 0.4 of a stretch), then whole stretches, as in the parent
+    assert lengths[:5] == [1.25, 2.5, 5.0, 12.5, 12.5], lengths
 
 
 def _gone(pid: int) -> bool:

@@ -424,7 +424,24 @@ class _SampleBuffer:
             return out
 
 
-class StreamedSamples:
+class SliceReader:
+    """Samples read a plain slice at a time: ``x[a:b]`` is ``x.read(a, b)`` within
+    ``len(x)``. For views of audio that is still being decoded."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError(f"{type(self).__name__} takes plain slices")
+        start, stop, _ = index.indices(len(self))
+        return self.read(start, stop)
+
+
+class StreamedSamples(SliceReader):
     """Decoded samples, readable from another thread while :func:`decode_audio` goes on.
 
     Pass one as ``decode_audio(..., into=stream)``. ``len(stream)`` is the number of
@@ -467,19 +484,13 @@ class StreamedSamples:
     def __len__(self) -> int:
         return 0 if self._buffer is None else self._buffer.size
 
-    def __getitem__(self, index: slice) -> np.ndarray:
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("StreamedSamples takes plain slices")
-        start, stop, _ = index.indices(len(self))
-        return self.read(start, stop)
-
     def read(self, start: int, end: int) -> np.ndarray:
         if self._buffer is None:
             return np.zeros(0, dtype=np.float32)
         return self._buffer.read(max(0, start), end)
 
     def flush(self) -> None:
-        """Hand what was appended so far to the OS (a reader of ``path`` then sees it)."""
+        """Hand what was appended so far to the OS (a reader of ``file`` then sees it)."""
         if self._buffer is not None:
             self._buffer.flush()
 

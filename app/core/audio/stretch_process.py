@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from app.core.audio import stretches
-from app.core.audio.media import StreamedSamples, _spill_dir
+from app.core.audio.media import SliceReader, StreamedSamples, _spill_dir
 from app.core.audio.stretches import Decoded, Item, Restarted, SpeechStretches
 from app.core.audio.vad import VadOptions
 from app.core.errors import MediaError
@@ -51,7 +51,7 @@ SUPPORTED = os.name == "posix" and hasattr(os, "pread")
 log = logging.getLogger(__name__)
 
 
-class SharedSamples:
+class SharedSamples(SliceReader):
     """The samples the child has decoded so far, read from the shared file (or from a
     thread's :class:`StreamedSamples` when the child could not start)."""
 
@@ -70,12 +70,6 @@ class SharedSamples:
             return len(self.fallback)
         with self._lock:
             return self._size
-
-    def __getitem__(self, index: slice) -> np.ndarray:
-        if not isinstance(index, slice) or index.step not in (None, 1):
-            raise TypeError("SharedSamples takes plain slices")
-        start, stop, _ = index.indices(len(self))
-        return self.read(start, stop)
 
     def read(self, start: int, end: int) -> np.ndarray:
         """A copy of ``[start, end)``; zeros where the file is shorter (after a restart)."""
@@ -152,16 +146,9 @@ class _ParentSays(threading.Event):
         return super().is_set()
 
 
-def _child(
-    path: str,
-    vad: VadOptions,
-    track: int | None,
-    channel: str,
-    detect: bool,
-    stretch_s: float | None,
-    conn: Connection,
-) -> None:
-    """The child process: receive the samples file, decode and detect, report."""
+def _child(path: str, vad: VadOptions, options: dict[str, Any], conn: Connection) -> None:
+    """The child process: receive the samples file, decode and detect, report.
+    ``options``: :class:`SpeechStretches`'s keyword arguments, besides its stop."""
     from multiprocessing.reduction import recv_handle
 
     with contextlib.suppress(ValueError, OSError):  # a second guard, besides the mask
@@ -169,16 +156,7 @@ def _child(
     fd = recv_handle(conn)
     conn.send(("ready",))  # started: from here on, a death is the media's doing
     with open(fd, "r+b") as file:
-        producer = SpeechStretches(
-            path,
-            vad,
-            track=track,
-            channel=channel,
-            stop=_ParentSays(conn),
-            detect=detect,
-            stretch_s=stretch_s,
-            samples_file=file,
-        )
+        producer = SpeechStretches(path, vad, **options, stop=_ParentSays(conn), samples_file=file)
         producer.items = _Sender(conn, producer)  # type: ignore[assignment]
         with contextlib.suppress(BrokenPipeError, EOFError, OSError):
             producer.run()  # hands every item over, its error included
@@ -217,11 +195,15 @@ class ProcessStretches:
     ) -> None:
         self.path = Path(path)
         self.vad = replace(vad, workers=1)
-        self.track, self.channel = track, channel
         self.stop = stop or threading.Event()
-        self.detect = detect
-        # resolved here: the child reads this module's STRETCH_S afresh
-        self.stretch_s = stretch_s or stretches.STRETCH_S
+        # SpeechStretches' arguments, for the child or the thread; the stretch length is
+        # resolved here, as the child reads stretches.STRETCH_S afresh
+        self._options: dict[str, Any] = {
+            "track": track,
+            "channel": channel,
+            "detect": detect,
+            "stretch_s": stretch_s or stretches.STRETCH_S,
+        }
         self.items: queue.Queue[Item] = queue.Queue()
         # Unnamed on POSIX (unlinked at once), deleted on close on Windows.
         self._file = tempfile.TemporaryFile(prefix="murmur-audio-", dir=_spill_dir())  # noqa: SIM115 (closed in close())
@@ -241,10 +223,7 @@ class ProcessStretches:
             self.items.put(exc)
 
     def _on_thread(self) -> None:
-        producer = SpeechStretches(
-            self.path, self.vad, track=self.track, channel=self.channel, stop=self.stop,
-            detect=self.detect, stretch_s=self.stretch_s,
-        )  # fmt: skip
+        producer = SpeechStretches(self.path, self.vad, **self._options, stop=self.stop)
         producer.items = self.items
         self.samples.fallback = producer.samples
         producer.run()
@@ -274,15 +253,7 @@ class ProcessStretches:
 
         process = ctx.Process(
             target=_child,
-            args=(
-                str(self.path),
-                self.vad,
-                self.track,
-                self.channel,
-                self.detect,
-                self.stretch_s,
-                child,
-            ),
+            args=(str(self.path), self.vad, self._options, child),
             name="murmur-decode",
             daemon=True,  # never outlives the app
         )

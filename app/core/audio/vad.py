@@ -341,7 +341,7 @@ def _blocks(plan: _Plan, rows: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
 def _frames(samples: np.ndarray, gains: np.ndarray | None, first: int, last: int) -> np.ndarray:
     """Windows ``[first, last)``, each with the 64 samples before it, as the model
     sees them: gained and clipped, the audio zero-padded after its end, and zeros
-    before its start. Shape ``(last - first, 64 + 512)``."""
+    before its start. A new array of shape ``(last - first, 64 + 512)``."""
     n = last - first
     lead = 1 if first > 0 else 0
     flat = np.zeros((n + 1) * WINDOW, dtype=np.float32)
@@ -354,12 +354,13 @@ def _frames(samples: np.ndarray, gains: np.ndarray | None, first: int, last: int
         gain[1 - lead :] = gains[first - lead : last]
         wins *= gain[:, None]
         np.clip(wins, -1.0, 1.0, out=wins)
-    return np.lib.stride_tricks.as_strided(
+    overlapping = np.lib.stride_tricks.as_strided(
         flat[WINDOW - _CONTEXT :],
         shape=(n, _CONTEXT + WINDOW),
         strides=(WINDOW * flat.itemsize, flat.itemsize),
         writeable=False,
     )
+    return overlapping.copy()  # writable and contiguous (a read-only view makes torch warn)
 
 
 def _run_rows(
@@ -386,8 +387,7 @@ def _run_rows(
                     stop.set()
                     return
                 b = min(last, a + _FRONT_BATCH)
-                # a writable copy (a read-only view makes torch warn)
-                frames = torch.from_numpy(np.array(_frames(samples, gains, a, b)))
+                frames = torch.from_numpy(_frames(samples, gains, a, b))
                 features[a - first : b - first] = net.front(frames)
                 progress.add(b - a)
             idx = starts[block][None, :] + np.arange(plan.steps)[:, None]  # (T, rows)
