@@ -96,7 +96,7 @@ def run_child(args: list[str]) -> tuple[float, float, str]:
         sampler.start()
     out, err = proc.communicate()
     done.set()
-    if sampler.is_alive() or sampler.ident is not None:
+    if sampler.ident is not None:  # it was started
         sampler.join()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
