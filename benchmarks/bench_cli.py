@@ -47,7 +47,8 @@ from app.core.asr.engine import Engine, EngineOptions
 from app.core.events import ChunkTranscribed
 from app.core.pipeline import PipelineOptions, transcribe_file
 threads = int(sys.argv[4])
-engine = Engine(EngineOptions(model=sys.argv[2], device="cpu", dtype="fp32", threads=threads))
+dtype = sys.argv[5]
+engine = Engine(EngineOptions(model=sys.argv[2], device="cpu", dtype=dtype, threads=threads))
 first = None
 options = PipelineOptions(pipeline=sys.argv[3] == "1")
 for event in transcribe_file(sys.argv[1], engine, options):
@@ -114,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-first", action="store_true", help="skip the first-segment runs")
     parser.add_argument("--no-cli", action="store_true", help="skip the whole-CLI runs")
     parser.add_argument("--repeat", type=int, default=1, help="whole-CLI runs of each kind")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="the model's precision (auto, the CLI's default: bf16 on a CPU with bf16"
+        " instructions, else fp32)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed for this benchmark", file=sys.stderr)
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     if not media.exists():
         print(f"making {media} ...", flush=True)
         make_long_mp3(media, args.minutes, args.cache_dir)
-    print(f"media: {media} ({args.minutes:g} min), cpus {os.cpu_count()}")
+    print(
+        f"media: {media} ({args.minutes:g} min), cpus {os.cpu_count()}, precision {args.precision}"
+    )
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
 
     ff, _ = time_ffmpeg(media)
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode, extra in (("sequential", ["--no-pipeline"]), ("pipelined", [])):
             with tempfile.TemporaryDirectory() as out:
                 cli = [sys.executable, "-m", "app", "transcribe", str(media)]
-                cli += ["--model", str(LISTENER), "--device", "cpu", "--precision", "fp32"]
+                cli += ["--model", str(LISTENER), "--device", "cpu", "--precision", args.precision]
                 cli += ["-f", "srt", "-o", out, "-q", "--no-library", *extra]
                 wall, rss, _ = run_child(cli)
             after, _ = time_ffmpeg(media)  # ffmpeg before and after: the machine drifts
@@ -159,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ):
             code = [sys.executable, "-c", FIRST_SEGMENT, str(media), str(LISTENER)]
-            _, _, out_text = run_child([*code, pipelined, threads])
+            _, _, out_text = run_child([*code, pipelined, threads, args.precision])
             first, total = (float(x) for x in out_text.split()[-2:])
             print(
                 f"transcribe_file, {mode}: first chunk after {first:6.2f} s, all done after"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core.audio import vad
 from app.core.audio.media import decode_audio
 from app.core.audio.vad import (
     SpeechRegion,
@@ -544,3 +545,122 @@ def test_no_warning_for_any_length(n: int) -> None:
         warnings.simplefilter("error")
         probs = speech_probabilities(samples)
     assert len(probs) == -(-n // 512)
+
+
+# --------------------------------------------------------------------------- without torch
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_region_rules_give_silero_s_own_stamps(seed: int) -> None:
+    """The hysteresis rules written here (silero's module imports torch) against silero's
+    own function, on probabilities that wander across both thresholds."""
+    from silero_vad.utils_vad import get_speech_timestamps_from_probs
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    walk = np.cumsum(rng.normal(0, 0.08, n))
+    probs = (1 / (1 + np.exp(-(walk - walk.mean())))).astype(np.float32)
+    probs[rng.integers(0, n, 40)] = rng.choice([0.0, 0.36, 0.5, 0.34, 1.0], 40)
+    n_samples = n * 512 - int(rng.integers(0, 511))
+    for threshold, min_speech, min_silence, pad in [
+        (0.5, 250, 300, 100),
+        (0.3, 0, 100, 30),
+        (0.7, 1000, 0, 0),
+        (0.1, 64, 2000, 400),
+    ]:
+        expected = get_speech_timestamps_from_probs(
+            [float(p) for p in probs],
+            sampling_rate=16000,
+            threshold=threshold,
+            min_speech_duration_ms=min_speech,
+            min_silence_duration_ms=min_silence,
+            speech_pad_ms=pad,
+            audio_length_samples=n_samples,
+        )
+        got = vad._silero_timestamps(
+            probs,
+            n_samples,
+            sample_rate=16000,
+            threshold=threshold,
+            min_speech_ms=min_speech,
+            min_silence_ms=min_silence,
+            speech_pad_ms=pad,
+        )
+        assert expected, "the case should have speech"
+        assert got == [[s["start"], s["end"]] for s in expected]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_weights_are_cached_for_processes_without_torch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first read takes the JIT model's weights and keeps them under the data folder;
+    the next reads come from there. A damaged file is read again from the model."""
+    cache = vad.weights_cache_path()
+    assert cache is not None and not cache.exists()
+    first = vad._weights()
+    assert cache.is_file()
+    model = vad._acquire_model()
+    try:
+        direct = vad._weights_from_jit(model)
+    finally:
+        vad._release_model(model)
+    again = vad._weights()
+    assert sorted(first) == sorted(direct) == sorted(again)
+    for name in direct:
+        np.testing.assert_array_equal(again[name], direct[name])
+    cache.write_bytes(cache.read_bytes()[:5000])  # cut short
+    with caplog.at_level("WARNING", logger="app.core.audio.vad"):
+        repaired = vad._weights()
+    assert "unreadable" in caplog.text
+    np.testing.assert_array_equal(repaired["lstm.weight_hh"], direct["lstm.weight_hh"])
+    np.testing.assert_array_equal(vad._weights()["head.bias"], direct["head.bias"])
+
+
+def test_the_decoding_process_s_work_never_imports_torch(
+    speech_track: SpeechTrack, tmp_path: Path
+) -> None:
+    """What the decoding process runs (decoding, then speech detection stretch by
+    stretch) imports no torch once the weights are cached: it would cost that process
+    1.6-1.8 s of a core an hour."""
+    import os
+    import subprocess
+    import sys
+
+    vad._weights()  # this test's data folder now holds them
+    script = (
+        "import sys\n"
+        "from app.core.audio import stretch_process, stretches, vad\n"
+        "producer = stretches.SpeechStretches(sys.argv[1], vad.VadOptions(), stretch_s=4)\n"
+        "producer.run()\n"
+        "items = []\n"
+        "while not producer.items.empty():\n"
+        "    items.append(producer.items.get())\n"
+        "found = sum(len(i.regions) for i in items if isinstance(i, stretches.Stretch))\n"
+        "print(type(items[-1]).__name__, found, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(speech_track.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    kind, found, torch_imported = done.stdout.split()
+    assert kind == "Decoded" and int(found) >= len(speech_track.sentences)
+    assert torch_imported == "False"
+
+
+def test_numpy_blas_runs_on_one_thread_once_the_network_is_built() -> None:
+    from threadpoolctl import threadpool_info
+
+    vad._acquire_net()
+    numpy_blas = [
+        lib
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas" and "numpy" in Path(lib["filepath"]).parent.name
+    ]
+    assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)

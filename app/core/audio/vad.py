@@ -22,17 +22,25 @@ block's noise floor, so pure low-level noise (no such parts) is not amplified.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.util
+import io
+import logging
 import math
 import os
 import threading
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.core.errors import Cancelled
+
+log = logging.getLogger(__name__)
 
 WINDOW = 512  # samples per silero window at 16 kHz
 MODEL_RATE = 16000
@@ -48,6 +56,8 @@ _STEP_OVERHEAD_ROWS = 1.6
 _CONTEXT = 64  # samples of the previous window the network sees with each window
 _FRONT_BATCH = 256  # windows per call of the stateless front (stays in cache: fastest here)
 _BLOCK_WINDOWS = 65536  # front features held at once per worker (~34 MB)
+_LSTM_SLAB = 64  # LSTM steps whose input products are computed at once
+_WEIGHTS_VERSION = 1  # of the cached weights' layout (see _weights)
 _MAX_DEFAULT_WORKERS = 8
 
 
@@ -114,89 +124,270 @@ def _release_model(model: Any) -> None:
 
 
 class _SileroNet:
-    """silero-vad's 16 kHz network, cut where its state begins.
+    """silero-vad's 16 kHz network in numpy, cut where its state begins.
 
     ``front`` is the stateless part (window spectrum, four convolutions): it takes
     any number of windows at once, each with the 64 samples before it. ``steps``
     runs the LSTM and the output layer over a (time, rows, 128) batch. The weights
-    are read from the JIT model the ``silero-vad`` package ships; together the two
-    give the model's own numbers (``tests/test_vad.py`` checks it window by window).
+    are those of the JIT model the ``silero-vad`` package ships (:func:`_weights`);
+    together the two give the model's own numbers (``tests/test_vad.py`` checks it
+    window by window).
+
+    numpy, not torch: the decoding process (:mod:`app.core.audio.stretch_process`) then
+    never imports torch (1.6-1.8 s of a core), and here numpy is faster anyway (256
+    windows through the front: 2.5 ms against torch's 2.9 ms, one thread; the FFT runs
+    in float64, which numpy 2.4 does 6x faster than float32). Matrix products go to
+    numpy's BLAS on one thread (:func:`_one_blas_thread`).
     """
 
-    def __init__(self, jit_model: Any) -> None:
-        import torch
-
-        net = jit_model._model
-        basis = net.stft.forward_basis_buffer.detach().reshape(-1, net.stft.filter_length)
-        self.n_fft = int(net.stft.filter_length)
-        self.hop = int(net.stft.hop_length)
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        basis = weights["stft"]
+        self.n_fft = basis.shape[1]
+        self.hop = self.n_fft // 2
         bins = self.n_fft // 2 + 1
         # The basis is a window times the DFT: row 0 (frequency 0, real part) is the
         # window itself. Checked, so that an FFT can stand in for the basis.
-        self.window = basis[0].clone()
-        dft = torch.fft.rfft(torch.diag(self.window.double()), dim=1).T  # (bins, n_fft)
-        expected = torch.cat([dft.real, dft.imag]).float()
-        if basis.shape != (2 * bins, self.n_fft) or not torch.allclose(basis, expected, atol=1e-5):
+        window = basis[0].astype(np.float64)
+        dft = np.fft.rfft(np.diag(window), axis=1).T  # (bins, n_fft)
+        expected = np.concatenate([dft.real, dft.imag])
+        if basis.shape != (2 * bins, self.n_fft) or not np.allclose(basis, expected, atol=1e-5):
             raise RuntimeError("this silero-vad model is not the one Murmur knows (STFT basis)")
-        self.convs = []
-        for i in range(4):
-            conv = getattr(net.encoder, str(i)).reparam_conv
-            self.convs.append(
-                (
-                    conv.weight.detach(),
-                    conv.bias.detach(),
-                    int(conv.stride[0]),
-                    int(conv.padding[0]),
-                )
+        self.window = window
+        w = [weights[f"conv{i}.weight"] for i in range(4)]
+        b = [weights[f"conv{i}.bias"] for i in range(4)]
+        if [x.shape for x in w] != [(128, bins, 3), (64, 128, 3), (64, 64, 3), (128, 64, 3)]:
+            raise RuntimeError("this silero-vad model is not the one Murmur knows (encoder)")
+
+        def taps(weight: np.ndarray, which: Sequence[int], axis: int) -> np.ndarray:
+            return np.ascontiguousarray(
+                np.concatenate([weight[:, :, k].T for k in which], axis=axis), dtype=np.float32
             )
-        rnn = net.decoder.rnn
-        self.lstm = torch.nn.LSTM(rnn.weight_hh.shape[1], rnn.weight_hh.shape[1])
-        with torch.no_grad():
-            self.lstm.weight_ih_l0.copy_(rnn.weight_ih)
-            self.lstm.weight_hh_l0.copy_(rnn.weight_hh)
-            self.lstm.bias_ih_l0.copy_(rnn.bias_ih)
-            self.lstm.bias_hh_l0.copy_(rnn.bias_hh)
-        self.lstm.eval()
-        head = getattr(net.decoder.decoder, "2")
-        self.head_w = head.weight.detach().reshape(1, -1).T.contiguous()  # (128, 1)
-        self.head_b = head.bias.detach()
-        self.features = int(self.lstm.hidden_size)
 
-    def front(self, frames: Any) -> Any:
-        """(N, 64 + 512) windows with their context -> (N, 128) LSTM inputs."""
-        import torch
-        import torch.nn.functional as F
+        # Each convolution is one matrix product over the few frames a window has
+        # (4 -> 4 -> 2 -> 1 -> 1; kernel 3, padding 1, strides 1, 2, 2, 1):
+        self.w1, self.b1 = taps(w[0], (0, 1, 2), 1), b[0]  # all 3 taps side by side
+        self.w2_first, self.w2_second = taps(w[1], (1, 2), 0), taps(w[1], (0, 1, 2), 0)
+        self.b2 = b[1]
+        self.w3, self.b3 = taps(w[2], (1, 2), 0), b[2]  # frames 0 and 1 (tap 0: padding)
+        self.w4, self.b4 = taps(w[3], (1,), 0), b[3]  # one frame: only the middle tap
+        hidden = weights["lstm.weight_hh"].shape[1]
+        self.features = hidden
+        # sigmoid(x) = (tanh(x / 2) + 1) / 2: the input, forget and output gates are
+        # scaled by 1/2 here, so one tanh serves all four gates; and they are put side by
+        # side (PyTorch's order is i, f, g, o; here i, f, o, g), for fewer numpy calls a step.
+        order = np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in (0, 1, 3, 2)])
+        scale = np.full(4 * hidden, 0.5, dtype=np.float32)
+        scale[3 * hidden :] = 1.0
 
-        x = F.pad(frames, (0, _CONTEXT), mode="reflect")
-        spec = torch.fft.rfft(x.unfold(1, self.n_fft, self.hop) * self.window)
-        # numpy's complex abs is ~15x faster than torch's on CPU (measured).
-        x = torch.from_numpy(np.abs(spec.numpy())).transpose(1, 2)  # (N, bins, frames)
-        for weight, bias, stride, padding in self.convs:
-            x = torch.relu(F.conv1d(x, weight, bias, stride=stride, padding=padding))
-        return x.reshape(len(frames), self.features)
+        def gates(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a[order].T * scale, dtype=np.float32)
 
-    def steps(self, inputs: Any) -> Any:
+        self.w_ih, self.w_hh = gates(weights["lstm.weight_ih"]), gates(weights["lstm.weight_hh"])
+        self.lstm_bias = (
+            (weights["lstm.bias_ih"] + weights["lstm.bias_hh"])[order] * scale
+        ).astype(np.float32)
+        self.head_w = np.ascontiguousarray(weights["head.weight"].reshape(1, -1).T, np.float32)
+        self.head_b = weights["head.bias"].astype(np.float32)
+
+    def front(self, frames: np.ndarray) -> np.ndarray:
+        """(N, 64 + 512) float32 windows with their context -> (N, 128) LSTM inputs."""
+        n, width = frames.shape
+        padded = np.empty((n, width + _CONTEXT), dtype=np.float32)
+        padded[:, :width] = frames
+        padded[:, width:] = frames[:, width - 2 : width - 2 - _CONTEXT : -1]  # reflect
+        count = (width + _CONTEXT - self.n_fft) // self.hop + 1
+        item = padded.itemsize
+        framed = np.lib.stride_tricks.as_strided(
+            padded,
+            shape=(n, count, self.n_fft),
+            strides=((width + _CONTEXT) * item, self.hop * item, item),
+            writeable=False,
+        )
+        spec = np.abs(np.fft.rfft(framed * self.window, axis=-1)).astype(np.float32)
+        # conv 1 (stride 1): frame t = tap 0 of t - 1 + tap 1 of t + tap 2 of t + 1
+        taps = (spec.reshape(n * count, -1) @ self.w1).reshape(n, count, 3, -1)
+        x = taps[:, :, 1].copy()
+        x[:, 1:] += taps[:, :-1, 0]
+        x[:, :-1] += taps[:, 1:, 2]
+        x += self.b1
+        np.maximum(x, 0, out=x)
+        # conv 2 (stride 2): out 0 = frames (pad, 0, 1), out 1 = frames (1, 2, 3)
+        y = np.empty((n, 2, len(self.b2)), dtype=np.float32)
+        np.matmul(x[:, 0:2].reshape(n, -1), self.w2_first, out=y[:, 0])
+        np.matmul(x[:, 1:4].reshape(n, -1), self.w2_second, out=y[:, 1])
+        y += self.b2
+        np.maximum(y, 0, out=y)
+        z = y.reshape(n, -1) @ self.w3  # conv 3 (stride 2): frames (pad, 0, 1)
+        z += self.b3
+        np.maximum(z, 0, out=z)
+        out = z @ self.w4  # conv 4: one frame
+        out += self.b4
+        np.maximum(out, 0, out=out)
+        return out
+
+    def steps(self, inputs: np.ndarray) -> np.ndarray:
         """(T, rows, 128) inputs from a zero state -> (T, rows) speech probabilities."""
-        import torch
-
-        hidden, _ = self.lstm(inputs)
-        return torch.sigmoid(torch.relu(hidden) @ self.head_w + self.head_b).squeeze(-1)
+        steps, rows, _ = inputs.shape
+        hidden = self.features
+        h = np.zeros((rows, hidden), dtype=np.float32)
+        c = np.zeros((rows, hidden), dtype=np.float32)
+        probs = np.empty((steps, rows), dtype=np.float32)
+        for t0 in range(0, steps, _LSTM_SLAB):
+            t1 = min(steps, t0 + _LSTM_SLAB)
+            gates_in = inputs[t0:t1].reshape(-1, inputs.shape[2]) @ self.w_ih
+            gates_in += self.lstm_bias
+            gates_in = gates_in.reshape(t1 - t0, rows, 4 * hidden)
+            outs = np.empty((t1 - t0, rows, hidden), dtype=np.float32)
+            for t in range(t1 - t0):
+                g = gates_in[t]
+                g += h @ self.w_hh
+                np.tanh(g, out=g)
+                sig = g[:, : 3 * hidden]
+                sig += 1.0
+                sig *= 0.5  # the input, forget and output gates
+                i, f, o, cell = np.split(g, 4, axis=1)  # views
+                c *= f
+                i *= cell
+                c += i
+                h = outs[t]
+                np.tanh(c, out=h)
+                h *= o
+            h = h.copy()  # the state goes on; the outputs now get their ReLU in place
+            np.maximum(outs, 0, out=outs)
+            logits = (outs.reshape(-1, hidden) @ self.head_w).reshape(t1 - t0, rows)
+            logits += self.head_b
+            probs[t0:t1] = 0.5 * (np.tanh(0.5 * logits) + 1.0)
+        return probs
 
 
 _net_lock = threading.Lock()
 _nets: list[_SileroNet] = []
+_WEIGHT_NAMES = (
+    "stft",
+    *(f"conv{i}.{part}" for i in range(4) for part in ("weight", "bias")),
+    *(f"lstm.{part}" for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+    "head.weight",
+    "head.bias",
+)
 
 
 def _acquire_net() -> _SileroNet:
     """The shared network (its weights are only read, so threads may share it)."""
     with _net_lock:
         if not _nets:
-            model = _acquire_model()
-            try:
-                _nets.append(_SileroNet(model))
-            finally:
-                _release_model(model)
+            _one_blas_thread()
+            _nets.append(_SileroNet(_weights()))
         return _nets[0]
+
+
+def _jit_file() -> Path | None:
+    """The JIT model file of the ``silero-vad`` package, found without importing the
+    package (its ``__init__`` imports torch)."""
+    try:
+        spec = importlib.util.find_spec("silero_vad")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "data" / "silero_vad.jit"
+        if path.is_file():
+            return path
+    return None
+
+
+def weights_cache_path() -> Path | None:
+    """Where the JIT model's weights are kept as numpy arrays: named by the JIT file's
+    content, so another silero-vad version gets its own. None: the file was not found."""
+    jit = _jit_file()
+    if jit is None:
+        return None
+    from app.core.settings import data_dir
+
+    digest = hashlib.sha256(jit.read_bytes()).hexdigest()[:20]
+    return data_dir() / "cache" / f"silero-vad-{digest}-v{_WEIGHTS_VERSION}.npz"
+
+
+def _weights_from_jit(model: Any) -> dict[str, np.ndarray]:
+    """The arrays :class:`_SileroNet` needs, read from silero's JIT model."""
+    net = model._model
+    found: dict[str, Any] = {
+        "stft": net.stft.forward_basis_buffer.reshape(-1, int(net.stft.filter_length))
+    }
+    for i in range(4):
+        conv = getattr(net.encoder, str(i)).reparam_conv
+        found[f"conv{i}.weight"], found[f"conv{i}.bias"] = conv.weight, conv.bias
+    rnn = net.decoder.rnn
+    for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        found[f"lstm.{part}"] = getattr(rnn, part)
+    head = getattr(net.decoder.decoder, "2")
+    found["head.weight"], found["head.bias"] = head.weight, head.bias
+    return {k: np.array(v.detach().numpy(), dtype=np.float32) for k, v in found.items()}
+
+
+def _weights() -> dict[str, np.ndarray]:
+    """silero's weights as numpy arrays: from the cache (:func:`weights_cache_path`), or
+    read from the JIT model (which needs torch) and then cached, so that the next process
+    needs no torch. The package's ``silero_vad_16k.safetensors`` holds other weights
+    (another version of the model), so it cannot stand in."""
+    cache = weights_cache_path()
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache) as data:
+                weights = {k: np.asarray(data[k], dtype=np.float32) for k in _WEIGHT_NAMES}
+            return weights
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("speech detection's cached weights are unreadable (%s); reading again", exc)
+    model = _acquire_model()
+    try:
+        weights = _weights_from_jit(model)
+    finally:
+        _release_model(model)
+    if cache is not None:
+        from app.core.atomic import write_bytes_atomic
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **weights)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(cache, buffer.getvalue(), fsync=False)
+        except OSError as exc:
+            log.info("could not keep speech detection's weights in %s: %s", cache, exc)
+    return weights
+
+
+_blas_lock = threading.Lock()
+_blas_done = False
+
+
+def _one_blas_thread() -> None:
+    """Put numpy's own BLAS on one thread, for this process, once.
+
+    The network's matrix products are small, and run beside the model, the decoder or
+    other speech-detection workers: numpy's OpenBLAS, threaded, made the front 2.6x
+    slower with the other core busy (15.5 against 6.0 ms per 256 windows, measured).
+    Only the library inside numpy's own folders is touched, never torch's."""
+    global _blas_done
+    with _blas_lock:
+        if _blas_done:
+            return
+        _blas_done = True
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            numpy_dir = Path(np.__file__).resolve().parent
+            site = numpy_dir.parent
+            for lib in ThreadpoolController().lib_controllers:
+                where = Path(lib.filepath).resolve()
+                if (
+                    lib.user_api == "blas"
+                    and where.is_relative_to(site)
+                    and (
+                        where.relative_to(site).parts[0]
+                        in (numpy_dir.name, f"{numpy_dir.name}.libs")
+                    )
+                ):
+                    lib.set_num_threads(1)
+        except Exception as exc:  # a missing or unknown library only costs speed
+            log.info("could not limit numpy's BLAS threads: %s", exc)
 
 
 # --------------------------------------------------------------------------- levels
@@ -341,7 +532,7 @@ def _blocks(plan: _Plan, rows: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
 def _frames(samples: np.ndarray, gains: np.ndarray | None, first: int, last: int) -> np.ndarray:
     """Windows ``[first, last)``, each with the 64 samples before it, as the model
     sees them: gained and clipped, the audio zero-padded after its end, and zeros
-    before its start. A new array of shape ``(last - first, 64 + 512)``."""
+    before its start. A read-only array of shape ``(last - first, 64 + 512)``."""
     n = last - first
     lead = 1 if first > 0 else 0
     flat = np.zeros((n + 1) * WINDOW, dtype=np.float32)
@@ -360,7 +551,7 @@ def _frames(samples: np.ndarray, gains: np.ndarray | None, first: int, last: int
         strides=(WINDOW * flat.itemsize, flat.itemsize),
         writeable=False,
     )
-    return overlapping.copy()  # writable and contiguous (a read-only view makes torch warn)
+    return overlapping
 
 
 def _run_rows(
@@ -375,30 +566,26 @@ def _run_rows(
 ) -> None:
     """Run the given stretches, a block of rows at a time, writing into ``out``:
     the front over every window the block feeds, then the LSTM over its rows."""
-    import torch
-
     net = _acquire_net()
     starts = plan.starts()
-    with torch.inference_mode():
-        for block, first, last in _blocks(plan, rows):
-            features = torch.zeros(last - first + 1, net.features)  # last row: zeros
-            for a in range(first, last, _FRONT_BATCH):
-                if stop.is_set() or (cancel is not None and cancel.is_set()):
-                    stop.set()
-                    return
-                b = min(last, a + _FRONT_BATCH)
-                frames = torch.from_numpy(_frames(samples, gains, a, b))
-                features[a - first : b - first] = net.front(frames)
-                progress.add(b - a)
-            idx = starts[block][None, :] + np.arange(plan.steps)[:, None]  # (T, rows)
-            fed = np.where(idx < last, idx - first, last - first)  # past the end: zeros
-            probs = net.steps(features[torch.from_numpy(fed)]).numpy()
-            own_from = np.where(block == 0, 0, plan.warmup)
-            for j in range(len(block)):
-                s = int(own_from[j])
-                where = idx[s : s + plan.length, j]
-                keep = where < plan.windows
-                out[where[keep]] = probs[s : s + plan.length, j][keep]
+    for block, first, last in _blocks(plan, rows):
+        features = np.zeros((last - first + 1, net.features), dtype=np.float32)  # last: zeros
+        for a in range(first, last, _FRONT_BATCH):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                stop.set()
+                return
+            b = min(last, a + _FRONT_BATCH)
+            features[a - first : b - first] = net.front(_frames(samples, gains, a, b))
+            progress.add(b - a)
+        idx = starts[block][None, :] + np.arange(plan.steps)[:, None]  # (T, rows)
+        fed = np.where(idx < last, idx - first, last - first)  # past the end: zeros
+        probs = net.steps(features[fed])
+        own_from = np.where(block == 0, 0, plan.warmup)
+        for j in range(len(block)):
+            s = int(own_from[j])
+            where = idx[s : s + plan.length, j]
+            keep = where < plan.windows
+            out[where[keep]] = probs[s : s + plan.length, j][keep]
 
 
 def _default_workers() -> int:
@@ -430,16 +617,26 @@ def _join_all(pool: list[threading.Thread], stop: threading.Event) -> None:
 
 
 def run_workers(
-    work: Callable[..., None], args: Sequence[tuple[Any, ...]], stop: threading.Event, name: str
+    work: Callable[..., None],
+    args: Sequence[tuple[Any, ...]],
+    stop: threading.Event,
+    name: str,
+    *,
+    torch_threads: bool = True,
 ) -> None:
     """``work(*a)`` for each ``a`` in ``args``, each in its own thread (inline when
-    there is one), all with one torch intra-op thread: parallel work across threads
-    of small torch calls, without the intra-op threads' synchronisation. ``stop``
-    tells the workers to end (an exception here sets it); they are all joined."""
-    import torch
+    there is one). With ``torch_threads`` all run with one torch intra-op thread:
+    parallel work across threads of small torch calls, without the intra-op threads'
+    synchronisation (speech detection, numpy only, passes False: it never imports
+    torch). ``stop`` tells the workers to end (an exception here sets it); they are
+    all joined."""
+    torch: Any = None
+    threads = 0
+    if torch_threads:
+        import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
     try:
         if len(args) == 1:
             work(*args[0])
@@ -452,7 +649,8 @@ def run_workers(
                 t.start()
             _join_all(pool, stop)
     finally:
-        torch.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
 
 
 def speech_probabilities(
@@ -491,8 +689,9 @@ def speech_probabilities(
             errors.append(exc)
             stop.set()
 
-    # One intra-op thread per worker: the parallelism is across stretches.
-    run_workers(work, [(g,) for g in groups], stop, "murmur-vad")
+    # numpy's BLAS on one thread per worker (_one_blas_thread): the parallelism is
+    # across stretches.
+    run_workers(work, [(g,) for g in groups], stop, "murmur-vad", torch_threads=False)
     if errors:
         raise errors[0]
     if cancel is not None and cancel.is_set():
@@ -510,21 +709,74 @@ def regions_from_probabilities(
     options: VadOptions = VadOptions(),
 ) -> list[SpeechRegion]:
     """Silero's hysteresis rules on window probabilities, then padding and clipping."""
-    from silero_vad.utils_vad import get_speech_timestamps_from_probs
-
-    stamps = get_speech_timestamps_from_probs(
-        [float(p) for p in probs],
-        sampling_rate=sample_rate,
+    stamps = _silero_timestamps(
+        probs,
+        n_samples,
+        sample_rate=sample_rate,
         threshold=options.threshold,
-        min_speech_duration_ms=round(options.min_speech_s * 1000),
-        min_silence_duration_ms=round(options.min_silence_s * 1000),
+        min_speech_ms=round(options.min_speech_s * 1000),
+        min_silence_ms=round(options.min_silence_s * 1000),
         speech_pad_ms=round(options.speech_pad_s * 1000),
-        audio_length_samples=n_samples,
     )
     return clean_regions(
-        [SpeechRegion(s["start"] / sample_rate, s["end"] / sample_rate) for s in stamps],
+        [SpeechRegion(start / sample_rate, end / sample_rate) for start, end in stamps],
         n_samples / sample_rate,
     )
+
+
+def _silero_timestamps(
+    probs: np.ndarray,
+    n_samples: int,
+    *,
+    sample_rate: int,
+    threshold: float,
+    min_speech_ms: int,
+    min_silence_ms: int,
+    speech_pad_ms: int,
+) -> list[list[int]]:
+    """``silero_vad.utils_vad.get_speech_timestamps_from_probs`` with its defaults
+    (no longest-speech cut), in samples. The same rules, written here because that
+    module imports torch, which the decoding process does without;
+    ``tests/test_vad.py`` checks that both give the same stamps."""
+    window = 512 if sample_rate == 16000 else 256
+    min_speech = sample_rate * min_speech_ms / 1000
+    pad = sample_rate * speech_pad_ms / 1000
+    min_silence = sample_rate * min_silence_ms / 1000
+    below = max(threshold - 0.15, 0.01)
+    speeches: list[list[int]] = []
+    start: int | None = None  # of the speech under way
+    silent_from = 0  # where the silence inside it began (0: none)
+    for i, p in enumerate(np.asarray(probs, dtype=np.float64).tolist()):
+        here = window * i
+        if p >= threshold:
+            silent_from = 0
+            if start is None:
+                start = here
+            continue
+        if p < below and start is not None:
+            if not silent_from:
+                silent_from = here
+            if here - silent_from < min_silence:
+                continue
+            if silent_from - start > min_speech:
+                speeches.append([start, silent_from])
+            start, silent_from = None, 0
+    if start is not None and n_samples - start > min_speech:
+        speeches.append([start, n_samples])
+    for i, speech in enumerate(speeches):
+        if i == 0:
+            speech[0] = int(max(0, speech[0] - pad))
+        if i != len(speeches) - 1:
+            gap = speeches[i + 1][0] - speech[1]
+            if gap < 2 * pad:
+                speech[1] += int(gap // 2)
+                speeches[i + 1][0] = int(max(0, speeches[i + 1][0] - gap // 2))
+            else:
+                speech[1] = int(min(n_samples, speech[1] + pad))
+                speeches[i + 1][0] = int(max(0, speeches[i + 1][0] - pad))
+        else:
+            speech[1] = int(min(n_samples, speech[1] + pad))
+    return speeches
 
 
 def clean_regions(regions: list[SpeechRegion], duration: float) -> list[SpeechRegion]:
