@@ -8,6 +8,7 @@ torch, transformers and huggingface_hub are imported inside the functions.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -552,11 +553,40 @@ def import_runtime() -> tuple[Any, Any]:
     """Import torch and the parts of transformers :func:`load_model` uses, once (seconds
     of Python work: a caller may do it ahead, on another thread). Returns the
     processor and model classes."""
+    global _imported
     with _IMPORT_LOCK:
+        if not _imported:
+            _import_without_gc()
+            _imported = True
         import torch  # noqa: F401
         from transformers import AutoProcessor, GlmAsrForConditionalGeneration
 
     return AutoProcessor, GlmAsrForConditionalGeneration
+
+
+_imported = False
+
+
+def _import_without_gc() -> None:
+    """Import torch and transformers with the garbage collector paused, then put what
+    they made in its permanent generation (``gc.freeze``).
+
+    The imports make about 380,000 objects. Python's collector walks all of them in each
+    full collection: five ran during the imports (0.66 s of the 3.5 s, measured on the
+    command line), and at exit one more took 1.1 s of the 1.2 s between the written file
+    and the end of the process. Modules and classes live as long as the process; frozen
+    objects are still freed when their last reference goes (only cycles would stay).
+    With the pause and the freeze: no full collection during the run, and 0.2 s at exit.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import torch  # noqa: F401
+        from transformers import AutoProcessor, GlmAsrForConditionalGeneration  # noqa: F401
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
 
 
 def load_model(folder: Path, info: DeviceInfo) -> tuple[Any, Any, DeviceInfo]:
