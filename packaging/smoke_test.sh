@@ -49,6 +49,10 @@ grep -E "Traceback|Warning:|Unable to retrieve source" "$work/cli.log" >&2 &&
 grep -q "^Speaker 2: " "$work/speakers/speech.txt" ||
   fail "speakers: $(cat "$work/speakers/speech.txt")"
 echo "smoke test: the frozen command line heard 'red green blue stop', and two speakers"
+# Speech detection keeps silero's weights as arrays, so that the decoding process below
+# needs no torch: the frozen app must find the package's JIT file to name that cache.
+compgen -G "$work/data/cache/silero-vad-*.npz" >/dev/null ||
+  fail "speech detection's weights were not cached (silero_vad's data not found?)"
 
 # A file of 10 minutes or more is decoded in a child process (multiprocessing's spawn,
 # which a frozen app must hand to freeze_support): the phrase every 12 s, 10.4 minutes.

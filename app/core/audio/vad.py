@@ -309,11 +309,15 @@ def weights_cache_path() -> Path | None:
 def _weights_from_jit(model: Any) -> dict[str, np.ndarray]:
     """The arrays :class:`_SileroNet` needs, read from silero's JIT model."""
     net = model._model
+    if int(net.stft.hop_length) * 2 != int(net.stft.filter_length):
+        raise RuntimeError("this silero-vad model is not the one Murmur knows (STFT hop)")
     found: dict[str, Any] = {
         "stft": net.stft.forward_basis_buffer.reshape(-1, int(net.stft.filter_length))
     }
     for i in range(4):
         conv = getattr(net.encoder, str(i)).reparam_conv
+        if (int(conv.stride[0]), int(conv.padding[0])) != ((1, 2, 2, 1)[i], 1):
+            raise RuntimeError("this silero-vad model is not the one Murmur knows (strides)")
         found[f"conv{i}.weight"], found[f"conv{i}.bias"] = conv.weight, conv.bias
     rnn = net.decoder.rnn
     for part in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
