@@ -427,11 +427,13 @@ class StandInEngine:
     def release_spare(self) -> None:
         """Nor to take back."""
 
-    def transcribe(
+    def transcribe_decoded(
         self, audios: Sequence[object], cancel: object = None, lengths: object = None
     ) -> Iterator[object]:
+        from app.core.asr.engine import Decoded
+
         for index in range(len(audios)):
-            yield index, self.TEXTS[index % len(self.TEXTS)], False
+            yield index, Decoded(self.TEXTS[index % len(self.TEXTS)], (), False), False
 
 
 @pytest.mark.parametrize("script", ["tw", "hk", "simplified", "original"])

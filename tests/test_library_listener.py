@@ -38,7 +38,7 @@ HELD_UP = """
 import sys, threading
 from app.core.asr import engine
 
-original = engine.Engine.transcribe
+original = engine.Engine.transcribe_decoded
 
 def held_up(self, audios, cancel=None, **kw):
     for n, item in enumerate(original(self, audios, cancel=cancel, **kw), start=1):
@@ -47,7 +47,7 @@ def held_up(self, audios, cancel=None, **kw):
             print("held", flush=True)
             threading.Event().wait()
 
-engine.Engine.transcribe = held_up
+engine.Engine.transcribe_decoded = held_up
 from app.__main__ import main
 sys.exit(main(sys.argv[2:]))
 """

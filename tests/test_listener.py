@@ -201,14 +201,14 @@ def test_shuffled_chunks_break_it(
     mixed_track: Track, listener: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proof that the bar can fail: chunk results handed back to the wrong chunks."""
-    original = listener.transcribe
+    original = listener.transcribe_decoded
 
     def shuffled(audios: Sequence[np.ndarray], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         n = len(audios)
-        for index, text, retried in original(audios, *args, **kwargs):  # type: ignore[arg-type]
-            yield n - 1 - index, text, retried
+        for index, decoded, retried in original(audios, *args, **kwargs):  # type: ignore[arg-type]
+            yield n - 1 - index, decoded, retried
 
-    monkeypatch.setattr(listener, "transcribe", shuffled)
+    monkeypatch.setattr(listener, "transcribe_decoded", shuffled)
     transcript, found = run(mixed_track.path, listener)
     assert found.chunks > 2
     assert wer([mixed_track.text], [transcript_text(transcript)]) > 4 * WER_BAR

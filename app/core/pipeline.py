@@ -15,6 +15,7 @@ cancellation and live display fall out of the events it yields.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import math
@@ -69,22 +70,27 @@ from app.core.events import (
 from app.core.speakers import DiarizeOptions, Turn, assign_speakers, diarize, parse_speakers
 from app.core.transcript import Segment, Transcript, TranscriptMeta
 from app.core.transcript.chinese import check_script, convert_script
-from app.core.transcript.cues import CueOptions, cues_for_pieces
+from app.core.transcript.cues import CueOptions, cues_for_pieces, cut_text
+from app.core.transcript.text import join_texts
 
 if TYPE_CHECKING:
     import threading as _threading
 
     import numpy as np
 
-    from app.core.asr.engine import Engine
+    from app.core.asr.engine import Decoded, Engine
 
 # After the first group of chunks (one batch), each group handed to the engine is
 # this many batches (sorted by length inside the group, so padding stays low).
 _GROUP_BATCHES = 4
 # From this declared length on, "auto" decodes in a child process. Starting one costs
-# about 0.3 s and a second import of torch (on the other core); below 10 minutes the
-# decoding and detection take a second or two, and the child would not pay for itself.
+# about 0.3 s (and, before speech detection's weights are cached, a second import of
+# torch); below 10 minutes the decoding and detection take a second or two, and the
+# child would not pay for itself.
 PROCESS_PRODUCER_S = 600.0
+# A packed chunk's text is cut where its tokens were heard unless a piece with at least
+# this much speech got none of them (then it is shared by speaking time).
+_HEARD_MIN_SPEECH_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +350,32 @@ class _Transcription:
             return lo, (chunk.end + planned[i + 1].start) / 2
         return lo, self._media_duration()
 
+    def _heard_parts(self, chunk: Chunk, decoded: Decoded) -> list[str] | None:
+        """A packed chunk's text cut among its pieces where the model heard its tokens
+        (:attr:`Decoded.heard`), or None: not packed, nothing recorded, or a piece with
+        speech that got no token (then the text is shared by speaking time)."""
+        if not chunk.packed or not decoded.heard or len(decoded.heard) != len(decoded.ids):
+            return None
+        # where each piece ends in the model's audio, and the middle of each gap after it
+        bounds, at = [], 0.0
+        for a, b in chunk.spans[:-1]:
+            at += b - a
+            bounds.append(at + chunk.gap_s / 2)
+            at += chunk.gap_s
+        pieces = [bisect.bisect_left(bounds, t) for t in decoded.heard]
+        for k in range(1, len(pieces)):  # the text runs forward through the pieces
+            pieces[k] = max(pieces[k], pieces[k - 1])
+        heard = set(pieces)
+        for k, regions in enumerate(chunk.piece_regions()):
+            if k not in heard and sum(r.end - r.start for r in regions) >= _HEARD_MIN_SPEECH_S:
+                return None
+        ends = self.engine.text_ends(decoded.ids)
+        cuts = []
+        for k in range(len(chunk.spans) - 1):
+            before = [ends[j] for j, piece in enumerate(pieces) if piece <= k]
+            cuts.append(before[-1] if before else 0)
+        return cut_text(decoded.text, cuts)
+
     def _media_duration(self) -> float:
         if self.duration is not None:
             return self.duration
@@ -363,12 +395,19 @@ class _Transcription:
         # threads waiting on a busy core cost far more than they bring (benchmarks/README.md).
         self.engine.pin_threads(spare=1 if self.producing else 0)
         audios = _ChunkAudio(self.samples, self.sample_rate, todo)
-        transcribed = self.engine.transcribe(audios, cancel=self.cancel, lengths=audios.lengths())
-        for position, raw, retried in transcribed:
+        transcribed = self.engine.transcribe_decoded(
+            audios, cancel=self.cancel, lengths=audios.lengths()
+        )
+        for position, decoded, retried in transcribed:
             _check(self.cancel)  # results of a finished batch are not reported after a cancel
             audios.release(position)
             chunk = todo[position]
-            text = convert_script(raw, self.options.chinese)
+            parts = self._heard_parts(chunk, decoded)
+            if parts is None:
+                text = convert_script(decoded.text, self.options.chinese)
+            else:
+                parts = [convert_script(part, self.options.chinese) for part in parts]
+                text = join_texts(parts)
             lo, hi = self._bounds(chunk)
             segments = cues_for_pieces(
                 text,
@@ -377,6 +416,7 @@ class _Transcription:
                 media_duration=self._media_duration(),
                 not_before=lo,
                 not_after=hi,
+                parts=parts,
             )
             if self.turns is not None:
                 segments = assign_speakers(segments, self.turns, chunk.regions)

@@ -137,7 +137,9 @@ def install(stage: str) -> Quitter:
     elif stage == "loading model":
         engine_module.load_model = with_hook(engine_module.load_model, None)
     elif stage == "transcribing":
-        engine_module.Engine.transcribe = with_hook(engine_module.Engine.transcribe, 2)
+        engine_module.Engine.transcribe_decoded = with_hook(
+            engine_module.Engine.transcribe_decoded, 2
+        )
     else:
         raise SystemExit(f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
     return quitter

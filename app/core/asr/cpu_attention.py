@@ -26,10 +26,50 @@ windows either way).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 NAME = "murmur_cpu"
 _registered = False
+
+
+class AudioGaze:
+    """Where each decoding step of one ``generate`` listens: for every row, the audio token
+    that the last decoder layer's attention weighs most (all heads summed), step by step.
+
+    GLM-ASR gives no timestamps. In the trained listener the last layer's attention, at
+    the step that produces a word, peaks on that word's audio (measured in a packed window
+    of four sentences: every word's peak fell inside its own sentence), so a packed
+    window's text can be shared among its pieces by where its tokens were heard
+    (``app.core.pipeline``). A step reads probabilities this module computes anyway.
+    """
+
+    def __init__(self, layer: int, audio: Sequence[tuple[int, int]]) -> None:
+        self.layer = layer
+        self.audio = list(audio)  # per row: [first, end) of its audio tokens in the prompt
+        self.peaks: list[list[int]] = [[] for _ in self.audio]
+
+    def add(self, probs: Any) -> None:
+        """``probs``: one step's attention, (rows, KV heads, group, keys)."""
+        weights = probs.float().sum(dim=(1, 2))
+        for row, (first, end) in enumerate(self.audio):
+            if end > first:
+                self.peaks[row].append(int(weights[row, first:end].argmax()))
+
+
+_gaze: contextvars.ContextVar[AudioGaze | None] = contextvars.ContextVar("gaze", default=None)
+
+
+@contextlib.contextmanager
+def watching(gaze: AudioGaze) -> Iterator[AudioGaze]:
+    """Record ``gaze`` during the ``generate`` run inside this block (this thread only)."""
+    token = _gaze.set(gaze)
+    try:
+        yield gaze
+    finally:
+        _gaze.reset(token)
 
 
 def attention(
@@ -51,7 +91,10 @@ def attention(
     kv_heads = key.shape[1]
     plain = not (kwargs.get("output_attentions") or dropout or heads % kv_heads)
     if plain and q_len == 1:
-        return _decoding_step(query, key, value, attention_mask, scaling)
+        gaze = _gaze.get()
+        if gaze is not None and getattr(module, "layer_idx", None) != gaze.layer:
+            gaze = None
+        return _decoding_step(query, key, value, attention_mask, scaling, gaze)
     return sdpa_attention_forward(
         module,
         query,
@@ -66,7 +109,12 @@ def attention(
 
 
 def _decoding_step(
-    query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None,
+    gaze: AudioGaze | None = None,
 ) -> tuple[Any, None]:
     import torch
 
@@ -81,7 +129,10 @@ def _decoding_step(
             scores = scores.masked_fill(~mask, float("-inf"))
         else:
             scores = scores + mask.float()
-    probs = torch.softmax(scores, dim=-1).to(value.dtype)
+    probs = torch.softmax(scores, dim=-1)
+    if gaze is not None:
+        gaze.add(probs)
+    probs = probs.to(value.dtype)
     out = torch.matmul(probs, value)  # (batch, kv heads, group, size)
     return out.reshape(batch, 1, heads, size), None
 

@@ -9,6 +9,7 @@ generation within one decoding step. torch and transformers are imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
@@ -79,6 +80,10 @@ class Decoded:
     text: str
     ids: tuple[int, ...]
     hit_limit: bool
+    # Seconds into the chunk's audio where each token was heard (the last decoder layer's
+    # attention, app.core.asr.cpu_attention.AudioGaze); empty where not recorded (not on
+    # the CPU attention).
+    heard: tuple[float, ...] = ()
 
 
 def max_new_tokens_for(duration: float, tokens_per_second: float = 8.0) -> int:
@@ -478,7 +483,21 @@ class Engine:
         on_step: StepHook | None = None,
         lengths: Sequence[int] | None = None,
     ) -> Iterator[tuple[int, str, bool]]:
-        """Yield ``(index, text, retried)`` in completion order.
+        """Yield ``(index, text, retried)`` in completion order (see :meth:`transcribe_decoded`)."""
+        for index, decoded, retried in self.transcribe_decoded(
+            audios, cancel, on_step=on_step, lengths=lengths
+        ):
+            yield index, decoded.text, retried
+
+    def transcribe_decoded(
+        self,
+        audios: Sequence[np.ndarray],
+        cancel: threading.Event | None = None,
+        *,
+        on_step: StepHook | None = None,
+        lengths: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, Decoded, bool]]:
+        """Yield ``(index, decoded, retried)`` in completion order.
 
         Chunks are sorted by length (longest first, so memory trouble shows early) and decoded
         in batches of ``batch_size``. A chunk whose output loops is decoded again alone with
@@ -498,18 +517,31 @@ class Engine:
             batch = [audios[i] for i in indices]
             decoded = self.decode_batch(batch, cancel, on_step=on_step)
             for index, audio, result in zip(indices, batch, decoded, strict=True):
-                text, retried = result.text, False
+                retried = False
                 if self.options.repetition_guard and is_looping(result.ids, result.hit_limit):
-                    text, retried = self._retry(audio, cancel, on_step), True
-                yield index, text, retried
+                    result, retried = self._retry(audio, cancel, on_step), True
+                yield index, result, retried
 
     def _retry(
         self, audio: np.ndarray, cancel: threading.Event | None, on_step: StepHook | None
-    ) -> str:
+    ) -> Decoded:
         again = self.decode_batch([audio], cancel, anti_repetition=True, on_step=on_step)[0]
         if not is_looping(again.ids, again.hit_limit):
-            return again.text
-        return self._text(trim_loop(again.ids))
+            return again
+        ids = tuple(trim_loop(again.ids))
+        return Decoded(self._text(ids), ids, again.hit_limit, again.heard[: len(ids)])
+
+    def text_ends(self, ids: Sequence[int]) -> list[int]:
+        """Where in ``Decoded.text`` (the decoded ``ids``, stripped) each token's text ends."""
+        tokenizer = self._processor.tokenizer
+        full = str(tokenizer.decode(list(ids), skip_special_tokens=True))
+        lead = len(full) - len(full.lstrip())
+        size = len(full.strip())
+        ends = []
+        for k in range(1, len(ids) + 1):
+            part = str(tokenizer.decode(list(ids[:k]), skip_special_tokens=True))
+            ends.append(min(size, max(0, len(part.rstrip()) - lead)))
+        return ends
 
     def _text(self, ids: Sequence[int]) -> str:
         return str(self._processor.tokenizer.decode(list(ids), skip_special_tokens=True)).strip()
@@ -574,11 +606,34 @@ class Engine:
         inputs = self.build_inputs(samples)
         config = self._generation_config(max(limits), anti_repetition)
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
-        with torch.inference_mode():
+        gaze = self._gaze(inputs["input_ids"])
+        with torch.inference_mode(), _watching(gaze):
             output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
         _check(cancel)
         sequences = output.sequences if hasattr(output, "sequences") else output
-        return self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
+        results = self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
+        if gaze is None:
+            return results
+        return [
+            replace(r, heard=_heard(peaks, r.ids, span, len(s) / SAMPLE_RATE))
+            for r, peaks, span, s in zip(results, gaze.peaks, gaze.audio, samples, strict=True)
+        ]
+
+    def _gaze(self, input_ids: Any) -> Any:
+        """An :class:`~app.core.asr.cpu_attention.AudioGaze` for this batch when the text
+        decoder runs on the CPU attention (which computes the probabilities), else None."""
+        model, _, _ = self._require()
+        text = getattr(model.config, "text_config", None)
+        audio_id = getattr(model.config, "audio_token_id", None)
+        from app.core.asr import cpu_attention
+
+        if getattr(text, "_attn_implementation", None) != cpu_attention.NAME or audio_id is None:
+            return None
+        spans = []
+        for row in (input_ids == audio_id).tolist():
+            where = [k for k, is_audio in enumerate(row) if is_audio]
+            spans.append((where[0], where[-1] + 1) if where else (0, 0))
+        return cpu_attention.AudioGaze(int(text.num_hidden_layers) - 1, spans)
 
     def _generation_config(self, max_new_tokens: int, anti_repetition: bool) -> Any:
         model, _, _ = self._require()
@@ -612,6 +667,36 @@ class Engine:
 def _check(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled()
+
+
+def _watching(gaze: Any) -> Any:
+    if gaze is None:
+        return contextlib.nullcontext()
+    from app.core.asr import cpu_attention
+
+    return cpu_attention.watching(gaze)
+
+
+def _heard(
+    peaks: Sequence[int], ids: Sequence[int], span: tuple[int, int], seconds: float
+) -> tuple[float, ...]:
+    """Seconds where each of ``ids`` was heard. Decoding step k listens while it produces
+    token k + 1 (the first token comes from the prompt's pass, which is not recorded: it
+    takes the next token's place). A token produced without the attention moving from
+    the previous token's place (the first word after a pause, in the listener: "zero
+    seven" both at the end of "zero") takes the place the next step listens at."""
+    count = span[1] - span[0]
+    if not ids or count <= 0 or not peaks:
+        return ()
+    stepped = [peaks[0], *peaks][: len(ids)]
+    if len(stepped) < len(ids):
+        return ()
+    places = list(stepped)
+    for k in range(2, len(places)):
+        if stepped[k] == stepped[k - 1] and k < len(peaks) and peaks[k] > stepped[k]:
+            places[k] = peaks[k]
+    per_token = seconds / count
+    return tuple(min(seconds, (p + 0.5) * per_token) for p in places)
 
 
 def _first_line(exc: BaseException) -> str:

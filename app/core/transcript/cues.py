@@ -824,6 +824,21 @@ def share_text(text: str, weights: Sequence[float]) -> list[str]:
     return [_join_atoms(words, atoms, a, b) if b > a else "" for a, b in itertools.pairwise(cuts)]
 
 
+def cut_text(text: str, cuts: Sequence[int]) -> list[str]:
+    """``text`` cut near each of the character positions ``cuts`` (in order), each cut
+    moved to the nearest place between two words: ``len(cuts) + 1`` parts, some maybe
+    empty, which :func:`join_texts` joins back into ``text`` (spacing normalised)."""
+    atoms = split_atoms(text)
+    words = [normalize_space(text[a.start : a.end]) for a in atoms]
+    between = [0] + [a.end for a in atoms[:-1]] + [len(text)]  # after atom j - 1
+    out = [0]
+    for cut in cuts:
+        j = min(range(len(between)), key=lambda k: (abs(between[k] - cut), k))
+        out.append(max(out[-1], min(j, len(atoms))))
+    out.append(len(atoms))
+    return [_join_atoms(words, atoms, a, b) if b > a else "" for a, b in itertools.pairwise(out)]
+
+
 def cues_for_pieces(
     text: str,
     pieces: Sequence[Sequence[Region]],
@@ -832,19 +847,38 @@ def cues_for_pieces(
     *,
     not_before: float = 0.0,
     not_after: float | None = None,
+    parts: Sequence[str] | None = None,
 ) -> list[Segment]:
     """Cues for the text of a chunk whose speech comes from several places (a packed
     window): ``pieces`` holds the speech regions of each piece, in order.
 
-    The text is shared among the pieces in proportion to their speech
-    (:func:`share_text`), and each share is cut into cues with :func:`cues_for_chunk`,
+    ``parts`` is the text of each piece when it is known (where the model heard it);
+    otherwise the text is shared among the pieces in proportion to their speech
+    (:func:`share_text`). Each share is cut into cues with :func:`cues_for_chunk`,
     bounded by the midpoints of the pauses between pieces, so that no cue spans the long
     pause between two pieces. With one piece this is :func:`cues_for_chunk`.
     """
-    spans = [s for s in (_region_spans(regions) for regions in pieces) if s]
+    if parts is not None and len(parts) != len(pieces):
+        raise ValueError("cues_for_pieces needs one part per piece")
+    kept = [k for k, regions in enumerate(pieces) if _region_spans(regions)]
+    spans = [_region_spans(pieces[k]) for k in kept]
     if not spans:
         raise ValueError("cues_for_pieces needs at least one speech region")
-    parts = share_text(text, [sum(e - s for s, e in piece) for piece in spans])
+    if parts is None:
+        parts = share_text(text, [sum(e - s for s, e in piece) for piece in spans])
+    else:
+        # a piece without speech regions has no place for text: its words go to the next
+        merged: list[str] = []
+        carry = ""
+        for k, part in enumerate(parts):
+            if k in kept:
+                merged.append(join_texts([carry, part]))
+                carry = ""
+            else:
+                carry = join_texts([carry, part])
+        if carry:
+            merged[-1] = join_texts([merged[-1], carry])
+        parts = merged
     out: list[Segment] = []
     for k, (part, piece) in enumerate(zip(parts, spans, strict=True)):
         lo = not_before if k == 0 else (spans[k - 1][-1][1] + piece[0][0]) / 2
