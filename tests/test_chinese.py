@@ -428,7 +428,11 @@ class StandInEngine:
         """Nor to take back."""
 
     def transcribe_decoded(
-        self, audios: Sequence[object], cancel: object = None, lengths: object = None
+        self,
+        audios: Sequence[object],
+        cancel: object = None,
+        lengths: object = None,
+        heard: bool = False,
     ) -> Iterator[object]:
         from app.core.asr.engine import Decoded
 

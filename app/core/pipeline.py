@@ -396,7 +396,10 @@ class _Transcription:
         self.engine.pin_threads(spare=1 if self.producing else 0)
         audios = _ChunkAudio(self.samples, self.sample_rate, todo)
         transcribed = self.engine.transcribe_decoded(
-            audios, cancel=self.cancel, lengths=audios.lengths()
+            audios,
+            cancel=self.cancel,
+            lengths=audios.lengths(),
+            heard=any(c.packed for c in todo),  # where packed text was heard, to cut it
         )
         for position, decoded, retried in transcribed:
             _check(self.cancel)  # results of a finished batch are not reported after a cancel

@@ -50,13 +50,23 @@ class AudioGaze:
         self.layer = layer
         self.audio = list(audio)  # per row: [first, end) of its audio tokens in the prompt
         self.peaks: list[list[int]] = [[] for _ in self.audio]
+        self._outside: Any = None  # (rows, prompt) True off each row's audio
 
     def add(self, probs: Any) -> None:
         """``probs``: one step's attention, (rows, KV heads, group, keys)."""
-        weights = probs.float().sum(dim=(1, 2))
-        for row, (first, end) in enumerate(self.audio):
+        import torch
+
+        if self._outside is None:
+            size = max((end for _, end in self.audio), default=0)
+            keys = torch.arange(size)
+            first = torch.tensor([a for a, _ in self.audio])
+            end = torch.tensor([b for _, b in self.audio])
+            self._outside = (keys < first[:, None]) | (keys >= end[:, None])
+        weights = probs[..., : self._outside.shape[1]].sum(dim=(1, 2))
+        peaks = weights.masked_fill(self._outside, -1.0).argmax(dim=1).tolist()
+        for row, ((first, end), peak) in enumerate(zip(self.audio, peaks, strict=True)):
             if end > first:
-                self.peaks[row].append(int(weights[row, first:end].argmax()))
+                self.peaks[row].append(peak - first)
 
 
 _gaze: contextvars.ContextVar[AudioGaze | None] = contextvars.ContextVar("gaze", default=None)

@@ -438,10 +438,12 @@ class Engine:
         *,
         anti_repetition: bool = False,
         on_step: StepHook | None = None,
+        heard: bool = False,
     ) -> list[Decoded]:
         """One greedy ``generate`` over the batch. Empty audio gives "" without decoding.
 
-        ``on_step(k)`` is called after decoding step k (for progress and tests).
+        ``on_step(k)`` is called after decoding step k (for progress and tests). ``heard``:
+        record where each token was heard (:attr:`Decoded.heard`; the CPU attention only).
         Raises Cancelled (within one step of ``cancel`` being set) or ModelError.
         """
         _check(cancel)
@@ -453,7 +455,7 @@ class Engine:
                 results[i] = Decoded("", (), False)
         if live:
             decoded = self._generate_split(
-                [samples[i] for i in live], cancel, anti_repetition, on_step
+                [samples[i] for i in live], cancel, anti_repetition, on_step, heard
             )
             for i, d in zip(live, decoded, strict=True):
                 results[i] = d
@@ -496,8 +498,10 @@ class Engine:
         *,
         on_step: StepHook | None = None,
         lengths: Sequence[int] | None = None,
+        heard: bool = False,
     ) -> Iterator[tuple[int, Decoded, bool]]:
-        """Yield ``(index, decoded, retried)`` in completion order.
+        """Yield ``(index, decoded, retried)`` in completion order (``heard``: see
+        :meth:`decode_batch`).
 
         Chunks are sorted by length (longest first, so memory trouble shows early) and decoded
         in batches of ``batch_size``. A chunk whose output loops is decoded again alone with
@@ -515,17 +519,23 @@ class Engine:
             indices = order[first : first + size]
             first += size
             batch = [audios[i] for i in indices]
-            decoded = self.decode_batch(batch, cancel, on_step=on_step)
+            decoded = self.decode_batch(batch, cancel, on_step=on_step, heard=heard)
             for index, audio, result in zip(indices, batch, decoded, strict=True):
                 retried = False
                 if self.options.repetition_guard and is_looping(result.ids, result.hit_limit):
-                    result, retried = self._retry(audio, cancel, on_step), True
+                    result, retried = self._retry(audio, cancel, on_step, heard), True
                 yield index, result, retried
 
     def _retry(
-        self, audio: np.ndarray, cancel: threading.Event | None, on_step: StepHook | None
+        self,
+        audio: np.ndarray,
+        cancel: threading.Event | None,
+        on_step: StepHook | None,
+        heard: bool = False,
     ) -> Decoded:
-        again = self.decode_batch([audio], cancel, anti_repetition=True, on_step=on_step)[0]
+        again = self.decode_batch(
+            [audio], cancel, anti_repetition=True, on_step=on_step, heard=heard
+        )[0]
         if not is_looping(again.ids, again.hit_limit):
             return again
         ids = tuple(trim_loop(again.ids))
@@ -552,10 +562,11 @@ class Engine:
         cancel: threading.Event | None,
         anti_repetition: bool,
         on_step: StepHook | None,
+        heard: bool = False,
     ) -> list[Decoded]:
         """``_generate``, halving the batch when the GPU runs out of memory."""
         return self._split_on_oom(
-            lambda part: self._generate(part, cancel, anti_repetition, on_step), samples
+            lambda part: self._generate(part, cancel, anti_repetition, on_step, heard), samples
         )
 
     def _split_on_oom(self, run: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
@@ -594,6 +605,7 @@ class Engine:
         cancel: threading.Event | None,
         anti_repetition: bool,
         on_step: StepHook | None,
+        heard: bool = False,
     ) -> list[Decoded]:
         import torch
         from transformers import StoppingCriteriaList
@@ -606,7 +618,7 @@ class Engine:
         inputs = self.build_inputs(samples)
         config = self._generation_config(max(limits), anti_repetition)
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
-        gaze = self._gaze(inputs["input_ids"])
+        gaze = self._gaze(inputs["input_ids"]) if heard else None
         with torch.inference_mode(), _watching(gaze):
             output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
         _check(cancel)
