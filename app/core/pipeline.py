@@ -370,11 +370,9 @@ class _Transcription:
             if k not in heard and sum(r.end - r.start for r in regions) >= _HEARD_MIN_SPEECH_S:
                 return None
         ends = self.engine.text_ends(decoded.ids)
-        cuts = []
-        for k in range(len(chunk.spans) - 1):
-            before = [ends[j] for j, piece in enumerate(pieces) if piece <= k]
-            cuts.append(before[-1] if before else 0)
-        return cut_text(decoded.text, cuts)
+        # after each piece, the end of the last token heard in it or before (pieces rise)
+        last = [bisect.bisect_right(pieces, k) for k in range(len(bounds))]
+        return cut_text(decoded.text, [ends[n - 1] if n else 0 for n in last])
 
     def _media_duration(self) -> float:
         if self.duration is not None:

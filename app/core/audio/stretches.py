@@ -78,7 +78,7 @@ class SpeechStretches:
     or an exception (also handed over, never raised). ``stop`` ends it at its next check
     (about every 64 packets while decoding, 16 windows while detecting).
 
-    Detection uses one thread and one torch thread (the model runs beside it), and
+    Detection uses one thread, numpy only (the model runs beside it), and
     ``detect=False`` skips it (the chunks are known already).
     """
 
