@@ -36,8 +36,8 @@ _registered = False
 
 
 class AudioGaze:
-    """Where each decoding step of one ``generate`` listens: for every row, the audio token
-    that the last decoder layer's attention weighs most (all heads summed), step by step.
+    """Where each decoding step of one ``generate`` listens: for every row, the last decoder
+    layer's attention over that row's audio tokens (all heads summed), step by step.
 
     GLM-ASR gives no timestamps. In the trained listener the last layer's attention, at
     the step that produces a word, peaks on that word's audio (measured in a packed window
@@ -49,24 +49,24 @@ class AudioGaze:
     def __init__(self, layer: int, audio: Sequence[tuple[int, int]]) -> None:
         self.layer = layer
         self.audio = list(audio)  # per row: [first, end) of its audio tokens in the prompt
-        self.peaks: list[list[int]] = [[] for _ in self.audio]
-        self._outside: Any = None  # (rows, prompt) True off each row's audio
+        self._steps: list[Any] = []  # per step: (rows, audio keys) float32
 
     def add(self, probs: Any) -> None:
         """``probs``: one step's attention, (rows, KV heads, group, keys)."""
+        size = max((end for _, end in self.audio), default=0)
+        self._steps.append(probs[..., :size].sum(dim=(1, 2)).float())
+
+    def weights(self, row: int) -> Any:
+        """``row``'s attention over its audio tokens at each step: a float32 numpy array
+        (steps, audio tokens), each step's row summing to at most the number of heads."""
+        import numpy as np
+
+        first, end = self.audio[row]
+        if not self._steps or end <= first:
+            return np.zeros((len(self._steps), max(0, end - first)), dtype=np.float32)
         import torch
 
-        if self._outside is None:
-            size = max((end for _, end in self.audio), default=0)
-            keys = torch.arange(size)
-            first = torch.tensor([a for a, _ in self.audio])
-            end = torch.tensor([b for _, b in self.audio])
-            self._outside = (keys < first[:, None]) | (keys >= end[:, None])
-        weights = probs[..., : self._outside.shape[1]].sum(dim=(1, 2))
-        peaks = weights.masked_fill(self._outside, -1.0).argmax(dim=1).tolist()
-        for row, ((first, end), peak) in enumerate(zip(self.audio, peaks, strict=True)):
-            if end > first:
-                self.peaks[row].append(peak - first)
+        return torch.stack([step[row, first:end] for step in self._steps]).numpy()
 
 
 _gaze: contextvars.ContextVar[AudioGaze | None] = contextvars.ContextVar("gaze", default=None)

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,10 @@ class Decoded:
     # attention, app.core.asr.cpu_attention.AudioGaze); empty where not recorded (not on
     # the CPU attention).
     heard: tuple[float, ...] = ()
+    # The attention behind ``heard``: for each token, the share of that attention on each
+    # of the chunk's audio tokens (float32, tokens x audio tokens, rows summing to 1);
+    # None where not recorded. How sure ``heard`` is: app.core.asr.gaze.
+    gaze: Any = field(default=None, compare=False, repr=False)
 
 
 def max_new_tokens_for(duration: float, tokens_per_second: float = 8.0) -> int:
@@ -539,7 +543,8 @@ class Engine:
         if not is_looping(again.ids, again.hit_limit):
             return again
         ids = tuple(trim_loop(again.ids))
-        return Decoded(self._text(ids), ids, again.hit_limit, again.heard[: len(ids)])
+        gaze = None if again.gaze is None else again.gaze[: len(ids)]
+        return Decoded(self._text(ids), ids, again.hit_limit, again.heard[: len(ids)], gaze)
 
     def text_ends(self, ids: Sequence[int]) -> list[int]:
         """Where in ``Decoded.text`` (the decoded ``ids``, stripped) each token's text ends."""
@@ -626,10 +631,20 @@ class Engine:
         results = self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
         if gaze is None:
             return results
-        return [
-            replace(r, heard=_heard(peaks, r.ids, span, len(s) / SAMPLE_RATE))
-            for r, peaks, span, s in zip(results, gaze.peaks, gaze.audio, samples, strict=True)
-        ]
+        out = []
+        for row, (result, s) in enumerate(zip(results, samples, strict=True)):
+            weights = gaze.weights(row)  # (steps, audio tokens)
+            peaks = weights.argmax(axis=1).tolist() if weights.size else []
+            steps = _token_steps(peaks, result.ids)
+            heard = _heard(peaks, result.ids, (0, weights.shape[1]), len(s) / SAMPLE_RATE)
+            if not steps or not heard:
+                out.append(result)
+                continue
+            looks = weights[steps]
+            total = looks.sum(axis=1, keepdims=True)
+            looks = np.where(total > 0, looks / np.maximum(total, 1e-30), 1.0 / looks.shape[1])
+            out.append(replace(result, heard=heard, gaze=looks.astype(np.float32)))
+        return out
 
     def _gaze(self, input_ids: Any) -> Any:
         """An :class:`~app.core.asr.cpu_attention.AudioGaze` for this batch when the text
@@ -689,26 +704,35 @@ def _watching(gaze: Any) -> Any:
     return cpu_attention.watching(gaze)
 
 
+def _token_steps(peaks: Sequence[int], ids: Sequence[int]) -> list[int]:
+    """The decoding step whose attention says where each of ``ids`` was heard ([] when
+    steps are missing). Step k listens while it produces token k + 1 (the first token
+    comes from the prompt's pass, which is not recorded: it takes the next token's step).
+    A token produced without the attention moving from the previous token's place (the
+    first word after a pause, in the listener: "zero seven" both at the end of "zero")
+    takes the step after, where the attention moved on. ``peaks``: each step's most
+    weighed audio token."""
+    if not ids or not peaks or len(peaks) + 1 < len(ids):
+        return []
+    steps = [max(0, k - 1) for k in range(len(ids))]
+    for k in range(2, len(ids)):
+        same = peaks[k - 1] == peaks[k - 2]
+        if same and k < len(peaks) and peaks[k] > peaks[k - 1]:
+            steps[k] = k
+    return steps
+
+
 def _heard(
     peaks: Sequence[int], ids: Sequence[int], span: tuple[int, int], seconds: float
 ) -> tuple[float, ...]:
-    """Seconds where each of ``ids`` was heard. Decoding step k listens while it produces
-    token k + 1 (the first token comes from the prompt's pass, which is not recorded: it
-    takes the next token's place). A token produced without the attention moving from
-    the previous token's place (the first word after a pause, in the listener: "zero
-    seven" both at the end of "zero") takes the place the next step listens at."""
+    """Seconds where each of ``ids`` was heard (:func:`_token_steps`), from each step's
+    most weighed audio token among the ``span`` of the prompt's audio tokens."""
     count = span[1] - span[0]
-    if not ids or count <= 0 or not peaks:
+    steps = _token_steps(peaks, ids)
+    if count <= 0 or not steps:
         return ()
-    stepped = [peaks[0], *peaks][: len(ids)]
-    if len(stepped) < len(ids):
-        return ()
-    places = list(stepped)
-    for k in range(2, len(places)):
-        if stepped[k] == stepped[k - 1] and k < len(peaks) and peaks[k] > stepped[k]:
-            places[k] = peaks[k]
     per_token = seconds / count
-    return tuple(min(seconds, (p + 0.5) * per_token) for p in places)
+    return tuple(min(seconds, (peaks[step] + 0.5) * per_token) for step in steps)
 
 
 def _first_line(exc: BaseException) -> str:
