@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.asr.engine import Engine, EngineOptions
+from app.core.asr.engine import Decoded, Engine, EngineOptions
 from app.core.audio import media
-from app.core.audio.chunking import ChunkOptions, chunk_audio, make_chunks
+from app.core.audio.chunking import Chunk, ChunkOptions, chunk_audio, make_chunks
 from app.core.audio.vad import SpeechRegion
 from app.core.events import DeviceInfo, Finished, SpeechFound
 from app.core.pipeline import PipelineOptions, transcribe_file
@@ -359,6 +359,101 @@ def test_packed_text_is_cut_where_the_model_heard_it(
         )
 
     heard = near()
-    monkeypatch.setattr(pipeline._Transcription, "_heard_parts", lambda *args: None)
+    # nothing recorded (as without the CPU attention): the text is shared by speaking time
+    monkeypatch.setattr(Engine, "_gaze", lambda *args: None)
     by_time = near()
     assert heard >= 22 and heard > by_time + 4, (heard, by_time)
+    # recorded but not trusted: each piece is decoded on its own, every onset in place
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "MIN_CONFIDENCE", 2.0)
+    calls: list[int] = []
+    piece_texts = pipeline._Transcription._piece_texts
+
+    def counted(self: pipeline._Transcription, chunk: Chunk, decoded: Decoded) -> list[str]:
+        calls.append(len(chunk.pieces))
+        return piece_texts(self, chunk, decoded)
+
+    monkeypatch.setattr(pipeline._Transcription, "_piece_texts", counted)
+    assert near() == 24 and calls and all(n > 1 for n in calls)
+
+
+def test_heard_confidence_tells_attention_on_the_words_from_attention_anywhere() -> None:
+    from app.core.asr.gaze import MIN_CONFIDENCE, heard_confidence
+
+    edges = [0, 10, 30, 40]  # three pieces of 10, 20 and 10 audio tokens
+    pieces = [0, 0, 1, 1, 1, 2]
+    focused = np.zeros((6, 40), np.float32)
+    for k, at in enumerate((2, 7, 12, 20, 28, 35)):
+        focused[k, at] = 1.0
+    assert heard_confidence(focused, edges, pieces) == pytest.approx(1.0)
+    even = np.full((6, 40), 1 / 40, np.float32)
+    assert heard_confidence(even, edges, pieces) == pytest.approx(0.0, abs=1e-6)
+    # attention on the neighbouring pieces: below chance
+    wrong = np.roll(focused, 20, axis=1)
+    assert heard_confidence(wrong, edges, pieces) < 0.0
+    # half on the word, half spread: in between, above the bar
+    half = 0.5 * focused + 0.5 * even
+    assert MIN_CONFIDENCE < heard_confidence(half, edges, pieces) < 1.0
+    assert heard_confidence(focused, [0, 40], [0] * 6) == 1.0  # one piece: nothing to tell
+    assert heard_confidence(focused[:0], edges, []) == 0.0
+
+
+@pytest.mark.slow
+def test_a_listener_with_random_weights_has_its_pieces_decoded_one_by_one(
+    paused_track: Track, tmp_path: Path
+) -> None:
+    """The same architecture whose attention follows nothing: the confidence stays under
+    the bar for every packed window, so every piece is decoded on its own and each cue
+    stays on its own piece's speech, instead of words being cut where the attention
+    happened to look."""
+    import torch
+
+    from app.core import pipeline
+
+    engine = Engine(
+        EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32", repetition_guard=False)
+    )
+    engine.load()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in engine.model.parameters():
+            if parameter.dim() >= 2:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    confidences: list[float] = []
+    measure = pipeline.heard_confidence
+    cut = pipeline._Transcription._heard_parts
+    outcomes: list[bool] = []  # per packed window: was its text cut by attention?
+    decoded_alone: list[int] = []
+    piece_texts = pipeline._Transcription._piece_texts
+
+    def recorded(*args: object) -> float:
+        confidences.append(measure(*args))  # type: ignore[arg-type]
+        return confidences[-1]
+
+    def cutting(self: pipeline._Transcription, chunk: Chunk, decoded: object) -> object:
+        parts = cut(self, chunk, decoded)  # type: ignore[arg-type]
+        if chunk.packed:
+            outcomes.append(parts is not None)
+        return parts
+
+    def alone(self: pipeline._Transcription, chunk: Chunk, decoded: Decoded) -> list[str]:
+        decoded_alone.append(chunk.index)
+        return piece_texts(self, chunk, decoded)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(pipeline, "heard_confidence", recorded)
+    patch.setattr(pipeline._Transcription, "_heard_parts", cutting)
+    patch.setattr(pipeline._Transcription, "_piece_texts", alone)
+    try:
+        packed_chunks, segments = _run(paused_track, engine, pack=True)
+    finally:
+        patch.undo()
+    assert packed_chunks < len(paused_track.sentences)
+    assert outcomes and not any(outcomes)  # no window's text was cut by its attention
+    assert len(decoded_alone) == len(outcomes)
+    assert all(c < pipeline.MIN_CONFIDENCE for c in confidences), confidences
+    sentences = list(zip(paused_track.onsets, paused_track.ends, strict=True))
+    for segment in segments:  # every cue starts on a sentence and overlaps only that one
+        overlapped = [(a, b) for a, b in sentences if segment.start < b and a < segment.end]
+        assert len(overlapped) == 1, (segment, overlapped)
+        assert overlapped[0][0] - 1.0 <= segment.start <= overlapped[0][1], segment

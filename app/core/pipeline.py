@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.asr.gaze import MIN_CONFIDENCE, heard_confidence
 from app.core.audio import stretch_process
 from app.core.audio.chunking import Chunk, ChunkOptions, ChunkPlanner, chunk_audio
 from app.core.audio.media import (
@@ -352,8 +353,9 @@ class _Transcription:
 
     def _heard_parts(self, chunk: Chunk, decoded: Decoded) -> list[str] | None:
         """A packed chunk's text cut among its pieces where the model heard its tokens
-        (:attr:`Decoded.heard`), or None: not packed, nothing recorded, or a piece with
-        speech that got no token (then the text is shared by speaking time)."""
+        (:attr:`Decoded.heard`), or None: not packed, nothing recorded, a piece with
+        speech that got no token, or attention that does not back the cut
+        (:func:`~app.core.asr.gaze.heard_confidence` under its minimum)."""
         if not chunk.packed or not decoded.heard or len(decoded.heard) != len(decoded.ids):
             return None
         # where each piece ends in the model's audio, and the middle of each gap after it
@@ -369,10 +371,36 @@ class _Transcription:
         for k, regions in enumerate(chunk.piece_regions()):
             if k not in heard and sum(r.end - r.start for r in regions) >= _HEARD_MIN_SPEECH_S:
                 return None
+        looks = decoded.gaze
+        if looks is not None and len(looks) == len(pieces) and looks.shape[1] > 0:
+            per_token = max(at + chunk.spans[-1][1] - chunk.spans[-1][0], 1e-9) / looks.shape[1]
+            edges = [0, *(round(b / per_token) for b in bounds), looks.shape[1]]
+            confidence = heard_confidence(looks, edges, pieces)
+            if confidence < MIN_CONFIDENCE:
+                log.info(
+                    "Packed window at %.1f s: the model's attention does not say where its "
+                    "words were (%.2f); its pieces are decoded one by one",
+                    chunk.start,
+                    confidence,
+                )
+                return None
         ends = self.engine.text_ends(decoded.ids)
         # after each piece, the end of the last token heard in it or before (pieces rise)
         last = [bisect.bisect_right(pieces, k) for k in range(len(bounds))]
         return cut_text(decoded.text, [ends[n - 1] if n else 0 for n in last])
+
+    def _piece_texts(self, chunk: Chunk, decoded: Decoded) -> list[str]:
+        """The text of each piece of a packed chunk, each decoded on its own: the window's
+        attention (``decoded``) can't place its words."""
+        pieces = [
+            replace(chunk, start=a, end=b, regions=regions, pieces=(), gap_s=0.0)
+            for (a, b), regions in zip(chunk.spans, chunk.piece_regions(), strict=True)
+        ]
+        audios = [chunk_audio(self.samples, self.sample_rate, piece) for piece in pieces]
+        texts = [""] * len(audios)
+        for index, decoded, _retried in self.engine.transcribe_decoded(audios, self.cancel):
+            texts[index] = decoded.text
+        return texts
 
     def _media_duration(self) -> float:
         if self.duration is not None:
@@ -401,9 +429,12 @@ class _Transcription:
         )
         for position, decoded, retried in transcribed:
             _check(self.cancel)  # results of a finished batch are not reported after a cancel
-            audios.release(position)
             chunk = todo[position]
             parts = self._heard_parts(chunk, decoded)
+            if parts is None and chunk.packed and decoded.gaze is not None:
+                # attention was recorded but can't place the words: no guessing by time
+                parts = self._piece_texts(chunk, decoded)
+            audios.release(position)
             if parts is None:
                 text = convert_script(decoded.text, self.options.chinese)
             else:
