@@ -21,6 +21,7 @@ Usage::
 
     python benchmarks/rtf.py --minutes 5                    # the figure (several min)
     python benchmarks/rtf.py --minutes 1 --pack off         # cut at every pause instead
+    python benchmarks/rtf.py --minutes 1 --pack on --unsure decode  # random attention's cost
     python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
     python benchmarks/rtf.py --device cuda --minutes 60
@@ -58,6 +59,7 @@ from app.core.asr.model_loader import device_info_for  # noqa: E402
 from app.core.audio.chunking import ChunkOptions  # noqa: E402
 from app.core.events import ChunkTranscribed, Finished, SpeechFound  # noqa: E402
 from app.core.pipeline import PipelineOptions, transcribe_file  # noqa: E402
+from app.core.transcript.cues import share_text  # noqa: E402
 from tests.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS  # noqa: E402
 
 TOKENS_PER_SECOND = 4.0
@@ -217,6 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         help="on CPU: app.core.asr.cpu_attention (the default), or plain SDPA (baseline)",
     )
     parser.add_argument(
+        "--unsure",
+        default="share",
+        choices=("share", "decode"),
+        help="packed windows whose attention does not place their words (random weights: "
+        "nearly all): share their text by speaking time, as a trained model's attention would "
+        "cut it at no cost (the path timed for --pack on), or decode their pieces one by one "
+        "as the app does (the cost for a model whose attention says nothing)",
+    )
+    parser.add_argument(
         "--batch-sweep",
         metavar="SIZES",
         help="time the engine alone on the same chunks at each batch size (e.g. 1,2,4,8,16)",
@@ -291,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline_module.chunk_audio = chunk_audio  # type: ignore[assignment]
     engine_module.max_new_tokens_for = forced_tokens  # type: ignore[assignment]
+    unsure: list[int] = []  # packed windows whose attention did not place their words
+    decode_pieces = pipeline_module._Transcription._piece_texts
+
+    def piece_texts(self: Any, chunk: Any, decoded: Any) -> list[str]:
+        unsure.append(chunk.index)
+        if args.unsure == "decode":
+            return decode_pieces(self, chunk, decoded)
+        weights = [sum(r.end - r.start for r in regions) for regions in chunk.piece_regions()]
+        return share_text(decoded.text, weights)
+
+    pipeline_module._Transcription._piece_texts = piece_texts  # type: ignore[method-assign]
     if args.batch_sweep:
         return batch_sweep(engine, media, args, [int(b) for b in args.batch_sweep.split(",")])
     if args.int8_agreement:
@@ -300,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         options = PipelineOptions(chunks=replace(ChunkOptions(), pack=mode == "on"))
         timers.seconds.clear()
         timers.counts.clear()
+        unsure.clear()
         if cuda:
             torch.cuda.reset_peak_memory_stats()
 
@@ -349,6 +372,15 @@ def main(argv: list[str] | None = None) -> int:
             f"tokens out {tokens} ({tokens / max(speech_s, 1e-9):.1f} per second of speech, "
             f"forced per second of {args.tokens_per}); attention {args.attention}"
         )
+        if mode == "on":
+            print(
+                f"packed windows whose attention did not place their words: {len(unsure)} "
+                + (
+                    "(decoded again piece by piece)"
+                    if args.unsure == "decode"
+                    else "(text shared by speaking time, at no cost: --unsure share)"
+                )
+            )
         print(f"load average: {os.getloadavg()[0]:.2f}")
         print()
         print(f"| {'part':<17} | {'seconds':>8} | {'share':>6} | {'calls':>6} |")
