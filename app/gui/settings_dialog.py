@@ -117,6 +117,16 @@ _PRECISION_LABELS = {
 }
 
 
+PACK_WINDOWS_HELP = (
+    "The model pays for a whole 30 s window however short the speech in it. Packing lays "
+    "the speech between long pauses end to end in full windows: on a CPU, 5 minutes of "
+    "speech with pauses took a third of the time. Each piece's words are found where the "
+    "model listened; where that is unclear, the pieces are transcribed one by one. "
+    "Cue starts are a little less exact, and the small test model made more word errors "
+    "in full windows."
+)
+
+
 def _spin(low: int, high: int, value: int, suffix: str = "") -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
@@ -198,12 +208,17 @@ class SettingsDialog(QDialog):
         self.max_pause = _dspin(0.1, 10.0, settings.max_pause_s)
         self.max_pause.setAccessibleName("Longest pause inside a chunk")
         self.channel_combo = _combo("Channels", CHANNEL_CHOICES, _CHANNEL_LABELS, settings.channel)
+        self.pack_windows = QCheckBox("Faster on a CPU: pack speech across long pauses")
+        self.pack_windows.setAccessibleName("Pack speech across long pauses")
+        self.pack_windows.setChecked(settings.pack_windows)
+        self.pack_windows.setToolTip(PACK_WINDOWS_HELP)
         trans_box = QGroupBox("Transcription")
         form = QFormLayout(trans_box)
         form.addRow("Context:", self.context_edit)
         form.addRow("Hot words:", self.hotwords_edit)
         form.addRow("Longest pause kept together:", self.max_pause)
         form.addRow("Channels:", self.channel_combo)
+        form.addRow("", self.pack_windows)
         self.speakers_combo = speakers_combo(settings.speakers)
         form.addRow("Detect speakers:", self.speakers_combo)
 
@@ -363,6 +378,7 @@ class SettingsDialog(QDialog):
         self.context_edit.setText(d.context)
         self.hotwords_edit.setText(", ".join(d.hotwords))
         self.max_pause.setValue(d.max_pause_s)
+        self.pack_windows.setChecked(d.pack_windows)
         self.channel_combo.setCurrentIndex(self.channel_combo.findData(d.channel))
         self.speakers_combo.setCurrentIndex(self.speakers_combo.findData(d.speakers))
         self.export_speakers.setChecked(d.export_speakers)
@@ -400,6 +416,7 @@ class SettingsDialog(QDialog):
             context=self.context_edit.text().strip(),
             hotwords=hotwords,
             max_pause_s=round(self.max_pause.value(), 2),
+            pack_windows=self.pack_windows.isChecked(),
             channel=str(self.channel_combo.currentData()),
             speakers=str(self.speakers_combo.currentData()),
             export_speakers=self.export_speakers.isChecked(),
