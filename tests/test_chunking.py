@@ -278,10 +278,11 @@ def test_chunk_audio_from_the_first_sample() -> None:
 def test_packing_never_fills_a_window_past_its_length() -> None:
     # 4.75 s + 0.5 s of gap + 5.25 s is 10.5 s: over a 10 s window, so two chunks
     regions = [SpeechRegion(0.0, 4.75), SpeechRegion(10.0, 15.25)]
-    chunks = make_chunks(regions, ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5))
+    full = ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5, pack_fill=1.0)
+    chunks = make_chunks(regions, full)
     assert [(c.start, c.end, c.pieces) for c in chunks] == [(0.0, 4.75, ()), (10.0, 15.25, ())]
     fits = [SpeechRegion(0.0, 4.75), SpeechRegion(10.0, 14.75)]  # 10.0 s: one window
-    (chunk,) = make_chunks(fits, ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5))
+    (chunk,) = make_chunks(fits, full)
     assert chunk.pieces == ((0.0, 4.75), (10.0, 14.75))
     assert chunk.audio_seconds == 10.0
 

@@ -17,7 +17,7 @@ Packing (``ChunkOptions.pack``): the encoder pays for a whole window however
 little speech it holds, so short chunks separated by long pauses are packed
 into one window. The chunks above become the *pieces* of a packed chunk; the
 model hears the pieces laid end to end with ``pack_gap_s`` of silence between
-them (the long pauses are left out), up to ``max_chunk_s`` of audio. A packed
+them (the long pauses are left out), up to ``pack_fill`` of ``max_chunk_s``. A packed
 chunk's ``start``/``end`` still span its speech in the media, and its
 ``pieces`` say where each piece lies, so its text can be shared among them.
 """
@@ -88,14 +88,20 @@ class Chunk:
 class ChunkOptions:
     max_chunk_s: float = 30.0
     max_pause_s: float = 1.0  # never merge across a pause longer than this
-    # Pack chunks separated by longer pauses into one window (see the module doc):
-    # 5x fewer encoder windows, 2.1x faster on a CPU in benchmarks/rtf.py. On the CPU the
-    # text is cut among the pieces where the model heard it (or, where its attention does
-    # not say, each piece is decoded alone): 97.4 % of the listener's onsets within 0.3 s
-    # against 98.9 % cutting at pauses, but its WER doubles (3.8-4.5 % against 1.7-1.8 %),
-    # so it is off by default (benchmarks/README.md).
+    # Pack chunks separated by longer pauses into one window (see the module doc): on
+    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.600 instead
+    # of 1.725 on this CPU. On the CPU the text is cut among the pieces where the model
+    # heard it (or, where its attention does not say, each piece is decoded alone). With
+    # the listener, 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 %
+    # cutting at pauses; the real model's attention can't be checked here, so it is off
+    # by default (benchmarks/README.md).
     pack: bool = False
     pack_gap_s: float = 0.5  # silence between packed pieces in the model's audio
+    # A packed window's audio fills at most this share of ``max_chunk_s``. With the
+    # listener (three sets of 30-60 held-out tracks), full windows had 3.8-4.5 % WER,
+    # windows filled to 75 % 1.2-1.5 %, cutting at pauses 1.7-1.8 %; on the CPU the
+    # 5-minute file took 14 windows instead of 10 (RTF 0.600 against 0.503).
+    pack_fill: float = 0.75
 
 
 def _short_time_energy(
@@ -216,7 +222,7 @@ def make_chunks(
 
     groups = [group for run in runs for group in _cut_run(run, options.max_chunk_s)]
     if options.pack:
-        return _pack(groups, options.max_chunk_s, options.pack_gap_s)
+        return _pack(groups, _pack_limit(options), options.pack_gap_s)
     return [
         Chunk(index=i, start=g[0].start, end=g[-1].end, regions=tuple(g))
         for i, g in enumerate(groups)
@@ -290,7 +296,7 @@ class ChunkPlanner:
             groups.extend(_cut_run(pieces, max_s))
         if self.options.pack:
             self._groups.extend(groups)
-            chunks = _pack(self._groups, max_s, self.options.pack_gap_s)
+            chunks = _pack(self._groups, _pack_limit(self.options), self.options.pack_gap_s)
             if not final and chunks:
                 open_window = chunks.pop()  # the greedy packing may still add to it
                 self._groups = self._groups[len(self._groups) - _group_count(open_window) :]
@@ -303,6 +309,12 @@ class ChunkPlanner:
         out = [replace(c, index=self.planned + i) for i, c in enumerate(chunks)]
         self.planned += len(out)
         return out
+
+
+def _pack_limit(options: ChunkOptions) -> float:
+    """The most audio a packed window holds (a single group longer than this, up to
+    ``max_chunk_s``, still gets a window of its own)."""
+    return options.max_chunk_s * min(1.0, max(0.0, options.pack_fill))
 
 
 def _group_count(chunk: Chunk) -> int:
