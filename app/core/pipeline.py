@@ -373,7 +373,7 @@ class _Transcription:
                 return None
         looks = decoded.gaze
         if looks is not None and len(looks) == len(pieces) and looks.shape[1] > 0:
-            per_token = max(at + chunk.spans[-1][1] - chunk.spans[-1][0], 1e-9) / looks.shape[1]
+            per_token = max(chunk.audio_seconds, 1e-9) / looks.shape[1]
             edges = [0, *(round(b / per_token) for b in bounds), looks.shape[1]]
             confidence = heard_confidence(looks, edges, pieces)
             if confidence < MIN_CONFIDENCE:
@@ -398,8 +398,8 @@ class _Transcription:
         ]
         audios = [chunk_audio(self.samples, self.sample_rate, piece) for piece in pieces]
         texts = [""] * len(audios)
-        for index, decoded, _retried in self.engine.transcribe_decoded(audios, self.cancel):
-            texts[index] = decoded.text
+        for index, result, _retried in self.engine.transcribe_decoded(audios, self.cancel):
+            texts[index] = result.text
         return texts
 
     def _media_duration(self) -> float:

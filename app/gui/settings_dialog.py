@@ -118,12 +118,11 @@ _PRECISION_LABELS = {
 
 
 PACK_WINDOWS_HELP = (
-    "The model pays for a whole 30 s window however short the speech in it. Packing lays "
-    "the speech between long pauses end to end in full windows: on a CPU, 5 minutes of "
-    "speech with pauses took a third of the time. Each piece's words are found where the "
-    "model listened; where that is unclear, the pieces are transcribed one by one. "
-    "Cue starts are a little less exact, and the small test model made more word errors "
-    "in full windows."
+    "The model pays for a whole 30 s window however little speech is in it. Packing lays "
+    "the speech between long pauses end to end, filling windows to three quarters: on a "
+    "CPU, 5 minutes of speech with pauses took about a third of the time. Each piece's "
+    "words are found where the model listened while writing them; where that is unclear, "
+    "the pieces are transcribed one by one. Cue starts are a little less exact."
 )
 
 

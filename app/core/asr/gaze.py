@@ -38,8 +38,8 @@ def heard_confidence(looks: np.ndarray, edges: Sequence[int], pieces: Sequence[i
 
     ``looks``: per token, its attention's share on each audio token (rows summing to 1,
     :attr:`app.core.asr.engine.Decoded.gaze`); ``edges``: the audio token where each
-    piece begins, and the end (``len(pieces' count) + 1`` values, rising); ``pieces``:
-    the piece given to each token.
+    piece begins, then the end (one value more than there are pieces, rising);
+    ``pieces``: the piece given to each token.
     """
     tokens, width = looks.shape
     if tokens == 0 or width == 0 or len(pieces) != tokens or len(edges) < 2:

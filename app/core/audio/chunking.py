@@ -89,7 +89,7 @@ class ChunkOptions:
     max_chunk_s: float = 30.0
     max_pause_s: float = 1.0  # never merge across a pause longer than this
     # Pack chunks separated by longer pauses into one window (see the module doc): on
-    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.600 instead
+    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.596 instead
     # of 1.725 on this CPU. On the CPU the text is cut among the pieces where the model
     # heard it (or, where its attention does not say, each piece is decoded alone). With
     # the listener, 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 %
@@ -100,7 +100,7 @@ class ChunkOptions:
     # A packed window's audio fills at most this share of ``max_chunk_s``. With the
     # listener (three sets of 30-60 held-out tracks), full windows had 3.8-4.5 % WER,
     # windows filled to 75 % 1.2-1.5 %, cutting at pauses 1.7-1.8 %; on the CPU the
-    # 5-minute file took 14 windows instead of 10 (RTF 0.600 against 0.503).
+    # 5-minute file took 14 windows instead of 10 (RTF 0.596 against 0.503).
     pack_fill: float = 0.75
 
 
