@@ -20,7 +20,7 @@ from app.core.audio.chunking import (
     make_chunks,
 )
 from app.core.audio.vad import SpeechRegion
-from app.core.events import DeviceInfo, Finished, SpeechFound
+from app.core.events import DeviceInfo, Finished, Notice, SpeechFound
 from app.core.pipeline import PipelineOptions, transcribe_file
 from app.core.transcript.cues import cues_for_pieces, share_text
 from tests import speech
@@ -225,11 +225,19 @@ def paused_track(tmp_path_factory: pytest.TempPathFactory) -> Track:
     return spaced_track(out, HELD_OUT_SEED + 41, 10, (1.5, 3.0), (2, 5), max_chars=30)
 
 
-def _run(track: Track, engine: Engine, pack: bool, fill: float = 0.75) -> tuple[int, list]:
+def _run(
+    track: Track, engine: Engine, pack: bool, fill: float = 0.75, placed: bool = True
+) -> tuple[int, list]:
+    """Chunks and cues of ``track``; ``placed``: no packed window fell back to decoding
+    its pieces one by one (the listener's attention places its words)."""
+    from app.core.pipeline import UNPLACED_NOTICE
+
     options = PipelineOptions(chunks=replace(ChunkOptions(), pack=pack, pack_fill=fill))
     events = list(transcribe_file(track.path, engine, options))
     found = next(e for e in events if isinstance(e, SpeechFound))
     assert isinstance(events[-1], Finished)
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert (UNPLACED_NOTICE not in notices) == placed, notices
     return found.chunks, list(events[-1].transcript.segments)
 
 
@@ -378,11 +386,11 @@ def test_packed_text_is_cut_where_the_model_heard_it(
         for k, seed in enumerate((507, 61))
     ]
 
-    def near() -> int:
+    def near(placed: bool = True) -> int:
         return sum(
             error <= 0.3
             for track in tracks
-            for error in onset_errors(track, _run(track, listener, True, fill=1.0)[1])
+            for error in onset_errors(track, _run(track, listener, True, 1.0, placed)[1])
         )
 
     heard = near()
@@ -401,7 +409,7 @@ def test_packed_text_is_cut_where_the_model_heard_it(
         return piece_texts(self, chunk, decoded)
 
     monkeypatch.setattr(pipeline._Transcription, "_piece_texts", counted)
-    assert near() == 24 and calls and all(n > 1 for n in calls)
+    assert near(placed=False) == 24 and calls and all(n > 1 for n in calls)
 
 
 def test_heard_confidence_tells_attention_on_the_words_from_attention_anywhere() -> None:
@@ -471,11 +479,17 @@ def test_a_listener_with_random_weights_has_its_pieces_decoded_one_by_one(
     patch.setattr(pipeline, "heard_confidence", recorded)
     patch.setattr(pipeline._Transcription, "_heard_parts", cutting)
     patch.setattr(pipeline._Transcription, "_piece_texts", alone)
+    options = PipelineOptions(chunks=replace(ChunkOptions(), pack=True))
     try:
-        packed_chunks, segments = _run(paused_track, engine, pack=True)
+        events = list(transcribe_file(paused_track.path, engine, options))
     finally:
         patch.undo()
-    assert packed_chunks < len(paused_track.sentences)
+    found = next(e for e in events if isinstance(e, SpeechFound))
+    assert isinstance(events[-1], Finished)
+    segments = list(events[-1].transcript.segments)
+    assert found.chunks < len(paused_track.sentences)
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert notices.count(pipeline.UNPLACED_NOTICE) == 1  # said once, not per window
     assert outcomes and not any(outcomes)  # no window's text was cut by its attention
     assert len(decoded_alone) == len(outcomes)
     assert all(c < pipeline.MIN_CONFIDENCE for c in confidences), confidences

@@ -92,6 +92,12 @@ PROCESS_PRODUCER_S = 600.0
 # A packed chunk's text is cut where its tokens were heard unless a piece with at least
 # this much speech got none of them (then it is shared by speaking time).
 _HEARD_MIN_SPEECH_S = 0.5
+# Said once a file when a packed window's pieces had to be transcribed one by one.
+UNPLACED_NOTICE = (
+    "This model's attention does not show where the words of packed windows were said, so "
+    "their pieces were transcribed one by one: packing is slower than cutting at pauses "
+    "here (turn off 'Faster on a CPU' or --pack)"
+)
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +313,7 @@ class _Transcription:
         self.complete = False  # the cut is complete
         self.handed = 0  # chunks of ``planned`` handed to the engine so far
         self.groups = 0
+        self.unplaced = 0  # packed windows whose attention did not place their words
         self.per_chunk: dict[int, list[Segment]] = {}
         self.done_seconds = self.done_before = 0.0
         self.started: float | None = None  # when the first chunk went to the engine
@@ -434,6 +441,9 @@ class _Transcription:
             if parts is None and chunk.packed and decoded.gaze is not None:
                 # attention was recorded but can't place the words: no guessing by time
                 parts = self._piece_texts(chunk, decoded)
+                self.unplaced += 1
+                if self.unplaced == 1:
+                    yield Notice(UNPLACED_NOTICE)
             audios.release(position)
             if parts is None:
                 text = convert_script(decoded.text, self.options.chinese)
