@@ -216,8 +216,8 @@ class SettingsDialog(QDialog):
         form.addRow("Context:", self.context_edit)
         form.addRow("Hot words:", self.hotwords_edit)
         form.addRow("Longest pause kept together:", self.max_pause)
-        form.addRow("Channels:", self.channel_combo)
         form.addRow("", self.pack_windows)
+        form.addRow("Channels:", self.channel_combo)
         self.speakers_combo = speakers_combo(settings.speakers)
         form.addRow("Detect speakers:", self.speakers_combo)
 
