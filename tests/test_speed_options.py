@@ -431,6 +431,10 @@ def test_heard_confidence_tells_attention_on_the_words_from_attention_anywhere()
     assert MIN_CONFIDENCE < heard_confidence(half, edges, pieces) < 1.0
     assert heard_confidence(focused, [0, 40], [0] * 6) == 1.0  # one piece: nothing to tell
     assert heard_confidence(focused[:0], edges, []) == 0.0
+    # a piece that rounds to no audio token at the end (its edge at the width): none of
+    # the attention is inside it, and the others count as before
+    assert heard_confidence(focused, [0, 10, 30, 40, 40], pieces) == pytest.approx(1.0)
+    assert heard_confidence(focused, [0, 10, 30, 40, 40], [*pieces[:-1], 3]) < 1.0
 
 
 @pytest.mark.slow

@@ -49,7 +49,8 @@ class AudioGaze:
     def __init__(self, layer: int, audio: Sequence[tuple[int, int]]) -> None:
         self.layer = layer
         self.audio = list(audio)  # per row: [first, end) of its audio tokens in the prompt
-        self._steps: list[Any] = []  # per step: (rows, audio keys) float32
+        # per step: (rows, audio keys) float32; stacked into one array when first read
+        self._steps: Any = []
 
     def add(self, probs: Any) -> None:
         """``probs``: one step's attention, (rows, KV heads, group, keys)."""
@@ -62,11 +63,13 @@ class AudioGaze:
         import numpy as np
 
         first, end = self.audio[row]
-        if not self._steps or end <= first:
+        if len(self._steps) == 0 or end <= first:
             return np.zeros((len(self._steps), max(0, end - first)), dtype=np.float32)
-        import torch
+        if not isinstance(self._steps, np.ndarray):  # stacked once, for every row
+            import torch
 
-        return torch.stack([step[row, first:end] for step in self._steps]).numpy()
+            self._steps = torch.stack(self._steps, dim=1).numpy()  # (rows, steps, keys)
+        return self._steps[row, :, first:end]
 
 
 _gaze: contextvars.ContextVar[AudioGaze | None] = contextvars.ContextVar("gaze", default=None)
