@@ -21,7 +21,7 @@ Usage::
 
     python benchmarks/rtf.py --minutes 5                    # the figure (several min)
     python benchmarks/rtf.py --minutes 1 --pack off         # cut at every pause instead
-    python benchmarks/rtf.py --minutes 1 --pack on --unsure decode  # random attention's cost
+    python benchmarks/rtf.py --minutes 1 --unsure decode    # random attention's cost
     python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
     python benchmarks/rtf.py --device cuda --minutes 60
@@ -201,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="bf16", choices=("bf16", "fp16", "fp32", "int8"))
     parser.add_argument("--batch", type=int, default=0, help="0 = the engine's default")
     parser.add_argument(
-        "--pack", default="off", choices=("on", "off", "both"), help="both: off, then on"
+        "--pack",
+        default="auto",
+        choices=("auto", "on", "off", "both"),
+        help="auto: as the app decides (packed on a CPU); both: off, then on",
     )
     parser.add_argument("--encoder-layers", type=int, help="fewer layers, for quick looks")
     parser.add_argument("--decoder-layers", type=int, help="fewer layers, for quick looks")
@@ -303,23 +306,26 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_module.chunk_audio = chunk_audio  # type: ignore[assignment]
     engine_module.max_new_tokens_for = forced_tokens  # type: ignore[assignment]
     unsure: list[int] = []  # packed windows whose attention did not place their words
-    decode_pieces = pipeline_module._Transcription._piece_texts
+    heard_parts = pipeline_module._Transcription._heard_parts
 
-    def piece_texts(self: Any, chunk: Any, decoded: Any) -> list[str]:
-        unsure.append(chunk.index)
-        if args.unsure == "decode":
-            return decode_pieces(self, chunk, decoded)
-        weights = [sum(r.end - r.start for r in regions) for regions in chunk.piece_regions()]
-        return share_text(decoded.text, weights)
+    def heard_or_shared(self: Any, chunk: Any, decoded: Any) -> list[str] | None:
+        parts = heard_parts(self, chunk, decoded)
+        if parts is None and chunk.packed and decoded.gaze is not None:
+            unsure.append(chunk.index)
+            if args.unsure == "share":  # as if placed (and counted so by the engine)
+                spoken = [sum(r.end - r.start for r in rs) for rs in chunk.piece_regions()]
+                return share_text(decoded.text, spoken)
+        return parts  # None: the app's fallback, then its learned verdict
 
-    pipeline_module._Transcription._piece_texts = piece_texts  # type: ignore[method-assign]
+    pipeline_module._Transcription._heard_parts = heard_or_shared  # type: ignore[method-assign]
     if args.batch_sweep:
         return batch_sweep(engine, media, args, [int(b) for b in args.batch_sweep.split(",")])
     if args.int8_agreement:
         return int8_agreement(engine, model, processor, media, args)
     modes = ["off", "on"] if args.pack == "both" else [args.pack]
     for mode in modes:
-        options = PipelineOptions(chunks=replace(ChunkOptions(), pack=mode == "on"))
+        pack = {"auto": None, "on": True, "off": False}[mode]
+        options = PipelineOptions(chunks=replace(ChunkOptions(), pack=pack))
         timers.seconds.clear()
         timers.counts.clear()
         unsure.clear()
@@ -372,11 +378,12 @@ def main(argv: list[str] | None = None) -> int:
             f"tokens out {tokens} ({tokens / max(speech_s, 1e-9):.1f} per second of speech, "
             f"forced per second of {args.tokens_per}); attention {args.attention}"
         )
-        if mode == "on":
+        if unsure:
             print(
                 f"packed windows whose attention did not place their words: {len(unsure)} "
                 + (
-                    "(decoded again piece by piece)"
+                    "(decoded again piece by piece; the engine's verdict on placing: "
+                    f"{engine.placement.verdict})"
                     if args.unsure == "decode"
                     else "(text shared by speaking time, at no cost: --unsure share)"
                 )

@@ -418,6 +418,11 @@ class StandInEngine:
     window_seconds = None
     batch_size = 8
 
+    def __init__(self) -> None:
+        from app.core.asr.placement import Placement
+
+        self.placement = Placement()
+
     def pin_threads(self, spare: int = 0) -> None:
         """No torch here: nothing to pin."""
 

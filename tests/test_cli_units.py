@@ -206,9 +206,20 @@ def test_parser_defaults_leave_the_settings_in_charge() -> None:
     assert (args.model, args.device, args.precision, args.channel, args.chinese) == (None,) * 5
     assert (args.audio_track, args.speakers) == (None, None)
     assert args.speaker_names is True
-    flags = (args.overwrite, args.pack, args.no_pipeline, args.timestamps, args.no_library)
-    assert flags == (False,) * 5
+    flags = (args.overwrite, args.no_pipeline, args.timestamps, args.no_library)
+    assert flags == (False,) * 4 and args.pack is None
     assert (args.list_tracks, args.quiet) == (False, False)
+
+
+def test_pack_takes_a_choice_and_alone_means_on() -> None:
+    parse = transcribe.build_parser().parse_args
+    assert parse(["a.wav", "--pack"]).pack == "on"
+    assert parse(["--pack", "off", "a.wav"]).pack == "off"
+    assert parse(["a.wav", "--pack", "auto"]).pack == "auto"
+    settings = transcribe.settings_from_args(parse(["a.wav", "--pack", "off"]))
+    assert settings.pipeline_options().chunks.pack is False
+    with pytest.raises(SystemExit):
+        parse(["a.wav", "--pack", "sometimes"])
 
 
 def test_short_flags() -> None:
@@ -462,7 +473,7 @@ def test_without_options_the_saved_settings_are_used(
     (call,) = pipeline.calls
     assert given(call) == (
         ("saved/model", "cpu", "fp32", "saved context Terms: Zebedee"),
-        (1.5, False, "left", "hk", None, None, True),
+        (1.5, None, "left", "hk", None, None, True),  # packing: auto, decided per device
     )
 
 
@@ -791,7 +802,7 @@ def test_settings_from_a_namespace_without_the_flags() -> None:
     save_settings(saved)
     settings = transcribe.settings_from_args(argparse.Namespace())
     assert (settings.model, settings.device, settings.precision) == ("saved/model", "auto", "auto")
-    assert (settings.context, settings.max_pause_s, settings.pack_windows) == ("saved", 1.5, False)
+    assert (settings.context, settings.max_pause_s, settings.packing) == ("saved", 1.5, "auto")
     assert (settings.channel, settings.chinese_script) == ("auto", "original")
 
 

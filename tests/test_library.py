@@ -320,6 +320,12 @@ def test_chunks_arrive_in_any_order_and_resume_knows_what_is_left(lib: Library) 
     plan.append(Chunk(2, 8.0, 9.0, (SpeechRegion(8.0, 9.0),)))
     tid = lib.create(NewJob(title="t", status="running"))
     lib.set_chunks(tid, plan)
+    # a packed chunk keeps its pieces and gap: resumed, it is heard as the same window
+    packed = Chunk(3, 20.0, 62.5, (SpeechRegion(20.0, 21.0), SpeechRegion(60.0, 62.5)),
+                   pieces=((20.0, 21.0), (60.0, 62.5)), gap_s=0.5)  # fmt: skip
+    lib.add_planned_chunks(tid, [packed])
+    assert lib.chunks(tid)[3].to_chunk() == packed and packed.audio_seconds == 4.0
+    lib.set_chunks(tid, plan)
     lib.add_chunk(tid, 2, "c", [Segment(8.0, 9.0, "c")])
     lib.add_chunk(tid, 0, "a b", [Segment(0.125, 1.0, "a"), Segment(1.5, 2.75, "b")])
     stored = lib.chunks(tid)

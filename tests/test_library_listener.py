@@ -71,7 +71,9 @@ def track(tmp_path_factory: pytest.TempPathFactory) -> Track:
 
 
 def test_killed_transcription_keeps_its_chunks_and_resumes(track: Track, tmp_path: Path) -> None:
-    model = ["--model", str(LISTENER), "--device", "cpu", "--precision", "fp32"]
+    # cut at every pause: one chunk per sentence, so that the kill lands mid-job
+    # (a packed cut is resumed in test_a_stopped_packed_job_resumes_with_its_windows)
+    model = ["--model", str(LISTENER), "--device", "cpu", "--precision", "fp32", "--pack", "off"]
     proc = subprocess.Popen(
         [sys.executable, "-c", HELD_UP, str(KEEP), "transcribe", str(track.path), *model],
         cwd=ROOT,
@@ -167,3 +169,37 @@ def test_killed_transcription_keeps_its_chunks_and_resumes(track: Track, tmp_pat
     assert track.onsets[where] - 0.5 <= match["start"] <= track.ends[where], (match, where)
     assert segments[match["row"]].text == match["text"]
     assert match["text"] in match["context"]
+
+
+def test_a_stopped_packed_job_resumes_with_its_windows(track: Track) -> None:
+    """Packed on the CPU by default: a job stopped after its first window keeps the
+    windows' pieces, and the resumed job hears them as the same windows."""
+    from app.core.asr.engine import Engine, EngineOptions
+    from app.core.events import ChunkTranscribed
+    from app.core.settings import Settings
+    from app.core.store import resume, transcribe_into
+
+    options = Settings().pipeline_options()  # the defaults: auto packs on the CPU
+    engine = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32", batch_size=1))
+    with Library.open() as lib:
+        tid, events = transcribe_into(lib, track.path, engine, options)
+        for event in events:
+            if isinstance(event, ChunkTranscribed):
+                break  # stopped after one window
+        events.close()
+        cut = lib.chunks(tid)
+        assert len(cut) < len(track.sentences) and all(c.pieces for c in cut[:-1])
+        assert [c.done for c in cut].count(True) == 1
+        for _event in resume(lib, tid, engine, options):
+            pass
+        after = lib.chunks(tid)
+        assert [c.to_chunk() for c in after] == [c.to_chunk() for c in cut]  # pieces kept
+        assert all(c.done for c in after)
+        segments = lib.segments(tid)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(segments))
+    words = " ".join(s.text for s in segments)
+    assert wer([track.text], [words]) <= WER_BAR, (track.text, words)
+    # every cue lies on one sentence's speech: resumed windows kept their pieces apart
+    spans = list(zip(track.onsets, track.ends, strict=True))
+    for segment in segments:
+        assert sum(segment.start < b and a < segment.end for a, b in spans) == 1, segment

@@ -106,7 +106,10 @@ def test_truncated_file_gives_the_words_before_the_cut(spaced_track: Track, tmp_
     """A download cut short: every sentence before the cut comes back, nothing after it."""
     whole = speech.convert(spaced_track.path, tmp_path / "whole.mp3", "mp3")
     cut = speech.truncate_file(whole, tmp_path / "cut.mp3", 0.6)
-    code, err = listener_cli(cut, "-f", "json", "-o", tmp_path / "out")
+    # Cut at pauses, so that each sentence before the cut is its own chunk. Packed, the
+    # third sentence's last word is on the edge of the listener's skill ("right right"),
+    # and with one torch thread or two it sometimes moves into the next sentence's cue.
+    code, err = listener_cli(cut, "-f", "json", "-o", tmp_path / "out", "--pack", "off")
     assert code == 0, err
     assert "warning" in err.lower() and "Traceback" not in err
     segments = json.loads((tmp_path / "out" / "cut.json").read_text(encoding="utf-8"))["segments"]

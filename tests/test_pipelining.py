@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from app.core.asr.engine import Engine, EngineOptions
+from app.core.asr.placement import Placement
 from app.core.audio import media, stretches
 from app.core.audio.chunking import ChunkOptions, ChunkPlanner, make_chunks
 from app.core.audio.vad import SpeechRegion, VadOptions, clean_regions
@@ -146,9 +147,12 @@ def test_pipelined_equals_sequential_packed_with_the_tiny_model(
     monkeypatch.setattr(media, "_SPILL_SAMPLES", 15 * speech.SAMPLE_RATE)  # read from the file
     engine = tiny_engine_at(tiny_model_dir)
     packed = ChunkOptions(pack=True, max_chunk_s=12.0)
-    assert outcome(run(track.path, engine, chunks=packed)) == outcome(
-        run(track.path, engine, chunks=packed, pipeline=False)
-    )
+    pipelined = outcome(run(track.path, engine, chunks=packed))
+    # the random model's attention placed nothing, and the engine learned it: the next
+    # file is cut at pauses (app.core.asr.placement); forget that, to pack the same way
+    assert engine.placement.verdict is False
+    engine.placement = Placement()
+    assert pipelined == outcome(run(track.path, engine, chunks=packed, pipeline=False))
 
 
 def tiny_engine_at(folder: Path, batch_size: int = 0) -> Engine:

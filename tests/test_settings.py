@@ -104,7 +104,7 @@ def test_version_1_file_gains_the_dictation_settings_with_defaults(tmp_path: Pat
     path.write_text('{"version": 1, "model": "m", "max_lines": 3}', encoding="utf-8")
     s = load_settings(path)
     assert (s.model, s.max_lines) == ("m", 3)
-    assert s.version == SETTINGS_VERSION == 3
+    assert s.version == SETTINGS_VERSION == 4
     assert s.dictation_enabled is False
     assert (s.dictation_mode, s.dictation_output, s.dictation_ending) == (
         "toggle",
@@ -165,8 +165,29 @@ def test_version_2_file_gains_speaker_detection_off(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text('{"version": 2, "max_lines": 1}', encoding="utf-8")
     s = load_settings(path)
-    assert (s.version, s.max_lines, s.speakers, s.export_speakers) == (3, 1, "off", True)
+    assert (s.version, s.max_lines, s.speakers, s.export_speakers) == (4, 1, "off", True)
     assert s.pipeline_options().speakers is None  # off: no speaker stage
+
+
+@pytest.mark.parametrize(
+    ("saved", "packing", "pack"),
+    [(True, "on", True), (False, "auto", None), ("yes", "auto", None), (None, "auto", None)],
+)
+def test_version_3_packing_box_becomes_the_packing_choice(
+    tmp_path: Path, saved: object, packing: str, pack: bool | None
+) -> None:
+    """The box (off by default) becomes a choice: ticked stays on, the default becomes auto."""
+    path = tmp_path / "settings.json"
+    body = {"version": 3, "max_lines": 1}
+    if saved is not None:
+        body["pack_windows"] = saved
+    path.write_text(json.dumps(body), encoding="utf-8")
+    s = load_settings(path)
+    assert (s.version, s.max_lines, s.packing) == (4, 1, packing)
+    assert s.pipeline_options().chunks.pack is pack
+    save_settings(s, path)
+    assert "pack_windows" not in json.loads(path.read_text(encoding="utf-8"))
+    assert Settings(packing="sometimes").validate() == ["Packing: choose one of auto, on, off."]
 
 
 @pytest.mark.parametrize(("value", "stage"), [("auto", "auto"), ("3", "3"), ("10", "10")])

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.asr.gaze import MIN_CONFIDENCE, heard_confidence
+from app.core.asr.placement import MIN_WINDOWS
 from app.core.audio import stretch_process
 from app.core.audio.chunking import Chunk, ChunkOptions, ChunkPlanner, chunk_audio
 from app.core.audio.media import (
@@ -94,9 +95,14 @@ PROCESS_PRODUCER_S = 600.0
 _HEARD_MIN_SPEECH_S = 0.5
 # Said once a file when a packed window's pieces had to be transcribed one by one.
 UNPLACED_NOTICE = (
+    "The model's attention did not show where the words of a packed window were said, so "
+    "its pieces were transcribed one by one"
+)
+# Said when packing stops for a model: once learned (app.core.asr.placement), and on each
+# file where packing was asked for ("on") but this model is known not to place its words.
+PACKING_OFF_NOTICE = (
     "This model's attention does not show where the words of packed windows were said, so "
-    "their pieces were transcribed one by one: packing is slower than cutting at pauses "
-    "here (turn off 'Faster on a CPU' or --pack)"
+    "Murmur cuts at pauses with it instead of packing (packing would be slower)"
 )
 
 log = logging.getLogger(__name__)
@@ -246,6 +252,14 @@ class _ChunkAudio(Sequence[np.ndarray]):
             release_samples(self.samples, a, round(end * self.sample_rate))
 
 
+def _pieces(chunk: Chunk) -> list[Chunk]:
+    """A packed chunk's pieces as plain chunks (the chunks cut at pauses it was packed from)."""
+    return [
+        replace(chunk, start=a, end=b, regions=regions, pieces=(), gap_s=0.0)
+        for (a, b), regions in zip(chunk.spans, chunk.piece_regions(), strict=True)
+    ]
+
+
 def track_notice(path: Path, info: MediaInfo) -> str:
     """Which of several audio tracks was used by default, and how to choose another."""
     used = info.tracks[info.track - 1].describe()
@@ -283,7 +297,8 @@ class _Transcription:
     """The chunk cut as it grows, and the transcription of its chunks in groups.
 
     Groups are consecutive runs of the cut: the first of ``batch_size`` chunks (the
-    first segments come soon), then ``_GROUP_BATCHES`` batches each. A group goes to the
+    first segments come soon; of ``MIN_WINDOWS`` packed windows while the engine does not
+    know yet whether the model places their words), then ``_GROUP_BATCHES`` batches each. A group goes to the
     engine once the chunk after it is planned too (a chunk's cues stop halfway to the
     next chunk) or the cut is complete. The groups therefore depend only on the cut,
     never on timing: pipelined and sequential runs decode the same batches.
@@ -329,6 +344,12 @@ class _Transcription:
             size = max(1, self.engine.batch_size)
             if self.groups:
                 size *= _GROUP_BATCHES
+            elif self.engine.placement.verdict is None and any(
+                c.packed for c in self.planned[self.handed : self.handed + size]
+            ):
+                # whether this model places the words of packed windows is not known yet:
+                # a first group of a few windows tells, before the rest are decoded packed
+                size = min(size, MIN_WINDOWS)
             end = self.handed + size
             if self.complete:
                 end = min(end, len(self.planned))
@@ -399,11 +420,7 @@ class _Transcription:
     def _piece_texts(self, chunk: Chunk, decoded: Decoded) -> list[str]:
         """The text of each piece of a packed chunk, each decoded on its own: the window's
         attention (``decoded``) can't place its words."""
-        pieces = [
-            replace(chunk, start=a, end=b, regions=regions, pieces=(), gap_s=0.0)
-            for (a, b), regions in zip(chunk.spans, chunk.piece_regions(), strict=True)
-        ]
-        audios = [chunk_audio(self.samples, self.sample_rate, piece) for piece in pieces]
+        audios = [chunk_audio(self.samples, self.sample_rate, p) for p in _pieces(chunk)]
         texts = [""] * len(audios)
         for index, result, _retried in self.engine.transcribe_decoded(audios, self.cancel):
             texts[index] = result.text
@@ -424,56 +441,102 @@ class _Transcription:
         todo = [c for c in group if c.index not in self.skip]
         if not todo:
             return
+        # Once this model is known not to place the words of packed windows, the pieces of
+        # packed chunks still planned are decoded directly, as the chunks they were cut
+        # into at pauses (the fallback's text, without the wasted packed pass).
+        direct = self.engine.placement.verdict is False
+        units: list[Chunk] = []  # what the engine decodes: chunks, or pieces of chunks
+        owner: list[tuple[int, int | None]] = []  # (position in todo, piece or None)
+        for position, chunk in enumerate(todo):
+            if direct and chunk.packed:
+                pieces = _pieces(chunk)
+                units += pieces
+                owner += [(position, k) for k in range(len(pieces))]
+            else:
+                units.append(chunk)
+                owner.append((position, None))
         # While the producer decodes and detects speech, it has a core of its own: torch's
         # threads waiting on a busy core cost far more than they bring (benchmarks/README.md).
         self.engine.pin_threads(spare=1 if self.producing else 0)
-        audios = _ChunkAudio(self.samples, self.sample_rate, todo)
+        audios = _ChunkAudio(self.samples, self.sample_rate, units)
         transcribed = self.engine.transcribe_decoded(
             audios,
             cancel=self.cancel,
             lengths=audios.lengths(),
-            heard=any(c.packed for c in todo),  # where packed text was heard, to cut it
+            heard=any(u.packed for u in units),  # where packed text was heard, to cut it
         )
-        for position, decoded, retried in transcribed:
+        piece_texts: dict[int, dict[int, str]] = {}
+        piece_retried: dict[int, bool] = {}
+        for index, decoded, retried in transcribed:
             _check(self.cancel)  # results of a finished batch are not reported after a cancel
+            position, piece = owner[index]
             chunk = todo[position]
+            if piece is not None:
+                audios.release(index)
+                texts = piece_texts.setdefault(position, {})
+                texts[piece] = decoded.text
+                piece_retried[position] = piece_retried.get(position, False) or retried
+                if len(texts) < len(chunk.spans):
+                    continue
+                if self._unplaced_once():
+                    yield Notice(UNPLACED_NOTICE)
+                parts = [texts[k] for k in range(len(chunk.spans))]
+                yield from self._finished(chunk, decoded.text, parts, piece_retried[position])
+                continue
             parts = self._heard_parts(chunk, decoded)
+            if chunk.packed and decoded.gaze is not None:
+                known = self.engine.placement.verdict
+                self.engine.placement.record(parts is not None)
+                if known is not False and self.engine.placement.verdict is False:
+                    yield Notice(PACKING_OFF_NOTICE)
             if parts is None and chunk.packed and decoded.gaze is not None:
                 # attention was recorded but can't place the words: no guessing by time
                 parts = self._piece_texts(chunk, decoded)
-                self.unplaced += 1
-                if self.unplaced == 1:
+                if self._unplaced_once():
                     yield Notice(UNPLACED_NOTICE)
-            audios.release(position)
-            if parts is None:
-                text = convert_script(decoded.text, self.options.chinese)
-            else:
-                parts = [convert_script(part, self.options.chinese) for part in parts]
-                text = join_texts(parts)
-            lo, hi = self._bounds(chunk)
-            segments = cues_for_pieces(
-                text,
-                chunk.piece_regions(),
-                self.options.cues,
-                media_duration=self._media_duration(),
-                not_before=lo,
-                not_after=hi,
-                parts=parts,
-            )
-            if self.turns is not None:
-                segments = assign_speakers(segments, self.turns, chunk.regions)
-            self.per_chunk[chunk.index] = segments
-            yield ChunkTranscribed(
-                index=chunk.index,
-                start=chunk.start,
-                end=chunk.end,
-                text=text,
-                segments=tuple(segments),
-                retried=retried,
-            )
-            if retried:
-                yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
-            yield self._progress(chunk)
+            audios.release(index)
+            yield from self._finished(chunk, decoded.text, parts, retried)
+        if any(u.packed for u in units):
+            self.engine.placement.save()
+
+    def _unplaced_once(self) -> bool:
+        """Count a packed window whose pieces were decoded one by one; True the first time."""
+        self.unplaced += 1
+        return self.unplaced == 1
+
+    def _finished(
+        self, chunk: Chunk, text: str, parts: list[str] | None, retried: bool
+    ) -> Iterator[Event]:
+        """The cues of a transcribed chunk (``parts``: its text cut among its pieces)."""
+        if parts is None:
+            text = convert_script(text, self.options.chinese)
+        else:
+            parts = [convert_script(part, self.options.chinese) for part in parts]
+            text = join_texts(parts)
+        lo, hi = self._bounds(chunk)
+        segments = cues_for_pieces(
+            text,
+            chunk.piece_regions(),
+            self.options.cues,
+            media_duration=self._media_duration(),
+            not_before=lo,
+            not_after=hi,
+            parts=parts,
+        )
+        if self.turns is not None:
+            segments = assign_speakers(segments, self.turns, chunk.regions)
+        self.per_chunk[chunk.index] = segments
+        yield ChunkTranscribed(
+            index=chunk.index,
+            start=chunk.start,
+            end=chunk.end,
+            text=text,
+            segments=tuple(segments),
+            retried=retried,
+        )
+        if retried:
+            yield Notice(f"Chunk at {chunk.start:.1f} s repeated itself and was decoded again")
+        yield self._progress(chunk)
 
     def _progress(self, chunk: Chunk) -> Progress:
         self.done_seconds += chunk.audio_seconds
@@ -644,7 +707,27 @@ def _start_planner(run: _Transcription) -> Generator[Event, None, ChunkPlanner]:
     if window is not None and window < chunk_options.max_chunk_s:
         # the processor would split a longer chunk across windows: cut at pauses instead
         chunk_options = replace(chunk_options, max_chunk_s=window)
+    pack = packs(chunk_options.pack, run.engine)
+    if chunk_options.pack is True and not pack:
+        yield Notice(PACKING_OFF_NOTICE)
+    chunk_options = replace(chunk_options, pack=pack)
     return ChunkPlanner(chunk_options, samples=run.samples, sample_rate=run.sample_rate)
+
+
+def packs(wanted: bool | None, engine: Engine) -> bool:
+    """Whether to pack windows (``ChunkOptions.pack``: True, False or None for "auto").
+
+    Auto packs on the CPU, where the encoder's whole window per chunk is most of the time
+    (benchmarks/rtf.py: RTF 0.596 packed against 1.725 cut at pauses) and where the
+    decoder's attention is recorded to place each piece's words; on a GPU windows are
+    cheap and SDPA records no attention, so it cuts at pauses. Never packs with a model
+    known not to place its words (:mod:`app.core.asr.placement`)."""
+    if wanted is False or engine.placement.verdict is False:
+        return False
+    if wanted is True:
+        return True
+    info = engine.device_info
+    return info is not None and info.device == "cpu" and engine.options.cpu_attention
 
 
 def _consume(

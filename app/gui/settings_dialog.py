@@ -33,6 +33,7 @@ from app.core.settings import (
     DICTATION_MODES,
     DICTATION_OUTPUTS,
     EXPORT_FORMATS,
+    PACKING_CHOICES,
     PRECISIONS,
     SPEAKER_CHOICES,
     Settings,
@@ -51,6 +52,11 @@ _CHANNEL_LABELS = {
     "mix": "Always mix the channels",
     "left": "Left channel only",
     "right": "Right channel only",
+}
+_PACKING_LABELS = {
+    "auto": "Automatic: on a CPU, unless the model can't say where its words were",
+    "on": "Always",
+    "off": "Never: cut at every long pause",
 }
 _MODE_LABELS = {"toggle": "Press to start, press again to stop", "hold": "Hold while speaking"}
 _OUTPUT_LABELS = {
@@ -122,7 +128,10 @@ PACK_WINDOWS_HELP = (
     "the speech between long pauses end to end, filling windows to three quarters: on a "
     "CPU, 5 minutes of speech with pauses took about a third of the time. Each piece's "
     "words are found where the model listened while writing them; where that is unclear, "
-    "the pieces are transcribed one by one. Cue starts are a little less exact."
+    "the pieces are transcribed one by one. Cue starts are a little less exact.\n\n"
+    "Automatic packs on a CPU. On a GPU windows are cheap, so it cuts at every long pause. "
+    "A model that does not show where its words were is remembered, and then Murmur cuts "
+    "at pauses with it."
 )
 
 
@@ -207,16 +216,16 @@ class SettingsDialog(QDialog):
         self.max_pause = _dspin(0.1, 10.0, settings.max_pause_s)
         self.max_pause.setAccessibleName("Longest pause inside a chunk")
         self.channel_combo = _combo("Channels", CHANNEL_CHOICES, _CHANNEL_LABELS, settings.channel)
-        self.pack_windows = QCheckBox("Faster on a CPU: pack speech across long pauses")
-        self.pack_windows.setAccessibleName("Pack speech across long pauses")
-        self.pack_windows.setChecked(settings.pack_windows)
-        self.pack_windows.setToolTip(PACK_WINDOWS_HELP)
+        self.packing_combo = _combo(
+            "Pack speech across long pauses", PACKING_CHOICES, _PACKING_LABELS, settings.packing
+        )
+        self.packing_combo.setToolTip(PACK_WINDOWS_HELP)
         trans_box = QGroupBox("Transcription")
         form = QFormLayout(trans_box)
         form.addRow("Context:", self.context_edit)
         form.addRow("Hot words:", self.hotwords_edit)
         form.addRow("Longest pause kept together:", self.max_pause)
-        form.addRow("", self.pack_windows)
+        form.addRow("Pack across long pauses:", self.packing_combo)
         form.addRow("Channels:", self.channel_combo)
         self.speakers_combo = speakers_combo(settings.speakers)
         form.addRow("Detect speakers:", self.speakers_combo)
@@ -377,7 +386,7 @@ class SettingsDialog(QDialog):
         self.context_edit.setText(d.context)
         self.hotwords_edit.setText(", ".join(d.hotwords))
         self.max_pause.setValue(d.max_pause_s)
-        self.pack_windows.setChecked(d.pack_windows)
+        self.packing_combo.setCurrentIndex(self.packing_combo.findData(d.packing))
         self.channel_combo.setCurrentIndex(self.channel_combo.findData(d.channel))
         self.speakers_combo.setCurrentIndex(self.speakers_combo.findData(d.speakers))
         self.export_speakers.setChecked(d.export_speakers)
@@ -415,7 +424,7 @@ class SettingsDialog(QDialog):
             context=self.context_edit.text().strip(),
             hotwords=hotwords,
             max_pause_s=round(self.max_pause.value(), 2),
-            pack_windows=self.pack_windows.isChecked(),
+            packing=str(self.packing_combo.currentData()),
             channel=str(self.channel_combo.currentData()),
             speakers=str(self.speakers_combo.currentData()),
             export_speakers=self.export_speakers.isChecked(),

@@ -129,6 +129,7 @@ def test_resume_from_the_history_finishes_a_stopped_job(
     from app.core.events import ChunkTranscribed
     from app.core.store import transcribe_into
 
+    settings.packing = "off"  # two sentences, two chunks: one done before the stop
     engine = Engine(settings.engine_options())
     with Library.open() as lib:
         tid, events = transcribe_into(lib, wav, engine, settings.pipeline_options())

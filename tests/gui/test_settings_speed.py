@@ -1,5 +1,5 @@
 """The settings dialog's speed choice (issue #14): packing speech across long pauses,
-switched with a click and carried to the pipeline."""
+chosen with the keyboard and carried to the pipeline."""
 
 from __future__ import annotations
 
@@ -22,27 +22,32 @@ def _ok(qtbot: object, dialog: SettingsDialog) -> Settings:
     return result
 
 
-def test_packing_is_off_by_default_and_a_click_turns_it_on(qtbot: object) -> None:
+def test_packing_is_automatic_by_default_and_can_be_turned_off(qtbot: object) -> None:
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)  # type: ignore[attr-defined]
     dialog.show()
     qtbot.waitExposed(dialog)  # type: ignore[attr-defined]
-    box = dialog.pack_windows
-    assert not box.isChecked() and "CPU" in box.text()
-    assert "one by one" in box.toolTip()  # says what happens where it is unsure
-    qtbot.mouseClick(box, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    combo = dialog.packing_combo
+    assert combo.currentData() == "auto" and "CPU" in combo.currentText()
+    assert "one by one" in combo.toolTip()  # says what happens where it is unsure
+    assert Settings().pipeline_options().chunks.pack is None  # auto: decided per device
+    combo.setFocus()
+    for _ in range(2):  # Automatic -> Always -> Never
+        qtbot.keyClick(combo, Qt.Key.Key_Down)  # type: ignore[attr-defined]
+    assert combo.currentData() == "off"
     result = _ok(qtbot, dialog)
-    assert result.pack_windows
-    assert result.pipeline_options().chunks.pack
+    assert result.packing == "off"
+    assert result.pipeline_options().chunks.pack is False
 
 
-def test_restore_defaults_turns_packing_off(qtbot: object) -> None:
-    dialog = SettingsDialog(Settings(pack_windows=True))
+def test_restore_defaults_makes_packing_automatic_again(qtbot: object) -> None:
+    dialog = SettingsDialog(Settings(packing="on"))
     qtbot.addWidget(dialog)  # type: ignore[attr-defined]
-    assert dialog.pack_windows.isChecked()
+    assert dialog.packing_combo.currentData() == "on"
+    assert Settings(packing="on").pipeline_options().chunks.pack is True
     qtbot.mouseClick(  # type: ignore[attr-defined]
         dialog.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults),
         Qt.MouseButton.LeftButton,
     )
-    assert not dialog.pack_windows.isChecked()
-    assert not _ok(qtbot, dialog).pipeline_options().chunks.pack
+    assert dialog.packing_combo.currentData() == "auto"
+    assert _ok(qtbot, dialog).pipeline_options().chunks.pack is None

@@ -31,6 +31,7 @@ from app.core.asr.model_loader import (
     load_model,
     resolve_model,
 )
+from app.core.asr.placement import Placement
 from app.core.asr.repetition import is_looping, trim_loop
 from app.core.errors import Cancelled, MediaError, ModelError
 from app.core.events import DeviceInfo, DownloadProgress
@@ -180,6 +181,9 @@ class Engine:
         self._batch_cap = 0  # a batch size that ran out of GPU memory halves this (0 = none)
         self._memory_batch: int | None = None  # CUDA: the batch the free memory holds
         self._threads = _Threads()  # shared with engines made by with_options
+        # Whether this model's attention places the words of packed windows (learned
+        # from the windows it decodes; remembered per model folder once loaded).
+        self.placement = Placement()
         self.load_seconds = 0.0
 
     # ------------------------------------------------------------------ state
@@ -283,6 +287,7 @@ class Engine:
             self._watch_threads(model)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
+            self.placement = Placement.remembered(folder)
             self.load_seconds = time.monotonic() - started
             _check(cancel)
             return info
@@ -357,6 +362,7 @@ class Engine:
             )
             other.load_seconds = self.load_seconds
             other._threads = self._threads  # the model's layer hooks report to this one
+            other.placement = self.placement  # the same model listens the same way
         return other
 
     def unload(self) -> None:

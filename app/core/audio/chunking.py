@@ -90,12 +90,13 @@ class ChunkOptions:
     max_pause_s: float = 1.0  # never merge across a pause longer than this
     # Pack chunks separated by longer pauses into one window (see the module doc): on
     # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.596 instead
-    # of 1.725 on this CPU. On the CPU the text is cut among the pieces where the model
-    # heard it (or, where its attention does not say, each piece is decoded alone). With
-    # the listener, 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 %
-    # cutting at pauses; the real model's attention can't be checked here, so it is off
-    # by default (benchmarks/README.md).
-    pack: bool = False
+    # of 1.725 on this CPU. The text is cut among the pieces where the model heard it (or,
+    # where its attention does not say, each piece is decoded alone). With the listener,
+    # 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 % cutting at pauses
+    # (benchmarks/README.md). None = auto: the pipeline packs on the CPU, where windows
+    # are dear and the attention is recorded, unless the model is known not to place its
+    # words (app.core.pipeline.packs); make_chunks and ChunkPlanner take None as False.
+    pack: bool | None = False
     pack_gap_s: float = 0.5  # silence between packed pieces in the model's audio
     # A packed window's audio fills at most this share of ``max_chunk_s``. With the
     # listener (three sets of 30-60 held-out tracks), full windows had 3.8-4.5 % WER,

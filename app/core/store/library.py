@@ -121,9 +121,18 @@ class StoredChunk:
     regions: tuple[SpeechRegion, ...]
     done: bool
     text: str | None
+    pieces: tuple[tuple[float, float], ...] = ()  # a packed chunk's pieces (Chunk.pieces)
+    gap_s: float = 0.0
 
     def to_chunk(self) -> Chunk:
-        return Chunk(index=self.index, start=self.start, end=self.end, regions=self.regions)
+        return Chunk(
+            index=self.index,
+            start=self.start,
+            end=self.end,
+            regions=self.regions,
+            pieces=self.pieces,
+            gap_s=self.gap_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -488,8 +497,8 @@ class Library:
             conn.execute("DELETE FROM segments WHERE transcription_id = ?", (transcription_id,))
             conn.execute("DELETE FROM chunks WHERE transcription_id = ?", (transcription_id,))
             conn.executemany(
-                "INSERT INTO chunks (transcription_id, idx, start, end, regions)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (transcription_id, idx, start, end, regions, pieces, gap)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 _chunk_rows(transcription_id, chunks),
             )
 
@@ -497,14 +506,14 @@ class Library:
         """Store more of a job's chunk cut (it grows while earlier chunks are transcribed)."""
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO chunks (transcription_id, idx, start, end, regions)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (transcription_id, idx, start, end, regions, pieces, gap)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 _chunk_rows(transcription_id, chunks),
             )
 
     def chunks(self, transcription_id: int) -> list[StoredChunk]:
         rows = self.conn.execute(
-            "SELECT idx, start, end, regions, done, text FROM chunks"
+            "SELECT idx, start, end, regions, done, text, pieces, gap FROM chunks"
             " WHERE transcription_id = ? ORDER BY idx",
             (transcription_id,),
         ).fetchall()
@@ -516,8 +525,10 @@ class Library:
                 regions=tuple(SpeechRegion(a, b) for a, b in json.loads(regions)),
                 done=bool(done),
                 text=text,
+                pieces=tuple((a, b) for a, b in json.loads(pieces)),
+                gap_s=gap,
             )
-            for idx, start, end, regions, done, text in rows
+            for idx, start, end, regions, done, text, pieces, gap in rows
         ]
 
     def add_chunk(
@@ -947,6 +958,8 @@ def _chunk_rows(transcription_id: int, chunks: Sequence[Chunk]) -> list[tuple[ob
             c.start,
             c.end,
             json.dumps([[r.start, r.end] for r in c.regions]),
+            json.dumps([[a, b] for a, b in c.pieces]),
+            c.gap_s,
         )
         for c in chunks
     ]

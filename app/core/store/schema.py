@@ -30,7 +30,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Scripts written without spaces: Han (with extensions and compatibility forms), kana.
 _CJK = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f])")
@@ -241,12 +241,20 @@ def _to_v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE segments ADD COLUMN speaker TEXT")
 
 
+def _to_v6(conn: sqlite3.Connection) -> None:
+    # A packed chunk's pieces ([[start, end], ...], empty for a plain chunk) and the
+    # silence between them, so that a resumed job hears its windows as before.
+    conn.execute("ALTER TABLE chunks ADD COLUMN pieces TEXT NOT NULL DEFAULT '[]'")
+    conn.execute("ALTER TABLE chunks ADD COLUMN gap REAL NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_v1,
     _to_v2,
     _to_v3,
     _to_v4,
     _to_v5,
+    _to_v6,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
