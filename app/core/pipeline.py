@@ -344,8 +344,10 @@ class _Transcription:
             size = max(1, self.engine.batch_size)
             if self.groups:
                 size *= _GROUP_BATCHES
-            elif self.engine.placement.verdict is None and any(
-                c.packed for c in self.planned[self.handed : self.handed + size]
+            elif (
+                self.engine.placement.verdict is None
+                and _records_gaze(self.engine)
+                and any(c.packed for c in self.planned[self.handed : self.handed + size])
             ):
                 # whether this model places the words of packed windows is not known yet:
                 # a first group of a few windows tells, before the rest are decoded packed
@@ -726,6 +728,11 @@ def packs(wanted: bool | None, engine: Engine) -> bool:
         return False
     if wanted is True:
         return True
+    return _records_gaze(engine)
+
+
+def _records_gaze(engine: Engine) -> bool:
+    """Whether the engine records where its decoder listened (the CPU attention)."""
     info = engine.device_info
     return info is not None and info.device == "cpu" and engine.options.cpu_attention
 
