@@ -89,8 +89,8 @@ class ChunkOptions:
     max_chunk_s: float = 30.0
     max_pause_s: float = 1.0  # never merge across a pause longer than this
     # Pack chunks separated by longer pauses into one window (see the module doc): on
-    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.596 instead
-    # of 1.725 on this CPU. The text is cut among the pieces where the model heard it (or,
+    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.579 instead
+    # of 1.786 on this CPU. The text is cut among the pieces where the model heard it (or,
     # where its attention does not say, each piece is decoded alone). With the listener,
     # 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 % cutting at pauses
     # (benchmarks/README.md). None = auto: the pipeline packs on the CPU, where windows
