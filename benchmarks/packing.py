@@ -13,7 +13,7 @@ sentence's onset|. This also catches a word shared into the wrong piece of a pac
 window, not only cue starts.
 
 Usage: ``python benchmarks/packing.py [--tracks 6] [--sentences 12] [--first-track 0]
-[--fill 1,0.75] [--gap 0.5]``
+[--fill 1,0.75] [--gap 0.5] [--split-pause inf,0.5]``
 """
 
 from __future__ import annotations
@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         help="packed windows filled to at most these shares, comma-separated (e.g. 1,0.75)",
     )
     parser.add_argument("--gap", type=float, default=ChunkOptions().pack_gap_s)
+    parser.add_argument(
+        "--split-pause",
+        default=str(ChunkOptions().pack_split_pause_s),
+        help="a window is topped up with the head of the next chunk cut at a pause of at "
+        "least this (inf: never); comma-separated values are each a mode",
+    )
     args = parser.parse_args(argv)
 
     engine = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype=args.precision))
@@ -163,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     modes: list[tuple[str, bool, dict[str, float]]] = [("cut at pauses", False, {})]
     for fill in (float(f) for f in args.fill.split(",")):
-        label = f"packed, filled to {fill:.0%}, gap {args.gap:g} s"
-        modes.append((label, True, {"pack_fill": fill, "pack_gap_s": args.gap}))
+        for split in (float(p) for p in args.split_pause.split(",")):
+            label = f"packed, filled to {fill:.0%}, gap {args.gap:g} s, split at {split:g} s"
+            chunking = {"pack_fill": fill, "pack_gap_s": args.gap, "pack_split_pause_s": split}
+            modes.append((label, True, chunking))
     texts: dict[str, list[str]] = {}
     for label, pack, chunking in modes:
         chunks = 0

@@ -74,6 +74,35 @@ def test_packed_windows_fill_a_share_of_the_window() -> None:
     assert [c.spans for c in fed] == [c.spans for c in packed]
 
 
+def test_a_window_is_topped_up_with_the_head_of_the_next_chunk() -> None:
+    # A (3 s), then B: three sentences 0.6 s apart (8 s, more than the 7.5 s a window
+    # takes), then C (2 s). B's head (4 s) fills A's window; its rest opens the next.
+    options = ChunkOptions(max_chunk_s=10.0, pack=True, pack_gap_s=0.5)
+    assert options.pack_split_pause_s == 0.5
+    b = [(10.0, 12.0), (12.6, 14.0), (14.6, 18.0)]
+    regions = regions_at([(0.0, 3.0), *b, (22.0, 24.0)])
+    chunks = make_chunks(regions, options)
+    assert [c.spans for c in chunks] == [((0.0, 3.0), (10.0, 14.0)), ((14.6, 18.0), (22.0, 24.0))]
+    assert all(c.audio_seconds <= 7.5 + EPS for c in chunks)
+    assert [r for c in chunks for r in c.regions] == regions  # each region once, in order
+    never = make_chunks(regions, replace(options, pack_split_pause_s=float("inf")))
+    assert [c.spans for c in never] == [((0.0, 3.0),), ((10.0, 18.0),), ((22.0, 24.0),)]
+    # B's pauses under the limit are never cut; nor is a head under a second left behind
+    close = regions_at([(0.0, 3.0), (10.0, 12.0), (12.4, 14.0), (14.4, 18.0), (22.0, 24.0)])
+    assert len(make_chunks(close, options)) == 3
+    short = regions_at([(0.0, 5.5), (10.0, 10.8), (11.4, 16.0), (22.0, 24.0)])
+    assert [c.spans for c in make_chunks(short, options)] == [
+        ((0.0, 5.5),),
+        ((10.0, 16.0),),
+        ((22.0, 24.0),),
+    ]
+    # the planner, fed B in two stretches, cuts the same windows
+    planner = ChunkPlanner(options)
+    fed = planner.add(regions[:2], done_until=12.3)
+    fed += planner.add(regions[2:], done_until=25.0)
+    assert [c.spans for c in fed + planner.finish()] == [c.spans for c in chunks]
+
+
 def test_packed_audio_is_the_pieces_with_short_gaps() -> None:
     rate = 16000
     samples = np.arange(20 * rate, dtype=np.float32)  # each sample tells where it came from

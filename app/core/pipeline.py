@@ -298,9 +298,9 @@ class _Transcription:
 
     Groups are consecutive runs of the cut: the first of ``batch_size`` chunks (the
     first segments come soon; of ``MIN_WINDOWS`` packed windows while the engine does not
-    know yet whether the model places their words), then ``_GROUP_BATCHES`` batches each. A group goes to the
-    engine once the chunk after it is planned too (a chunk's cues stop halfway to the
-    next chunk) or the cut is complete. The groups therefore depend only on the cut,
+    know yet whether the model places their words), then ``_GROUP_BATCHES`` batches each.
+    A group goes to the engine once the chunk after it is planned too (a chunk's cues stop
+    halfway to the next chunk) or the cut is complete. The groups therefore depend only on the cut,
     never on timing: pipelined and sequential runs decode the same batches.
     """
 

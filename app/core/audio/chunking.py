@@ -40,6 +40,8 @@ _ENERGY_FRAME_S = 0.025
 _ENERGY_HOP_S = 0.010
 _ENERGY_SMOOTH_S = 0.1
 _EPS = 1e-9
+# A group's head left in a packed window when the rest opens the next is at least this long.
+_PACK_MIN_HEAD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class ChunkOptions:
     max_chunk_s: float = 30.0
     max_pause_s: float = 1.0  # never merge across a pause longer than this
     # Pack chunks separated by longer pauses into one window (see the module doc): on
-    # benchmarks/rtf.py's 5 minutes, 14 encoder windows instead of 53, RTF 0.579 instead
+    # benchmarks/rtf.py's 5 minutes, 13 encoder windows instead of 53, RTF 0.523 instead
     # of 1.786 on this CPU. The text is cut among the pieces where the model heard it (or,
     # where its attention does not say, each piece is decoded alone). With the listener,
     # 97.6-98.5 % of the onsets stay within 0.3 s against 98.5-99.4 % cutting at pauses
@@ -103,6 +105,9 @@ class ChunkOptions:
     # windows filled to 75 % 1.2-1.5 %, cutting at pauses 1.7-1.8 %; on the CPU the
     # 5-minute file took 14 windows instead of 10 (RTF 0.596 against 0.503).
     pack_fill: float = 0.75
+    # A packed window is topped up with the head of the next chunk, cut at one of its
+    # pauses of at least this much (inf: never). See benchmarks/README.md.
+    pack_split_pause_s: float = 0.5
 
 
 def _short_time_energy(
@@ -223,7 +228,7 @@ def make_chunks(
 
     groups = [group for run in runs for group in _cut_run(run, options.max_chunk_s)]
     if options.pack:
-        return _pack(groups, _pack_limit(options), options.pack_gap_s)
+        return _pack(groups, _pack_limit(options), options.pack_gap_s, options.pack_split_pause_s)
     return [
         Chunk(index=i, start=g[0].start, end=g[-1].end, regions=tuple(g))
         for i, g in enumerate(groups)
@@ -297,10 +302,14 @@ class ChunkPlanner:
             groups.extend(_cut_run(pieces, max_s))
         if self.options.pack:
             self._groups.extend(groups)
-            chunks = _pack(self._groups, _pack_limit(self.options), self.options.pack_gap_s)
+            options = self.options
+            chunks = _pack(
+                self._groups, _pack_limit(options), options.pack_gap_s, options.pack_split_pause_s
+            )
             if not final and chunks:
                 open_window = chunks.pop()  # the greedy packing may still add to it
-                self._groups = self._groups[len(self._groups) - _group_count(open_window) :]
+                # its pieces: whole groups, or the rest of one whose head filled the window before
+                self._groups = [list(regions) for regions in open_window.piece_regions()]
             else:
                 self._groups = []
         else:
@@ -318,22 +327,31 @@ def _pack_limit(options: ChunkOptions) -> float:
     return options.max_chunk_s * min(1.0, max(0.0, options.pack_fill))
 
 
-def _group_count(chunk: Chunk) -> int:
-    return max(1, len(chunk.pieces))
+def _pack(
+    groups: list[list[SpeechRegion]], max_s: float, gap_s: float, split_pause_s: float
+) -> list[Chunk]:
+    """Consecutive groups packed greedily into chunks of at most ``max_s`` of audio.
 
-
-def _pack(groups: list[list[SpeechRegion]], max_s: float, gap_s: float) -> list[Chunk]:
-    """Consecutive groups packed greedily into chunks of at most ``max_s`` of audio."""
+    A group that does not fit the open window whole may leave its head there, cut at a
+    pause of at least ``split_pause_s`` (the longest head that fits, of at least
+    ``_PACK_MIN_HEAD_S``); the rest opens the next window. Greedy filling with these cut
+    points gives the fewest windows."""
     packs: list[list[list[SpeechRegion]]] = []
     length = 0.0
     for group in groups:
-        size = group[-1].end - group[0].start
-        if packs and length + gap_s + size <= max_s + _EPS:
-            packs[-1].append(group)
-            length += gap_s + size
-        else:
-            packs.append([group])
-            length = size
+        rest = group
+        if packs:
+            room = max_s - length - gap_s
+            if rest[-1].end - rest[0].start <= room + _EPS:
+                packs[-1].append(rest)
+                length += gap_s + rest[-1].end - rest[0].start
+                continue
+            head = _head_that_fits(rest, room, split_pause_s)
+            if head:
+                packs[-1].append(rest[:head])
+                rest = rest[head:]
+        packs.append([rest])
+        length = rest[-1].end - rest[0].start
     chunks = []
     for i, pack in enumerate(packs):
         pieces = tuple((g[0].start, g[-1].end) for g in pack) if len(pack) > 1 else ()
@@ -348,6 +366,20 @@ def _pack(groups: list[list[SpeechRegion]], max_s: float, gap_s: float) -> list[
             )
         )
     return chunks
+
+
+def _head_that_fits(group: list[SpeechRegion], room: float, split_pause_s: float) -> int:
+    """How many of ``group``'s regions, cut at a long enough pause, fill ``room`` best (0:
+    none)."""
+    for k in range(len(group) - 1, 0, -1):
+        span = group[k - 1].end - group[0].start
+        if (
+            span <= room + _EPS
+            and span >= _PACK_MIN_HEAD_S
+            and group[k].start - group[k - 1].end >= split_pause_s - _EPS
+        ):
+            return k
+    return 0
 
 
 def chunk_audio(samples: np.ndarray, sample_rate: int, chunk: Chunk) -> np.ndarray:
