@@ -720,7 +720,7 @@ def packs(wanted: bool | None, engine: Engine) -> bool:
     """Whether to pack windows (``ChunkOptions.pack``: True, False or None for "auto").
 
     Auto packs on the CPU, where the encoder's whole window per chunk is most of the time
-    (benchmarks/rtf.py: RTF 0.596 packed against 1.725 cut at pauses) and where the
+    (benchmarks/rtf.py: RTF 0.523 packed against 1.786 cut at pauses) and where the
     decoder's attention is recorded to place each piece's words; on a GPU windows are
     cheap and SDPA records no attention, so it cuts at pauses. Never packs with a model
     known not to place its words (:mod:`app.core.asr.placement`)."""
