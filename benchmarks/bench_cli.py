@@ -122,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the model's precision (auto, the CLI's default: bf16 on a CPU with bf16"
         " instructions, else fp32)",
     )
+    parser.add_argument(
+        "--pack",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the CLI's --pack (auto, its default, packs on a CPU)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("ffmpeg") is None:
         print("ffmpeg is needed for this benchmark", file=sys.stderr)
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as out:
                 cli = [sys.executable, "-m", "app", "transcribe", str(media)]
                 cli += ["--model", str(LISTENER), "--device", "cpu", "--precision", args.precision]
-                cli += ["-f", "srt", "-o", out, "-q", "--no-library", *extra]
+                cli += ["-f", "srt", "-o", out, "-q", "--no-library", "--pack", args.pack, *extra]
                 wall, rss, _ = run_child(cli)
             after, _ = time_ffmpeg(media)  # ffmpeg before and after: the machine drifts
             ratios[mode].append(wall / ((ff + after) / 2))
