@@ -231,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         "as the app does (the cost for a model whose attention says nothing)",
     )
     parser.add_argument(
+        "--fill",
+        type=float,
+        default=ChunkOptions().pack_fill,
+        help="packed windows filled to at most this share (ChunkOptions.pack_fill)",
+    )
+    parser.add_argument(
         "--verdict",
         default="unknown",
         choices=("unknown", "placed"),
@@ -336,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["off", "on"] if args.pack == "both" else [args.pack]
     for mode in modes:
         pack = {"auto": None, "on": True, "off": False}[mode]
-        options = PipelineOptions(chunks=replace(ChunkOptions(), pack=pack))
+        options = PipelineOptions(chunks=replace(ChunkOptions(), pack=pack, pack_fill=args.fill))
         timers.seconds.clear()
         timers.counts.clear()
         unsure.clear()
