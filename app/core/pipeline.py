@@ -491,11 +491,11 @@ class _Transcription:
                 self.engine.placement.record(parts is not None)
                 if known is not False and self.engine.placement.verdict is False:
                     yield Notice(PACKING_OFF_NOTICE)
-            if parts is None and chunk.packed and decoded.gaze is not None:
-                # attention was recorded but can't place the words: no guessing by time
-                parts = self._piece_texts(chunk, decoded)
-                if self._unplaced_once():
-                    yield Notice(UNPLACED_NOTICE)
+                if parts is None:
+                    # attention was recorded but can't place the words: no guessing by time
+                    parts = self._piece_texts(chunk, decoded)
+                    if self._unplaced_once():
+                        yield Notice(UNPLACED_NOTICE)
             audios.release(index)
             yield from self._finished(chunk, decoded.text, parts, retried)
         if any(u.packed for u in units):

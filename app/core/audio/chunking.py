@@ -17,7 +17,9 @@ Packing (``ChunkOptions.pack``): the encoder pays for a whole window however
 little speech it holds, so short chunks separated by long pauses are packed
 into one window. The chunks above become the *pieces* of a packed chunk; the
 model hears the pieces laid end to end with ``pack_gap_s`` of silence between
-them (the long pauses are left out), up to ``pack_fill`` of ``max_chunk_s``. A packed
+them (the long pauses are left out), up to ``pack_fill`` of ``max_chunk_s``; a chunk
+that does not fit whole may leave its head, cut at one of its pauses of at least
+``pack_split_pause_s``, to fill the window, and its rest opens the next. A packed
 chunk's ``start``/``end`` still span its speech in the media, and its
 ``pieces`` say where each piece lies, so its text can be shared among them.
 """
