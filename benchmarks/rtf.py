@@ -222,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         help="on CPU: app.core.asr.cpu_attention (the default), or plain SDPA (baseline)",
     )
     parser.add_argument(
+        "--encoder-windows",
+        type=int,
+        default=EngineOptions().encoder_windows,
+        help="on CPU: windows the audio encoder runs at a time (default: sized to the caches, "
+        "1 for GLM-ASR-Nano; 0: the whole batch, the baseline)",
+    )
+    parser.add_argument(
         "--unsure",
         default="share",
         choices=("share", "decode"),
@@ -299,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             tokens_per_second=TOKENS_PER_SECOND,
             repetition_guard=False,
             cpu_attention=args.attention == "murmur",
+            encoder_windows=args.encoder_windows,
         )
     )
     engine.adopt(model, processor, info)
@@ -383,12 +391,16 @@ def main(argv: list[str] | None = None) -> int:
         ]
         other = wall - sum(s for _, s, _ in rows)
         speech_s = found.speech_seconds if found else 0.0
+        windows = {0: "the whole batch", None: "auto"}.get(
+            args.encoder_windows, args.encoder_windows
+        )
         print(f"media: {media} ({duration:.1f} s, speech {speech_s:.1f} s)")
         print(
             f"model: GlmAsrConfig() random weights, {args.precision}, {args.device}"
             + (f", encoder layers {args.encoder_layers}" if args.encoder_layers else "")
             + (f", decoder layers {args.decoder_layers}" if args.decoder_layers else "")
             + f"; built in {build_s:.1f} s; threads {torch.get_num_threads()}"
+            + f"; encoder windows at a time: {windows}"
         )
         print(
             f"chunks: {found.chunks if found else 0} (pack {mode}), batch {engine.batch_size}, "
