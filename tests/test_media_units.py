@@ -519,6 +519,73 @@ def test_a_new_layout_starts_a_new_resampler() -> None:
     assert np.median(out[1800:3000]) == pytest.approx(-0.4, abs=0.01)
 
 
+@pytest.mark.parametrize(
+    "fmt", ["u8", "u8p", "s16", "s16p", "s32", "s32p", "flt", "fltp", "dbl", "dblp"]
+)
+def test_every_sample_format_reads_as_ffmpeg_converts_it(fmt: str) -> None:
+    import av
+
+    rng = np.random.default_rng(3)
+    planar = fmt.endswith("p")
+    base = fmt.removesuffix("p")
+    dtype = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32}.get(
+        base, np.float64
+    )
+    if base in ("flt", "dbl"):
+        values = rng.uniform(-1, 1, (2, 300))
+    else:
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max, (2, 300), endpoint=True)
+    data = values.astype(dtype)
+    source = av.AudioFrame.from_ndarray(
+        data if planar else np.ascontiguousarray(data.T).reshape(1, -1), fmt, "stereo"
+    )
+    source.sample_rate = 44100
+    ffmpeg = av.AudioResampler(format="fltp", layout="stereo").resample(source)[0].to_ndarray()
+    ours = media._sample_reader(source.format, 2, lambda f: f)(source)
+    assert ours.shape == (2, 300)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ffmpeg, rtol=0, atol=1e-7)
+
+
+def test_stereo_mixed_before_resampling_is_the_mix_of_the_resampled_channels() -> None:
+    import av
+
+    rate = 44100
+    left = speech.tone(3.0, 440.0, sample_rate=rate, amplitude=0.5).astype(np.float32)
+    right = (0.2 * np.random.default_rng(4).standard_normal(len(left))).astype(np.float32)
+    both = np.stack([left, right])
+    decoder = media._StreamDecoder(RATE, 100, channel="mix")
+    for start in range(0, len(left), 1152):  # MP3-sized frames
+        decoder.add(frame(both[:, start : start + 1152], rate=rate))
+    decoder.flush()
+    decoder.mixer.finish()
+    out = decoder.mixer.buffer.finish()
+    # every channel resampled by FFmpeg, then mixed: what the decoder did until 2026-11-30
+    whole = frame(both, rate=rate)
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
+    channels = np.concatenate(
+        [f.to_ndarray() for f in resampler.resample(whole) + resampler.resample(None)], axis=1
+    )
+    reference = 0.5 * (channels[0] + channels[1])
+    assert len(out) == len(reference)
+    np.testing.assert_allclose(out, reference, rtol=0, atol=1e-6)
+
+
+def test_a_rate_change_while_the_phase_check_waits_settles_it_first() -> None:
+    decoder = media._StreamDecoder(RATE, 100)  # auto: the first 30 s are held back
+    stereo = np.full((2, 4800), 0.2, np.float32)
+    decoder.add(frame(stereo, rate=48000))
+    assert decoder.mixer.size == 0  # gathered, not yet mixed
+    decoder.add(frame(np.full((2, 3200), -0.4, np.float32), rate=32000))
+    decoder.flush()
+    decoder.mixer.finish()
+    out = decoder.mixer.buffer.finish()
+    assert len(out) == pytest.approx(0.2 * RATE, abs=64)
+    assert np.median(out[200:1400]) == pytest.approx(0.2, abs=0.01)
+    assert np.median(out[1800:3000]) == pytest.approx(-0.4, abs=0.01)
+
+
 # --------------------------------------------------------------------------- files
 
 
