@@ -229,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         "1 for GLM-ASR-Nano; 0: the whole batch, the baseline)",
     )
     parser.add_argument(
+        "--prefill",
+        default="rows",
+        choices=("rows", "padded"),
+        help="on CPU: the prefill row by row without the batch's padding (the default), or "
+        "the padded batch at once (the baseline)",
+    )
+    parser.add_argument(
         "--unsure",
         default="share",
         choices=("share", "decode"),
@@ -307,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             repetition_guard=False,
             cpu_attention=args.attention == "murmur",
             encoder_windows=args.encoder_windows,
+            prefill_rows=args.prefill == "rows",
         )
     )
     engine.adopt(model, processor, info)
@@ -400,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f", encoder layers {args.encoder_layers}" if args.encoder_layers else "")
             + (f", decoder layers {args.decoder_layers}" if args.decoder_layers else "")
             + f"; built in {build_s:.1f} s; threads {torch.get_num_threads()}"
-            + f"; encoder windows at a time: {windows}"
+            + f"; encoder windows at a time: {windows}; prefill {args.prefill}"
         )
         print(
             f"chunks: {found.chunks if found else 0} (pack {mode}), batch {engine.batch_size}, "

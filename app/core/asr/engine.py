@@ -75,6 +75,9 @@ class EngineOptions:
     # sized to the caches, one window of GLM-ASR-Nano's; 0: the whole batch at once, the
     # baseline of the benchmarks); app.core.asr.cpu_encoder
     encoder_windows: int | None = None
+    # CPU: the text decoder's prefill runs row by row without the batch's left padding
+    # (False: the padded batch at once, the baseline); app.core.asr.cpu_prefill
+    prefill_rows: bool = True
 
 
 @dataclass(frozen=True)
@@ -349,11 +352,11 @@ class Engine:
         tokens_per_second, repetition_guard, threads); otherwise ModelError.
         """
         options = replace(self.options, **changes)
-        reload = ("model", "device", "dtype", "cpu_attention", "encoder_windows")
+        reload = ("model", "device", "dtype", "cpu_attention", "encoder_windows", "prefill_rows")
         if any(getattr(options, k) != getattr(self.options, k) for k in reload):
             raise ModelError(
-                "Changing model, device, dtype, cpu_attention or encoder_windows needs a new "
-                "Engine."
+                "Changing model, device, dtype, cpu_attention, encoder_windows or prefill_rows "
+                "needs a new Engine."
             )
         other = Engine(options)
         with self._load_lock:
@@ -384,7 +387,9 @@ class Engine:
         :mod:`app.core.asr.cpu_attention` (up to 2x faster than PyTorch's flash kernel,
         ``benchmarks/decode_sweep.py``; the same output); the audio encoder runs a batch
         a window at a time, :mod:`app.core.asr.cpu_encoder` (14 % less encoder time on
-        ``benchmarks/rtf.py``'s file; the same output, but for bf16 rounding)."""
+        ``benchmarks/rtf.py``'s file; the same output, but for bf16 rounding); the text
+        decoder's prefill runs row by row without the batch's left padding,
+        :mod:`app.core.asr.cpu_prefill` (the same output, but for bf16 rounding)."""
         if info.device != "cpu":
             return
         if self.options.cpu_attention:
@@ -395,6 +400,10 @@ class Engine:
             from app.core.asr import cpu_encoder
 
             cpu_encoder.encode_in_groups(model, self.options.encoder_windows)
+        if self.options.prefill_rows:
+            from app.core.asr import cpu_prefill
+
+            cpu_prefill.prefill_rows_alone(model)
 
     def _trim_features(self, processor: Any) -> None:
         """Log-mel features over each chunk's audio, not its window's zero padding (the
