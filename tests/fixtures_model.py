@@ -6,8 +6,9 @@ each) with tests/tiny_model.py and are loaded only through the app's own loader.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,13 @@ def tiny_engine(tiny_model_dir: Path) -> Iterator[object]:
     engine.load()
     yield engine
     engine.unload()
+
+
+def decoded_by_each(engines: Sequence[Any], clips: Sequence[Any]) -> list[list[Any]]:
+    """Each loaded engine's ``decode_batch`` of the same clips; every engine is unloaded
+    afterwards, whatever happens."""
+    try:
+        return [engine.decode_batch(list(clips)) for engine in engines]
+    finally:
+        for engine in engines:
+            engine.unload()

@@ -158,3 +158,15 @@ def long_track(
         tuple(t + k * period_s for k in range(reps) for t in base.onsets),
         tuple(t + k * period_s for k in range(reps) for t in base.ends),
     )
+
+
+def sentence_clips(out: Path, seed: int) -> tuple[Track, list[np.ndarray]]:
+    """Five held-out sentences of different lengths, each cut out of one track with 0.2 s
+    either side: a batch of them is left-padded."""
+    track = make_track(out, seed, [0.6] * 4, 2, 8)
+    rate = speech.SAMPLE_RATE
+    clips = [
+        track.samples[max(0, round((a - 0.2) * rate)) : round((b + 0.2) * rate)]
+        for a, b in zip(track.onsets, track.ends, strict=True)
+    ]
+    return track, clips

@@ -12,7 +12,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from app.core.asr import cpu_attention
 from app.core.asr.engine import Engine, EngineOptions
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, make_track
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, sentence_clips
 
 GQA = SimpleNamespace(num_key_value_groups=4, is_causal=True, training=False)
 ENCODER = SimpleNamespace(num_key_value_groups=1, is_causal=False, training=False)
@@ -84,14 +84,7 @@ def test_bf16_steps_stay_close_to_sdpa() -> None:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     """Five held-out sentences of different lengths (so a batch is left-padded)."""
-    track = make_track(
-        tmp_path_factory.mktemp("cpu-attention"), HELD_OUT_SEED + 41, [0.6] * 4, 2, 8
-    )
-    rate = 16000
-    return [
-        track.samples[max(0, round((a - 0.2) * rate)) : round((b + 0.2) * rate)]
-        for a, b in zip(track.onsets, track.ends, strict=True)
-    ]
+    return sentence_clips(tmp_path_factory.mktemp("cpu-attention"), HELD_OUT_SEED + 41)[1]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import torch
 from app.core.asr import cpu_encoder
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.errors import ModelError
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, make_track, wer
+from tests.fixtures_model import decoded_by_each
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, sentence_clips, wer
 
 
 def _features(count: int, frames: int = 3000) -> torch.Tensor:
@@ -118,18 +119,7 @@ def test_in_bf16_the_encoding_differs_by_rounding_and_the_listener_hears_the_sam
     torch.testing.assert_close(alone.float(), whole.float(), rtol=2e-2, atol=2e-2)
 
     # a trained model's words do not move: held-out sentences of different lengths
-    track = make_track(tmp_path, HELD_OUT_SEED + 43, [0.6] * 4, 2, 8)
-    rate = 16000
-    clips = [
-        track.samples[max(0, round((a - 0.2) * rate)) : round((b + 0.2) * rate)]
-        for a, b in zip(track.onsets, track.ends, strict=True)
-    ]
-    ours, base = _engines(LISTENER, "bf16")
-    try:
-        a = ours.decode_batch(clips)
-        b = base.decode_batch(clips)
-    finally:
-        ours.unload()
-        base.unload()
+    track, clips = sentence_clips(tmp_path, HELD_OUT_SEED + 43)
+    a, b = decoded_by_each(_engines(LISTENER, "bf16"), clips)
     assert [d.ids for d in a] == [d.ids for d in b]
     assert wer(track.sentences, [d.text for d in a]) <= WER_BAR

@@ -13,7 +13,8 @@ import torch
 from app.core.asr import cpu_prefill
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.errors import ModelError
-from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, make_track, wer
+from tests.fixtures_model import decoded_by_each
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, sentence_clips, wer
 
 
 def _left_padded(lengths: list[int], width: int) -> torch.Tensor:
@@ -130,18 +131,7 @@ def test_the_cpu_engine_prefills_row_by_row_with_the_same_tokens(
 
 
 def test_the_listener_hears_the_same_in_bf16(tmp_path: Path) -> None:
-    track = make_track(tmp_path, HELD_OUT_SEED + 44, [0.6] * 4, 2, 8)
-    rate = 16000
-    clips = [
-        track.samples[max(0, round((a - 0.2) * rate)) : round((b + 0.2) * rate)]
-        for a, b in zip(track.onsets, track.ends, strict=True)
-    ]
-    rows, padded = _engines(LISTENER, "bf16")
-    try:
-        a = rows.decode_batch(clips)
-        b = padded.decode_batch(clips)
-    finally:
-        rows.unload()
-        padded.unload()
+    track, clips = sentence_clips(tmp_path, HELD_OUT_SEED + 44)
+    a, b = decoded_by_each(_engines(LISTENER, "bf16"), clips)
     assert [d.ids for d in a] == [d.ids for d in b]
     assert wer(track.sentences, [d.text for d in a]) <= WER_BAR
