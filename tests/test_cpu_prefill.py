@@ -47,6 +47,26 @@ def test_only_a_left_padded_prefill_into_an_empty_cache_goes_row_by_row() -> Non
     assert not cpu_prefill._applies({**base, "cache": used})
 
 
+def test_rows_go_alone_only_where_the_padding_outweighs_the_calls() -> None:
+    # GLM-ASR-Nano on rtf.py's 13 packed windows: 2 x 1.35 G weights a token, 30 tokens
+    # of padding a row on average
+    nano = _left_padded([300 - (k * 60) % 61 for k in range(13)], 300)
+    assert cpu_prefill._worth_it(nano, 2 * 1.35e9)
+    # the test listener: 0.9 M weights a token, a batch of 16 with 50 tokens of padding each
+    listener = _left_padded([150 - 50 * (k % 2) * 2 for k in range(16)], 150)
+    assert not cpu_prefill._worth_it(listener, 2 * 0.9e6)
+    # no padding is never worth it, a single row always is (no extra call)
+    assert not cpu_prefill._worth_it(torch.ones(4, 9, dtype=torch.long), 1e12)
+    assert cpu_prefill._worth_it(_left_padded([3], 9), 1.0)
+
+
+@pytest.fixture
+def always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows alone even for the tiny models (whose padding is too cheap to be worth it)."""
+    monkeypatch.setattr(cpu_prefill, "_MIN_SAVED_FLOP", 0.0)
+
+
+@pytest.mark.usefixtures("always")
 def test_rows_alone_give_the_padded_batch_s_states_and_cache(tiny_model_dir: Path) -> None:
     from transformers import DynamicCache, GlmAsrForConditionalGeneration
 
@@ -101,6 +121,7 @@ def _engines(model: Path, dtype: str) -> tuple[Engine, Engine]:
     return rows, padded
 
 
+@pytest.mark.usefixtures("always")
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_the_cpu_engine_prefills_row_by_row_with_the_same_tokens(
     tiny_model_dir: Path, dtype: str, monkeypatch: pytest.MonkeyPatch
@@ -130,8 +151,16 @@ def test_the_cpu_engine_prefills_row_by_row_with_the_same_tokens(
         padded.unload()
 
 
-def test_the_listener_hears_the_same_in_bf16(tmp_path: Path) -> None:
+def test_the_listener_hears_the_same_in_bf16(
+    tmp_path: Path, always: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    by_rows = cpu_prefill._by_rows
+    monkeypatch.setattr(
+        cpu_prefill, "_by_rows", lambda *a, **k: calls.append(1) or by_rows(*a, **k)
+    )
     track, clips = sentence_clips(tmp_path, HELD_OUT_SEED + 44)
     a, b = decoded_by_each(_engines(LISTENER, "bf16"), clips)
+    assert calls == [1]
     assert [d.ids for d in a] == [d.ids for d in b]
     assert wer(track.sentences, [d.text for d in a]) <= WER_BAR
