@@ -57,25 +57,32 @@ def test_fast_cue_is_marked_and_exported_subtitles_import_back(
     assert len(rows) == len(track.sentences)
     assert wer(track.sentences, [text for _, _, text in rows]) <= WER_BAR
 
-    # A reading-speed limit between the fastest cue and the next: only the fastest is marked.
+    # A reading-speed limit in the widest gap between the cues' speeds: the cues above it
+    # are marked, the others not. (The widest gap, not the one under the fastest cue: here
+    # the two fastest read at 12.60 and 12.28 characters/s on this machine and at 12.60 and
+    # 12.57 in one CI run of the same code; the listener's cue times can move by that much.)
     doc = item.document
     assert doc is not None
     options = window.settings.cue_options()
     speeds = [cue_stats(seg, options).cps for seg in doc.transcript]
     order = sorted(range(len(speeds)), key=speeds.__getitem__)
-    fastest, second = order[-1], order[-2]
-    assert speeds[fastest] - speeds[second] > 0.3, speeds
-    limit = round((speeds[fastest] + speeds[second]) / 2, 1)
+    width, at = max((speeds[order[i + 1]] - speeds[order[i]], i) for i in range(len(order) - 1))
+    assert width > 0.3, speeds
+    over = sorted(order[at + 1 :])
+    fastest = order[-1]
+    limit = round((speeds[order[at]] + speeds[order[at + 1]]) / 2, 1)
     window.settings = dataclasses.replace(window.settings, max_cps_latin=limit)
     window.settingsChanged.emit()
-    assert reading_speed_rows(window) == [fastest]
-    tip = window.editor.model.index(fastest, COL_TEXT).data(Qt.ItemDataRole.ToolTipRole)
-    assert f"Reading speed {speeds[fastest]:.1f} characters/s (limit {limit:g})" in tip
-    window.editor.table.select_row(0 if fastest else 1)
+    assert reading_speed_rows(window) == over
+    for row in over:
+        tip = window.editor.model.index(row, COL_TEXT).data(Qt.ItemDataRole.ToolTipRole)
+        assert f"Reading speed {speeds[row]:.1f} characters/s (limit {limit:g})" in tip
+    start = min(set(range(len(speeds))) - set(over))  # a cue within the limit
+    window.editor.table.select_row(start)
     window.editor.table.setFocus()
     qtbot.keyClick(window.editor.table, Qt.Key.Key_F8)  # type: ignore[attr-defined]
     flagged = sorted(window.editor.subtitle_tools.flags())
-    after = [r for r in flagged if r > (0 if fastest else 1)]
+    after = [r for r in flagged if r > start]
     assert window.editor.table.current_row() == (after[0] if after else flagged[0])
 
     speeds_before_export = speeds
