@@ -865,7 +865,6 @@ class _StreamDecoder:
         self._reader: Callable[[Any], Any] | None = None  # for the current format
         self._reader_key: tuple[str, str, int] | None = None
         self._names: tuple[str, ...] = ()
-        self._source_rate = rate
         self._converter: Any = None  # format conversion for formats numpy can't read
         self._blocks: list[np.ndarray] = []  # frames not yet mixed, at the source rate
         self._held = 0
@@ -904,7 +903,7 @@ class _StreamDecoder:
             self._origin += gap
         elif gap > _GAP_FILL_S:
             self._mix()
-            self.mixer.add_silence(round(gap * self._source_rate))
+            self.mixer.add_silence(round(gap * self._sink.source_rate))
             self._source_end += gap
 
     def add(self, frame: Any) -> None:
@@ -932,10 +931,9 @@ class _StreamDecoder:
         first = self._layout_key is None
         if first or key[1:] != self._layout_key[1:]:  # type: ignore[index]
             self._mix()
-            if first or rate != self._source_rate:
+            if first or rate != self._sink.source_rate:
                 self.mixer.set_rate(rate, self.rate)  # settles what it holds at the old rate
                 self._sink.set_source_rate(rate)
-                self._source_rate = rate
             self._names = _channel_names(layout)
         self._layout_key = key
         self._blocks.append(block)
