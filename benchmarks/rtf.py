@@ -121,7 +121,9 @@ def build_model(
     torch.set_default_dtype(weights_dtype)
     try:
         torch.manual_seed(0)
-        model = GlmAsrForConditionalGeneration(config).eval()
+        # drawn where it runs: on a GPU, 2.1 B random numbers take a moment, not a minute
+        with torch.device("cpu" if dtype == "int8" else device):
+            model = GlmAsrForConditionalGeneration(config).eval()
     finally:
         torch.set_default_dtype(previous)
     with torch.no_grad():
@@ -200,6 +202,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--precision", default="bf16", choices=("bf16", "fp16", "fp32", "int8"))
     parser.add_argument("--batch", type=int, default=0, help="0 = the engine's default")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=0,
+        help="CUDA: the cap on the batch the engine sizes from free memory "
+        "(model_loader.CUDA_MAX_BATCH; 0 = the app's)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="CUDA: decoding steps on a static cache, compiled (EngineOptions.compile)",
+    )
+    parser.add_argument(
+        "--split",
+        default="on",
+        choices=("on", "off"),
+        help="time the model's parts with forward hooks (on a GPU they synchronise twice a "
+        "step, and a compiled graph can't hold them: off times the wall only)",
+    )
     parser.add_argument(
         "--pack",
         default="auto",
@@ -293,12 +314,17 @@ def main(argv: list[str] | None = None) -> int:
 
     timers = Timers(sync)
     inner = model.model if hasattr(model, "model") else model
-    timers.hook(inner.audio_tower, lambda a, k: "encoder")
-    timers.hook(inner.multi_modal_projector, lambda a, k: "projector")
-    timers.hook(
-        inner.language_model,
-        lambda a, k: "prefill" if _seq_len(a, k) > 1 else "decoding steps",
-    )
+    if args.split == "on" and not args.compile:
+        timers.hook(inner.audio_tower, lambda a, k: "encoder")
+        timers.hook(inner.multi_modal_projector, lambda a, k: "projector")
+        timers.hook(
+            inner.language_model,
+            lambda a, k: "prefill" if _seq_len(a, k) > 1 else "decoding steps",
+        )
+    if args.max_batch:
+        import app.core.asr.model_loader as model_loader
+
+        model_loader.CUDA_MAX_BATCH = args.max_batch
     # decoding and speech detection run on the producer thread, beside the model
     stretches.decode_audio = timers.wrap("decode", stretches.decode_audio)  # type: ignore[assignment]
     stretches.detect_speech = timers.wrap("speech detection", stretches.detect_speech)  # type: ignore[assignment]
@@ -315,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_attention=args.attention == "murmur",
             encoder_windows=args.encoder_windows,
             prefill_rows=args.prefill == "rows",
+            compile=args.compile,
         )
     )
     engine.adopt(model, processor, info)
@@ -424,6 +451,14 @@ def main(argv: list[str] | None = None) -> int:
                     if args.unsure == "decode"
                     else "(text shared by speaking time, at no cost: --unsure share)"
                 )
+            )
+        if cuda:
+            import transformers
+
+            print(
+                f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
+                f"transformers {transformers.__version__}; "
+                f"compile {args.compile}; split {args.split}"
             )
         print(f"load average: {os.getloadavg()[0]:.2f}")
         print()

@@ -332,6 +332,44 @@ def test_gpu_out_of_memory_halves_the_batch_until_it_fits(
     )
 
 
+def test_the_halves_run_after_the_failed_batch_s_memory_is_released(
+    tiny_engine: Engine,
+) -> None:
+    """The error of a batch that ran out of memory holds that batch's frames, and with
+    them its tensors on the GPU, until it is handled: the halves must run after that, or
+    they run out of memory on the same tensors. Here the failed batch's "activations" are
+    an object its frame holds; each half checks that it is gone."""
+    import gc
+    import weakref
+
+    import torch
+
+    from app.core.events import DeviceInfo
+
+    gpu = tiny_engine.with_options()
+    gpu._device_info = DeviceInfo("cuda", "fp32", name="Fake GPU")
+    held: list[weakref.ref[Any]] = []
+    calls: list[tuple[int, bool]] = []
+
+    class Activations:
+        pass
+
+    def run(items: list[int]) -> list[int]:
+        gc.collect()
+        calls.append((len(items), all(ref() is None for ref in held)))
+        activations = Activations()  # what a failed generate leaves in its frames
+        held.append(weakref.ref(activations))
+        if len(items) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+        return [i * 10 for i in items]
+
+    assert gpu._split_on_oom(run, [1, 2, 3, 4, 5, 6, 7, 8]) == [10, 20, 30, 40, 50, 60, 70, 80]
+    # 8 and 4 fail; every later call finds the failed batches' activations released
+    assert calls[:2] == [(8, True), (4, True)]
+    assert [size for size, _ in calls] == [8, 4, 2, 2, 2, 2]
+    assert all(released for _, released in calls)
+
+
 def test_a_core_lent_to_the_producer_comes_back_at_the_next_layer(
     tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

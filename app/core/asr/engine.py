@@ -78,6 +78,10 @@ class EngineOptions:
     # CPU: the text decoder's prefill runs row by row without the batch's left padding
     # (False: the padded batch at once, the baseline); app.core.asr.cpu_prefill
     prefill_rows: bool = True
+    # CUDA: decoding steps on a static KV cache, compiled by torch.compile into CUDA graphs
+    # (transformers' generate compiles them). The first batch of each size waits for the
+    # compiler; ignored on other devices. See benchmarks/README.md for what it gives.
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,7 +295,7 @@ class Engine:
             self._configure_padding(model, processor)
             self._tune(model, info)
             self._trim_features(processor)
-            self._watch_threads(model)
+            self._watch_threads(model, info)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
             self.placement = Placement.remembered(folder)
@@ -341,7 +345,7 @@ class Engine:
             self._configure_padding(model, processor)
             self._tune(model, device_info)
             self._trim_features(processor)
-            self._watch_threads(model)
+            self._watch_threads(model, device_info)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
 
@@ -414,8 +418,12 @@ class Engine:
         if extractor is not None:
             features.install(extractor)
 
-    def _watch_threads(self, model: Any) -> None:
-        """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`."""
+    def _watch_threads(self, model: Any, info: DeviceInfo) -> None:
+        """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`: on a
+        CPU only, where the threads do the model's work (elsewhere the hooks would only
+        cost a call per layer, and break a compiled graph)."""
+        if info.device != "cpu":
+            return
         for name, module in model.named_modules():
             parent, _, index = name.rpartition(".")
             if index.isdigit() and parent.endswith("layers"):
@@ -618,21 +626,24 @@ class Engine:
             info = self._device_info
             if info is None or info.device == "cpu" or not _is_oom(exc):
                 raise ModelError(f"Transcription failed: {_first_line(exc)}") from exc
-            _empty_cuda_cache()
             if len(items) == 1:
                 raise ModelError(
                     f"Out of GPU memory on {info.name}; close other GPU programs or use "
                     "--device cpu."
                 ) from None
-            half = len(items) // 2
-            self._batch_cap = max(1, min(self._batch_cap or half, half))
-            out: list[Any] = []
-            start = 0
-            while start < len(items):
-                size = self._batch_cap  # may shrink again inside
-                out += self._split_on_oom(run, items[start : start + size])
-                start += size
-            return out
+        # Retried here, not inside the except clause: the error's traceback holds the
+        # frames of the failed batch, and with them its tensors on the GPU, until the
+        # clause ends. Inside it, the halves would run out of memory for the same reason.
+        _empty_cuda_cache()
+        half = len(items) // 2
+        self._batch_cap = max(1, min(self._batch_cap or half, half))
+        out: list[Any] = []
+        start = 0
+        while start < len(items):
+            size = self._batch_cap  # may shrink again inside
+            out += self._split_on_oom(run, items[start : start + size])
+            start += size
+        return out
 
     def _generate(
         self,
@@ -708,7 +719,14 @@ class Engine:
         config.no_repeat_ngram_size = (
             ANTI_REPETITION["no_repeat_ngram_size"] if anti_repetition else None
         )
+        if self.options.compile and self._compiles():
+            static_cache(config, max_new_tokens)
         return config
+
+    def _compiles(self) -> bool:
+        """Whether ``generate`` compiles decoding steps on a static cache here: on CUDA."""
+        info = self._device_info
+        return info is not None and info.device == "cuda"
 
     def _results(self, new_tokens: list[list[int]], limits: list[int]) -> list[Decoded]:
         eos = set(self._eos_ids)
@@ -719,6 +737,26 @@ class Engine:
             ids = tuple(row[: limit if end is None else min(end, limit)])
             results.append(Decoded(self._text(ids), ids, hit_limit))
         return results
+
+
+# The static KV cache's length is rounded up to this, so that batches of different
+# prompt lengths and token budgets share one cache shape (and one compiled graph).
+STATIC_CACHE_STEP = 256
+
+
+def static_cache(config: Any, max_new_tokens: int, window_tokens: int = 448) -> None:
+    """Set ``config`` (a GenerationConfig) to decode on a static KV cache compiled by
+    torch.compile (CUDA graphs, "reduce-overhead"), which transformers' ``generate`` does
+    on a CUDA device when the cache is static. The cache holds a window's audio tokens and
+    prompt (``window_tokens``: 375 audio tokens and the prompt's, rounded up) and the
+    token budget, rounded up to :data:`STATIC_CACHE_STEP`; shapes that change only in the
+    batch size are compiled once more with that size dynamic."""
+    from transformers import CompileConfig
+
+    wanted = window_tokens + max_new_tokens
+    config.cache_implementation = "static"
+    config.max_cache_len = -(-wanted // STATIC_CACHE_STEP) * STATIC_CACHE_STEP
+    config.compile_config = CompileConfig(fullgraph=False, dynamic=None, mode="reduce-overhead")
 
 
 def _check(cancel: threading.Event | None) -> None:

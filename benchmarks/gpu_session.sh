@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Issue #14's CUDA figures in one call on a lent GPU machine (benchmarks/README.md,
+# "On a GPU"). Run from the repository root, where .gpu/ holds what that machine lacks:
+#   .gpu/whl/       wheels for its Python (av, soundfile, cffi, pycparser, platformdirs)
+#   .gpu/site/      silero_vad (its JIT model only)
+#   .gpu/speech-60min.mp3   rtf.py's spaced espeak speech, 66.5 min, 16 kHz mono MP3
+#   .gpu/listener/clips.npz  held-out listener sentences (cuda_checks.py --make-listener-clips)
+# Each step has its own time limit and the whole stays inside DEADLINE seconds; every
+# step's output is kept under $OUT. The figures are read from the logs.
+set -u
+OUT=${OUT:-/tmp/murmur-gpu}
+DEADLINE=${DEADLINE:-560}
+MEDIA=${MEDIA:-.gpu/speech-60min.mp3}
+mkdir -p "$OUT"
+began=$(date +%s)
+
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .gpu/whl/*.whl || exit 1
+cp -r .gpu/site/. /tmp/site/
+export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+export MURMUR_DATA_DIR=/tmp/murmur-data MURMUR_CONFIG_DIR=/tmp/murmur-config
+export MURMUR_LOG_DIR=/tmp/murmur-log
+
+nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm \
+    --format=csv | tee "$OUT/env.log"
+python3 -c "import sys, torch, transformers, av, numpy; print(sys.version.split()[0], \
+'torch', torch.__version__, 'transformers', transformers.__version__, 'av', av.__version__, \
+'numpy', numpy.__version__, 'cpus', __import__('os').cpu_count())" 2>&1 | tee -a "$OUT/env.log"
+
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2 left
+    shift 2
+    left=$((DEADLINE - ($(date +%s) - began)))
+    if ((left < 30)); then
+        echo "=== $name skipped: ${left} s left"
+        return
+    fi
+    ((limit > left)) && limit=$left
+    echo "=== $name (limit ${limit} s): $*"
+    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+    echo "=== $name rc $? after $(($(date +%s) - began)) s"
+    tail -n 25 "$OUT/$name.log"
+}
+
+step rtf 110 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
+step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
+    --listener-clips .gpu/listener/clips.npz
+step rtf-split 90 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
+step rtf-cap256 90 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --max-batch 256
+step rtf-compile 150 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --compile
+echo "=== done after $(($(date +%s) - began)) s"
+grep -H -E "^RTF|^speed|^chunks|^first segment|^peak GPU|^PASS|^FAIL" "$OUT"/*.log
