@@ -398,12 +398,21 @@ def main(argv: list[str] | None = None) -> int:
         duration = 0.0
         started = time.perf_counter()
         first_segment: float | None = None
+        shown = 0.0
         for event in transcribe_file(media, engine, options):
             if isinstance(event, SpeechFound):
                 found = event
             elif isinstance(event, ChunkTranscribed):
+                now = time.perf_counter() - started
                 if first_segment is None:
-                    first_segment = time.perf_counter() - started
+                    first_segment = shown = now
+                if now - shown >= 10.0:  # where a run cut short by a time limit got to
+                    shown = now
+                    print(
+                        f"after {now:.0f} s: {len(chunk_audio_s)} chunks, up to "
+                        f"{event.end:.0f} s of the audio",
+                        flush=True,
+                    )
                 tokens += len(event.text.split())
                 chunk_audio_s.append(event.end - event.start)
             elif isinstance(event, Finished):
