@@ -94,6 +94,44 @@ def sweep(engine: Engine, audios: list[Any], sizes: list[int]) -> list[str]:
     return lines
 
 
+def graphs(engine: Engine, audios: list[Any]) -> tuple[bool, str]:
+    """The engine's decoding (a static cache, steps replayed from CUDA graphs) against the
+    same static decoding run eagerly (the same kernels: the same tokens), and against
+    transformers' generate (``cuda_graphs=False``), with the time of each."""
+    import torch
+
+    decoder = engine._decoders.get(engine.model, graphs=True)
+    runs: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name in ("graphs", "eager", "generate", "graphs again"):
+        decoder.graphs = name != "eager"
+        if name in ("graphs", "eager"):
+            decoder.clear()
+        runner = engine.with_options(cuda_graphs=name != "generate")
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        runs[name] = runner.decode_batch(audios)
+        torch.cuda.synchronize()
+        seconds[name] = time.perf_counter() - started
+    decoder.graphs = True
+    same = [a.ids == b.ids for a, b in zip(runs["graphs"], runs["eager"], strict=True)]
+    again = [a.ids == b.ids for a, b in zip(runs["graphs"], runs["graphs again"], strict=True)]
+    agree = total = 0
+    for a, b in zip(runs["graphs"], runs["generate"], strict=True):
+        total += max(len(a.ids), len(b.ids))
+        agree += sum(x == y for x, y in zip(a.ids, b.ids, strict=False))
+    tokens = sum(len(d.ids) for d in runs["graphs"])
+    ok = all(same) and all(again) and decoder.captured > 0
+    return ok, (
+        f"{len(audios)} chunks, {tokens} tokens: graphs {seconds['graphs']:.2f} s (captured "
+        f"{decoder.captured}), again {seconds['graphs again']:.2f} s, eager static "
+        f"{seconds['eager']:.2f} s, generate {seconds['generate']:.2f} s; graphs = eager "
+        f"for {sum(same)}/{len(same)} rows, = the first graphed run for "
+        f"{sum(again)}/{len(again)}; generate agrees on {agree}/{total} tokens "
+        f"({agree / max(1, total):.1%})"
+    )
+
+
 def batched_against_alone(engine: Engine, audios: list[Any]) -> str:
     batched = engine.with_options(batch_size=len(audios)).decode_batch(audios)
     alone = [engine.with_options(batch_size=1).decode_batch([a])[0] for a in audios]
@@ -187,13 +225,17 @@ def out_of_memory(engine: Engine, audios: list[Any], batch: int) -> tuple[bool, 
         torch.cuda.empty_cache()
     if not settled:
         return False, f"a batch of {batch} fit in {allowed / 2**30:.1f} GiB: no halving seen"
-    reference = engine.with_options(batch_size=settled).decode_batch(audios[:batch])
+    reference = [
+        d
+        for start in range(0, batch, settled)
+        for d in engine.decode_batch(audios[start : min(batch, start + settled)])
+    ]
     same = [a.ids == b.ids for a, b in zip(results, reference, strict=True)]
     ok = len(results) == batch and all(same)
     return ok, (
         f"cap {allowed / 2**30:.1f} GiB: a batch of {batch} halved to {settled} without an "
-        f"error in {wall:.1f} s; {len(results)} results; the same tokens as an uncapped run "
-        f"at batch {settled}: {sum(same)}/{len(same)}"
+        f"error in {wall:.1f} s; {len(results)} results; the same tokens as uncapped "
+        f"batches of {settled}: {sum(same)}/{len(same)}"
     )
 
 
@@ -204,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--make-listener-clips", type=Path, metavar="NPZ")
     parser.add_argument("--listener-sets", type=int, default=4, help="of 5 sentences each")
     parser.add_argument("--chunks", type=int, default=256)
-    parser.add_argument("--sizes", default="16,64,128,256")
+    parser.add_argument("--sizes", default="64,256,512")
     parser.add_argument("--alone", type=int, default=16, help="chunks for batched vs alone")
     parser.add_argument("--oom-batch", type=int, default=64)
+    parser.add_argument("--graph-chunks", type=int, default=64)
     parser.add_argument("--encoder-layers", type=int)
     parser.add_argument("--decoder-layers", type=int)
     args = parser.parse_args(argv)
@@ -237,32 +280,27 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     verdicts: list[tuple[str, bool, str]] = []
-    try:
-        sweep(engine, audios, [int(s) for s in args.sizes.split(",")])
-        verdicts.append(("batch sweep", True, "see the table"))
-    except Exception as exc:
-        traceback.print_exc()
-        verdicts.append(("batch sweep", False, repr(exc)[:200]))
-    try:
-        verdicts.append(
-            ("batched vs alone", True, batched_against_alone(engine, audios[: args.alone]))
-        )
-    except Exception as exc:
-        traceback.print_exc()
-        verdicts.append(("batched vs alone", False, repr(exc)[:200]))
-    if args.listener_clips:
+
+    def check(name: str, run: Any) -> None:
+        """One check; its failure (an exception too) is a result, and the next runs."""
         try:
-            ok, said = listener(args.listener_clips)
-            verdicts.append(("the listener on CUDA", ok, said))
+            ok, said = run()
         except Exception as exc:
             traceback.print_exc()
-            verdicts.append(("the listener on CUDA", False, repr(exc)[:200]))
-    try:
-        ok, said = out_of_memory(engine, audios, args.oom_batch)
-        verdicts.append(("out of memory halves", ok, said))
-    except Exception as exc:
-        traceback.print_exc()
-        verdicts.append(("out of memory halves", False, repr(exc)[:200]))
+            ok, said = False, repr(exc)[:300]
+        verdicts.append((name, ok, said))
+        print(f"{'PASS' if ok else 'FAIL'} {name}: {said}", flush=True)
+
+    check("CUDA graphs", lambda: graphs(engine, audios[: args.graph_chunks]))
+    if args.listener_clips:
+        check("the listener on CUDA", lambda: listener(args.listener_clips))
+    check("out of memory halves", lambda: out_of_memory(engine, audios, args.oom_batch))
+    sizes = [int(size) for size in args.sizes.split(",")]
+    check("batch sweep", lambda: (bool(sweep(engine, audios, sizes)), "see the table"))
+    check(
+        "batched vs alone",
+        lambda: (True, batched_against_alone(engine, audios[: args.alone])),
+    )
     print()
     for name, ok, said in verdicts:
         print(f"{'PASS' if ok else 'FAIL'} {name}: {said}")

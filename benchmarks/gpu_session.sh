@@ -42,13 +42,14 @@ step() {  # step NAME SECONDS COMMAND...
     tail -n 25 "$OUT/$name.log"
 }
 
-step rtf 110 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
+step rtf 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
     --listener-clips .gpu/listener/clips.npz
-step rtf-split 90 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
-step rtf-cap256 90 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --max-batch 256
-step rtf-compile 150 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --compile
+step rtf-split 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
+step rtf-generate 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --graphs off
+step rtf-cap64 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --max-batch 64
+step rtf-again 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 echo "=== done after $(($(date +%s) - began)) s"
 grep -H -E "^RTF|^speed|^chunks|^first segment|^peak GPU|^PASS|^FAIL" "$OUT"/*.log

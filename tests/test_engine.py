@@ -291,36 +291,61 @@ def test_loop_detector_on_token_ids() -> None:
     assert is_looping(low, hit_limit=True) and not is_looping(low, hit_limit=False)
 
 
+@pytest.mark.parametrize("path", ["generate", "static"])
 def test_gpu_out_of_memory_halves_the_batch_until_it_fits(
-    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    tiny_engine: Engine, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
-    """A fake "GPU" whose generate() runs out of memory above 2 rows: the batch of 5 is
+    """A fake "GPU" whose decoding runs out of memory above 2 rows: the batch of 5 is
     halved to 2, and 2 rows is remembered as the most that fit, so the other 3 go as
     2 + 1 without another OOM; every chunk still gets the text it gets without OOM, in
-    order. One row that does not fit is a one-line error that says what to do."""
+    order. One row that does not fit is a one-line error that says what to do. Both
+    decoding paths: transformers' generate, and the static cache that CUDA uses (whose
+    caches, sized for the batch that failed, are let go)."""
     import torch
 
+    from app.core.asr import static_decode
     from app.core.events import DeviceInfo
 
     audios = [noise(1.0 + 0.3 * i, seed=40 + i) for i in range(5)]
     expected = [d.text for d in tiny_engine.decode_batch(audios)]
-    gpu = tiny_engine.with_options()
+    gpu = tiny_engine.with_options(cuda_graphs=path == "static")
     gpu._device_info = DeviceInfo("cuda", "fp32", name="Fake GPU 4 GB")
     model = gpu.model
-    real_generate = model.generate
     rows_tried: list[int] = []
     fits = 2
+    cleared: list[int] = []
+    if path == "generate":
+        real_generate = model.generate
 
-    def generate(**kwargs: Any) -> Any:
-        rows = int(kwargs["input_ids"].shape[0])
-        rows_tried.append(rows)
-        if rows > fits:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_generate(**kwargs)
+        def generate(**kwargs: Any) -> Any:
+            rows = int(kwargs["input_ids"].shape[0])
+            rows_tried.append(rows)
+            if rows > fits:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+            return real_generate(**kwargs)
 
-    monkeypatch.setattr(model, "generate", generate)
+        monkeypatch.setattr(model, "generate", generate)
+    else:
+        real_static = static_decode.StaticDecoder.generate
+        real_clear = static_decode.StaticDecoder.clear
+
+        def static(self: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            rows = int(inputs["input_ids"].shape[0])
+            rows_tried.append(rows)
+            if rows > fits:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+            return real_static(self, inputs, *args, **kwargs)
+
+        def clear(self: Any) -> None:
+            cleared.append(1)
+            real_clear(self)
+
+        monkeypatch.setattr(static_decode.StaticDecoder, "generate", static)
+        monkeypatch.setattr(static_decode.StaticDecoder, "clear", clear)
+    # the fake GPU is the CPU: the same texts (the static cache's, too: test_static_decode)
     assert [d.text for d in gpu.decode_batch(audios)] == expected
     assert rows_tried == [5, 2, 2, 1]
+    assert len(cleared) == (1 if path == "static" else 0)
 
     fits = 0
     rows_tried.clear()

@@ -82,9 +82,14 @@ if TYPE_CHECKING:
 
     from app.core.asr.engine import Decoded, Engine
 
-# After the first group of chunks (one batch), each group handed to the engine is
-# this many batches (sorted by length inside the group, so padding stays low).
+# After the first group of chunks (one batch, at most _FIRST_GROUP chunks), each group
+# handed to the engine is this many batches (sorted by length inside the group, so
+# padding stays low), or at least a batch but at most _GROUP_CHUNKS chunks where batches
+# are large (a GPU's): the GPU starts on the first seconds of a long file, and no group
+# waits for a quarter of an hour of it to be decoded.
 _GROUP_BATCHES = 4
+_FIRST_GROUP = 32
+_GROUP_CHUNKS = 256
 # From this declared length on, "auto" decodes in a child process. Starting one costs
 # about 0.3 s (and, before speech detection's weights are cached, a second import of
 # torch); below 10 minutes the decoding and detection take a second or two, and the
@@ -296,9 +301,10 @@ def _most_speech_track(
 class _Transcription:
     """The chunk cut as it grows, and the transcription of its chunks in groups.
 
-    Groups are consecutive runs of the cut: the first of ``batch_size`` chunks (the
-    first segments come soon; of ``MIN_WINDOWS`` packed windows while the engine does not
-    know yet whether the model places their words), then ``_GROUP_BATCHES`` batches each.
+    Groups are consecutive runs of the cut: the first of ``batch_size`` chunks, at most
+    ``_FIRST_GROUP`` (the first segments come soon; of ``MIN_WINDOWS`` packed windows
+    while the engine does not know yet whether the model places their words), then
+    ``_GROUP_BATCHES`` batches each, or one batch where that is over ``_GROUP_CHUNKS``.
     A group goes to the engine once the chunk after it is planned too (a chunk's cues stop
     halfway to the next chunk) or the cut is complete. The groups therefore depend only on the cut,
     never on timing: pipelined and sequential runs decode the same batches.
@@ -343,8 +349,10 @@ class _Transcription:
         while True:
             size = max(1, self.engine.batch_size)
             if self.groups:
-                size *= _GROUP_BATCHES
-            elif (
+                size = max(size, min(size * _GROUP_BATCHES, _GROUP_CHUNKS))
+            else:
+                size = min(size, _FIRST_GROUP)
+            if not self.groups and (
                 self.engine.placement.verdict is None
                 and _records_gaze(self.engine)
                 and any(c.packed for c in self.planned[self.handed : self.handed + size])

@@ -82,6 +82,10 @@ class EngineOptions:
     # (transformers' generate compiles them). The first batch of each size waits for the
     # compiler; ignored on other devices. See benchmarks/README.md for what it gives.
     compile: bool = False
+    # CUDA: greedy decoding on a static cache with each step replayed from a CUDA graph
+    # (app.core.asr.static_decode; the same tokens as generate). False: transformers'
+    # generate, the baseline of the benchmarks. Not with ``compile``.
+    cuda_graphs: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ class Engine:
         self._batch_cap = 0  # a batch size that ran out of GPU memory halves this (0 = none)
         self._memory_batch: int | None = None  # CUDA: the batch the free memory holds
         self._threads = _Threads()  # shared with engines made by with_options
+        self._decoders = _Decoders()  # likewise: one set of static caches per model
         # Whether this model's attention places the words of packed windows (learned
         # from the windows it decodes; remembered per model folder once loaded).
         self.placement = Placement()
@@ -294,7 +299,7 @@ class Engine:
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
             self._tune(model, info)
-            self._trim_features(processor)
+            self._trim_features(processor, info)
             self._watch_threads(model, info)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
@@ -344,7 +349,7 @@ class Engine:
         with self._load_lock:
             self._configure_padding(model, processor)
             self._tune(model, device_info)
-            self._trim_features(processor)
+            self._trim_features(processor, device_info)
             self._watch_threads(model, device_info)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
@@ -376,6 +381,7 @@ class Engine:
             )
             other.load_seconds = self.load_seconds
             other._threads = self._threads  # the model's layer hooks report to this one
+            other._decoders = self._decoders
             other.placement = self.placement  # the same model listens the same way
         return other
 
@@ -385,6 +391,7 @@ class Engine:
             self._model = self._processor = None
             self._device_info = None
             self._memory_batch = None
+            self._decoders.clear()
 
     def _tune(self, model: Any, info: DeviceInfo) -> None:
         """Per-device speed-ups. On a CPU: the text decoder's decoding steps use
@@ -409,14 +416,14 @@ class Engine:
 
             cpu_prefill.prefill_rows_alone(model)
 
-    def _trim_features(self, processor: Any) -> None:
+    def _trim_features(self, processor: Any, info: DeviceInfo) -> None:
         """Log-mel features over each chunk's audio, not its window's zero padding (the
-        same numbers, :mod:`app.core.asr.features`)."""
+        same numbers, :mod:`app.core.asr.features`); on CUDA, computed on the GPU."""
         from app.core.asr import features
 
         extractor = getattr(processor, "feature_extractor", None)
         if extractor is not None:
-            features.install(extractor)
+            features.install(extractor, "cuda" if info.device == "cuda" else None)
 
     def _watch_threads(self, model: Any, info: DeviceInfo) -> None:
         """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`: on a
@@ -634,6 +641,7 @@ class Engine:
         # Retried here, not inside the except clause: the error's traceback holds the
         # frames of the failed batch, and with them its tensors on the GPU, until the
         # clause ends. Inside it, the halves would run out of memory for the same reason.
+        self._decoders.clear()  # static caches sized for the batch that failed
         _empty_cuda_cache()
         half = len(items) // 2
         self._batch_cap = max(1, min(self._batch_cap or half, half))
@@ -665,6 +673,24 @@ class Engine:
         config = self._generation_config(max(limits), anti_repetition)
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
         gaze = self._gaze(inputs["input_ids"]) if heard else None
+        if gaze is None and self._static_decoding(config):
+            decoder = self._decoders.get(model, graphs=self._graphs())
+
+            def on_token(k: int) -> bool:  # as the cancel criterion, without a tensor
+                if on_step is not None:
+                    on_step(k)
+                return cancel is not None and cancel.is_set()
+
+            with torch.inference_mode():
+                new_tokens = decoder.generate(
+                    inputs,
+                    config.max_new_tokens,
+                    self._eos_ids,
+                    int(config.pad_token_id),
+                    on_token=on_token,
+                )
+            _check(cancel)
+            return self._results(new_tokens.tolist(), limits)
         with torch.inference_mode(), _watching(gaze):
             output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
         _check(cancel)
@@ -723,6 +749,19 @@ class Engine:
             static_cache(config, max_new_tokens)
         return config
 
+    def _static_decoding(self, config: Any) -> bool:
+        """Whether this batch decodes with :mod:`app.core.asr.static_decode`: on CUDA with
+        ``cuda_graphs`` (not ``compile``), where ``generate`` would apply no logits
+        processor (the anti-repetition retries keep ``generate``)."""
+        if not self.options.cuda_graphs or self.options.compile or not self._graphs():
+            return False
+        return _plain_greedy(config)
+
+    def _graphs(self) -> bool:
+        """Whether decoding steps are replayed from CUDA graphs here: on CUDA."""
+        info = self._device_info
+        return info is not None and info.device == "cuda"
+
     def _compiles(self) -> bool:
         """Whether ``generate`` compiles decoding steps on a static cache here: on CUDA."""
         info = self._device_info
@@ -737,6 +776,59 @@ class Engine:
             ids = tuple(row[: limit if end is None else min(end, limit)])
             results.append(Decoded(self._text(ids), ids, hit_limit))
         return results
+
+
+# GenerationConfig fields that make ``generate`` change the logits before its greedy pick
+# (values that leave them alone: None, or these).
+_PROCESSOR_FIELDS = {
+    "repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0),
+    "encoder_repetition_penalty": (None, 1.0),
+    "encoder_no_repeat_ngram_size": (None, 0),
+    "bad_words_ids": (None,),
+    "suppress_tokens": (None,),
+    "begin_suppress_tokens": (None,),
+    "forced_bos_token_id": (None,),
+    "forced_eos_token_id": (None,),
+    "sequence_bias": (None,),
+    "exponential_decay_length_penalty": (None,),
+    "min_length": (None, 0),
+    "min_new_tokens": (None, 0),
+    "renormalize_logits": (None, False),
+    "guidance_scale": (None, 1.0),
+    "watermarking_config": (None,),
+}
+
+
+def _plain_greedy(config: Any) -> bool:
+    """Whether ``generate`` with ``config`` is plain greedy decoding: one beam, no
+    sampling, no logits processor."""
+    if getattr(config, "do_sample", False) or (getattr(config, "num_beams", 1) or 1) != 1:
+        return False
+    return all(getattr(config, name, None) in plain for name, plain in _PROCESSOR_FIELDS.items())
+
+
+class _Decoders:
+    """The :class:`~app.core.asr.static_decode.StaticDecoder` of the loaded model,
+    shared by the engines made by ``with_options``."""
+
+    def __init__(self) -> None:
+        self._decoder: Any = None
+        self._lock = threading.Lock()
+
+    def get(self, model: Any, graphs: bool) -> Any:
+        with self._lock:
+            if self._decoder is None or self._decoder.model is not model:
+                from app.core.asr.static_decode import StaticDecoder
+
+                self._decoder = StaticDecoder(model, graphs=graphs)
+            return self._decoder
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._decoder is not None:
+                self._decoder.clear()
+            self._decoder = None
 
 
 # The static KV cache's length is rounded up to this, so that batches of different

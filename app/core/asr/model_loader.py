@@ -474,7 +474,7 @@ def default_batch_size(info: DeviceInfo) -> int:
 # this many chunks (generate's per-step overhead is amortised long before; more only
 # pads more and delays the first results).
 CUDA_MEMORY_SHARE = 0.6
-CUDA_MAX_BATCH = 64
+CUDA_MAX_BATCH = 256
 _AUDIO_TOKENS_PER_S = 12.5  # after GLM-ASR's projector (30 s -> 375 tokens)
 _ENCODER_FRAMES_PER_S = 50.0  # Whisper-like encoder positions (30 s -> 1500)
 _PROMPT_TOKENS = 64

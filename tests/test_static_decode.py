@@ -1,0 +1,148 @@
+"""Greedy decoding on a static cache (app/core/asr/static_decode.py), the CUDA engine's
+decoding path: checked here eagerly on the CPU against transformers' ``generate``, token
+for token. The CUDA graphs that replay its steps are checked on a GPU
+(benchmarks/cuda_checks.py)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.asr import static_decode
+from app.core.asr.engine import Engine, EngineOptions
+from app.core.errors import Cancelled
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, sentence_clips, wer
+
+
+def _clips(seed: int, seconds: tuple[float, ...]) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(0.1 * rng.standard_normal(int(16000 * s))).astype(np.float32) for s in seconds]
+
+
+@pytest.fixture
+def static_on_cpu(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The engine takes the static path on the CPU (eagerly: no CUDA graphs here).
+    Yields the batch sizes it decoded that way."""
+    sizes: list[int] = []
+    generate = static_decode.StaticDecoder.generate
+
+    def counted(self: static_decode.StaticDecoder, inputs: object, *args: object, **kw: object):
+        sizes.append(int(inputs["input_ids"].shape[0]))  # type: ignore[index]
+        return generate(self, inputs, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "_graphs", lambda self: True)
+    monkeypatch.setattr(static_decode.StaticDecoder, "generate", counted)
+    return sizes
+
+
+def _engines(model: Path, dtype: str, **options: object) -> tuple[Engine, Engine]:
+    """The static path and ``generate`` on the same weights, both on PyTorch's attention
+    (the CPU's own decoding path keeps a dynamic cache)."""
+    base = EngineOptions(
+        model=str(model), device="cpu", dtype=dtype, cpu_attention=False, prefill_rows=False
+    )
+    static = Engine(EngineOptions(**{**base.__dict__, **options}))
+    plain = Engine(EngineOptions(**{**base.__dict__, **options, "cuda_graphs": False}))
+    static.load()
+    plain.load()
+    return static, plain
+
+
+def test_it_decodes_generate_s_tokens(tiny_model_dir: Path, static_on_cpu: list[int]) -> None:
+    static, plain = _engines(tiny_model_dir, "fp32", batch_size=5)
+    try:
+        first = _clips(3, (3.0, 29.5, 11.0, 0.6, 17.0))  # left padded, budgets 21-252
+        second = _clips(4, (28.0, 2.0, 9.0, 14.0, 6.5))  # the same shape: the cache reused
+        third = _clips(5, (5.0, 1.0))  # another shape
+        for clips in (first, second, third, first):
+            a = static.decode_batch(clips)
+            b = plain.decode_batch(clips)
+            # the tiny model's decoder is drawn to be chaotic: any slip in the cache, the
+            # mask or the positions shows as other tokens
+            assert [d.ids for d in a] == [d.ids for d in b]
+            assert [d.hit_limit for d in a] == [d.hit_limit for d in b]
+            assert all(len(d.ids) >= 2 for d in a)
+        assert static_on_cpu == [5, 5, 2, 5]
+        decoder = static._decoders.get(static.model, graphs=True)
+        assert len(decoder._slots) == 2  # (5 rows, 512) and (2 rows, 256), kept
+        assert decoder.captured == 0  # no CUDA here
+    finally:
+        static.unload()
+        plain.unload()
+
+
+def test_rows_that_end_early_get_pad_after_their_end(
+    tmp_path: Path, static_on_cpu: list[int]
+) -> None:
+    """The trained listener ends each sentence with an end token, at different steps:
+    the rows that ended wait (pad tokens) while the others go on, and the batch stops
+    once all have ended, well before its token budget."""
+    track, clips = sentence_clips(tmp_path, HELD_OUT_SEED + 61)
+    static, plain = _engines(LISTENER, "fp32")
+    steps: list[int] = []
+    try:
+        a = static.decode_batch(clips, on_step=steps.append)
+        b = plain.decode_batch(clips)
+    finally:
+        static.unload()
+        plain.unload()
+    assert static_on_cpu == [len(clips)]
+    assert [d.ids for d in a] == [d.ids for d in b]
+    assert len({len(d.ids) for d in a}) > 1  # they did end at different steps
+    assert not any(d.hit_limit for d in a)
+    assert steps == list(range(1, len(steps) + 1))
+    budget = 16 + int(np.ceil(max(len(c) for c in clips) / 16000 * 8))
+    longest = max(len(d.ids) for d in a) + 1  # and its end token
+    assert longest <= len(steps) < min(budget, longest + static_decode.CHECK_EVERY)
+    assert wer(track.sentences, [d.text for d in a]) <= WER_BAR
+
+
+def test_cancel_stops_it_within_a_step(tiny_model_dir: Path, static_on_cpu: list[int]) -> None:
+    static, plain = _engines(tiny_model_dir, "fp32")
+    plain.unload()
+    cancel = threading.Event()
+    steps: list[int] = []
+
+    def on_step(k: int) -> None:
+        steps.append(k)
+        if k == 3:
+            cancel.set()
+
+    try:
+        with pytest.raises(Cancelled):
+            static.decode_batch(_clips(6, (20.0, 7.0)), cancel, on_step=on_step)
+    finally:
+        static.unload()
+    assert steps == [1, 2, 3]
+
+
+def test_the_anti_repetition_retries_keep_generate(
+    tiny_model_dir: Path, static_on_cpu: list[int]
+) -> None:
+    static, plain = _engines(tiny_model_dir, "fp32")
+    try:
+        clips = _clips(7, (12.0,))
+        a = static.decode_batch(clips, anti_repetition=True)
+        b = plain.decode_batch(clips, anti_repetition=True)
+        assert static_on_cpu == []  # a repetition penalty is a logits processor
+        assert [d.ids for d in a] == [d.ids for d in b]
+        assert not static._static_decoding(static._generation_config(40, anti_repetition=True))
+        assert static._static_decoding(static._generation_config(40, anti_repetition=False))
+        assert not static.with_options(compile=True)._static_decoding(
+            static._generation_config(40, anti_repetition=False)
+        )
+    finally:
+        static.unload()
+        plain.unload()
+
+
+def test_off_cuda_the_engine_keeps_generate(tiny_model_dir: Path) -> None:
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    engine.load()
+    try:
+        assert not engine._static_decoding(engine._generation_config(40, anti_repetition=False))
+    finally:
+        engine.unload()
