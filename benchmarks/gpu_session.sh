@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Issue #14's CUDA figures in one call on a lent GPU machine (benchmarks/README.md,
-# "On a GPU"). Run from the repository root, where .gpu/ holds what that machine lacks:
+# "On a GPU"): `run` with carry [".gpu"] and the command `DEADLINE=400 bash
+# benchmarks/gpu_session.sh`. benchmarks/gpu_prepare.sh makes .gpu/ here first; it holds
+# what that machine lacks:
 #   .gpu/whl/       wheels for its Python (av, soundfile, cffi, pycparser, platformdirs)
 #   .gpu/site/      silero_vad (its JIT model only)
 #   .gpu/speech-60min.mp3   rtf.py's spaced espeak speech, 66.5 min, 16 kHz mono MP3
@@ -48,8 +50,8 @@ step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
 step rtf-split 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
 step rtf-generate 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
     --graphs off
-step rtf-cap64 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --max-batch 64
+step rtf-cap256 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --max-batch 256
 step rtf-again 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 echo "=== done after $(($(date +%s) - began)) s"
 grep -H -E "^RTF|^speed|^chunks|^first segment|^peak GPU|^PASS|^FAIL" "$OUT"/*.log

@@ -69,28 +69,6 @@ def test_install_applies_only_where_the_numbers_stay_the_same() -> None:
     assert not features.install(object())
 
 
-def test_the_engine_s_device_overrides_the_one_the_processor_asks_for() -> None:
-    """On CUDA the engine installs it with device "cuda": the processor still asks for
-    the CPU, and gets the GPU's numbers. Here the override is the CPU, asked for "cuda"
-    (which this torch does not have): the CPU it is, with the same features."""
-    from transformers import WhisperFeatureExtractor
-
-    extractor = WhisperFeatureExtractor(feature_size=128)
-    reference = WhisperFeatureExtractor(feature_size=128)
-    assert features.install(extractor, "cpu")
-    assert features.install(extractor)  # once: a second engine leaves it as it is
-    rng = np.random.default_rng(5)
-    batch = np.zeros((2, extractor.n_samples), np.float32)
-    batch[0, :40_000] = 0.1 * rng.standard_normal(40_000)
-    batch[1, :7_000] = 0.1 * rng.standard_normal(7_000)
-    np.testing.assert_allclose(
-        extractor._torch_extract_fbank_features(batch, "cuda"),
-        reference._torch_extract_fbank_features(batch, "cpu"),
-        rtol=0,
-        atol=1e-5,
-    )
-
-
 def test_the_engine_uses_it_and_the_listener_hears_the_same(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -299,7 +299,7 @@ class Engine:
             model, processor, info = load_model(folder, info)
             self._configure_padding(model, processor)
             self._tune(model, info)
-            self._trim_features(processor, info)
+            self._trim_features(processor)
             self._watch_threads(model, info)
             self._model, self._processor = model, processor
             self._model_path, self._device_info = folder, info
@@ -349,7 +349,7 @@ class Engine:
         with self._load_lock:
             self._configure_padding(model, processor)
             self._tune(model, device_info)
-            self._trim_features(processor, device_info)
+            self._trim_features(processor)
             self._watch_threads(model, device_info)
             self._model, self._processor, self._device_info = model, processor, device_info
             return device_info
@@ -416,14 +416,15 @@ class Engine:
 
             cpu_prefill.prefill_rows_alone(model)
 
-    def _trim_features(self, processor: Any, info: DeviceInfo) -> None:
+    def _trim_features(self, processor: Any) -> None:
         """Log-mel features over each chunk's audio, not its window's zero padding (the
-        same numbers, :mod:`app.core.asr.features`); on CUDA, computed on the GPU."""
+        same numbers, :mod:`app.core.asr.features`). On the CPU also with a GPU: computed
+        on an H200 they took as long (5.3 ms a chunk against 4.4-5.0, benchmarks/README.md)."""
         from app.core.asr import features
 
         extractor = getattr(processor, "feature_extractor", None)
         if extractor is not None:
-            features.install(extractor, "cuda" if info.device == "cuda" else None)
+            features.install(extractor)
 
     def _watch_threads(self, model: Any, info: DeviceInfo) -> None:
         """A pre-hook on each layer (encoder and decoder) for :meth:`release_spare`: on a

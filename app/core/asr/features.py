@@ -56,15 +56,10 @@ def log_mel(extractor: Any, waveform: np.ndarray, device: str = "cpu") -> np.nda
     return out.cpu().numpy()
 
 
-def install(extractor: Any, device: str | None = None) -> bool:
-    """Use :func:`log_mel` for ``extractor``'s batches; False when it does not apply.
-    ``device``: where to compute them whatever the caller asks (the model's GPU: on an
-    hour of speech on an H200 the CPU's log-mel was a tenth of the wall time); None: where
-    the caller asks (the processor asks for the CPU)."""
+def install(extractor: Any) -> bool:
+    """Use :func:`log_mel` for ``extractor``'s batches; False when it does not apply."""
     if type(extractor).__name__ != "WhisperFeatureExtractor":
         return False
-    if getattr(extractor, "_murmur_log_mel", False):
-        return True  # already (an engine adopting a processor another engine set up)
     if float(getattr(extractor, "dither", 0.0)) != 0.0:
         return False
     if float(getattr(extractor, "padding_value", 0.0)) != 0.0:
@@ -73,11 +68,10 @@ def install(extractor: Any, device: str | None = None) -> bool:
         return False
     original = extractor._torch_extract_fbank_features
 
-    def extract(waveform: np.ndarray, asked: str = "cpu") -> np.ndarray:
+    def extract(waveform: np.ndarray, device: str = "cpu") -> np.ndarray:
         if not isinstance(waveform, np.ndarray) or waveform.ndim != 2:
-            return original(waveform, asked)
-        return log_mel(extractor, waveform, device or asked)
+            return original(waveform, device)
+        return log_mel(extractor, waveform, device)
 
     extractor._torch_extract_fbank_features = extract
-    extractor._murmur_log_mel = True
     return True

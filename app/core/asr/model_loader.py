@@ -471,10 +471,12 @@ def default_batch_size(info: DeviceInfo) -> int:
 
 
 # A CUDA batch is sized from the free memory after loading: this share of it, at most
-# this many chunks (generate's per-step overhead is amortised long before; more only
-# pads more and delays the first results).
+# this many chunks. Measured on an H200 (benchmarks/README.md, "On a GPU"): with the
+# decoding steps replayed from CUDA graphs a step's cost grows with the batch, and 64
+# chunks sorted by length pad less than 256: 21.0 ms a chunk against 30.3, and an hour of
+# speech at 240x real time against 199-202x.
 CUDA_MEMORY_SHARE = 0.6
-CUDA_MAX_BATCH = 256
+CUDA_MAX_BATCH = 64
 _AUDIO_TOKENS_PER_S = 12.5  # after GLM-ASR's projector (30 s -> 375 tokens)
 _ENCODER_FRAMES_PER_S = 50.0  # Whisper-like encoder positions (30 s -> 1500)
 _PROMPT_TOKENS = 64
