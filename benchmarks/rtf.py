@@ -25,6 +25,10 @@ Usage::
     python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
     python benchmarks/rtf.py --device cuda --minutes 60
+    python benchmarks/rtf.py --device cuda --media speech.mp3 --split off  # wall only
+    python benchmarks/rtf.py --device cuda --media speech.mp3 --graphs off # generate
+    python benchmarks/rtf.py --device cuda --media speech.mp3 --compile --split off
+    python benchmarks/rtf.py --device cuda --media speech.mp3 --max-batch 256
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4 \\
         --batch-sweep 1,2,4,8,16                            # per-chunk time by batch size
 

@@ -146,3 +146,35 @@ def test_off_cuda_the_engine_keeps_generate(tiny_model_dir: Path) -> None:
         assert not engine._static_decoding(engine._generation_config(40, anti_repetition=False))
     finally:
         engine.unload()
+
+
+def test_a_failure_of_the_static_path_falls_back_to_generate(
+    tiny_model_dir: Path,
+    static_on_cpu: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Internals of another transformers version that the static path does not know must
+    cost speed, never the transcript: the batch is decoded by generate, and so is every
+    later one, with one line in the log."""
+    static, plain = _engines(tiny_model_dir, "fp32")
+    tried: list[int] = []
+
+    def broken(self: object, inputs: object, *args: object, **kwargs: object) -> object:
+        tried.append(1)
+        raise TypeError("forward() got an unexpected keyword argument 'cache'")
+
+    monkeypatch.setattr(static_decode.StaticDecoder, "generate", broken)
+    try:
+        clips = _clips(8, (6.0, 13.0))
+        with caplog.at_level("WARNING", logger="app.core.asr.engine"):
+            a = static.decode_batch(clips)
+            b = static.decode_batch(clips)
+        expected = plain.decode_batch(clips)
+    finally:
+        static.unload()
+        plain.unload()
+    assert tried == [1]  # not again
+    assert [d.ids for d in a] == [d.ids for d in b] == [d.ids for d in expected]
+    warnings = [r for r in caplog.records if "static cache failed" in r.getMessage()]
+    assert len(warnings) == 1 and "unexpected keyword" in warnings[0].getMessage()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
 import re
 import threading
@@ -36,6 +37,8 @@ from app.core.asr.repetition import is_looping, trim_loop
 from app.core.errors import Cancelled, MediaError, ModelError
 from app.core.events import DeviceInfo, DownloadProgress
 from app.core.hold import hold
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ANTI_REPETITION",
@@ -675,23 +678,10 @@ class Engine:
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
         gaze = self._gaze(inputs["input_ids"]) if heard else None
         if gaze is None and self._static_decoding(config):
-            decoder = self._decoders.get(model, graphs=self._graphs())
-
-            def on_token(k: int) -> bool:  # as the cancel criterion, without a tensor
-                if on_step is not None:
-                    on_step(k)
-                return cancel is not None and cancel.is_set()
-
-            with torch.inference_mode():
-                new_tokens = decoder.generate(
-                    inputs,
-                    config.max_new_tokens,
-                    self._eos_ids,
-                    int(config.pad_token_id),
-                    on_token=on_token,
-                )
-            _check(cancel)
-            return self._results(new_tokens.tolist(), limits)
+            new_tokens = self._decode_static(inputs, config, cancel, on_step)
+            if new_tokens is not None:
+                _check(cancel)
+                return self._results(new_tokens.tolist(), limits)
         with torch.inference_mode(), _watching(gaze):
             output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
         _check(cancel)
@@ -750,11 +740,53 @@ class Engine:
             static_cache(config, max_new_tokens)
         return config
 
+    def _decode_static(
+        self,
+        inputs: Any,
+        config: Any,
+        cancel: threading.Event | None,
+        on_step: StepHook | None,
+    ) -> Any:
+        """The new tokens from :mod:`app.core.asr.static_decode`, or None where it failed
+        for a reason other than memory: then ``generate`` decodes this batch and every
+        later one, and the log says why once (a transformers version whose internals the
+        static path does not know must cost speed, never the transcript)."""
+        import torch
+
+        from app.core.asr.model_loader import _is_oom
+
+        model, _, _ = self._require()
+        decoder = self._decoders.get(model, graphs=self._graphs())
+
+        def on_token(k: int) -> bool:  # as the cancel criterion, without a tensor
+            if on_step is not None:
+                on_step(k)
+            return cancel is not None and cancel.is_set()
+
+        try:
+            with torch.inference_mode():
+                return decoder.generate(
+                    inputs,
+                    config.max_new_tokens,
+                    self._eos_ids,
+                    int(config.pad_token_id),
+                    on_token=on_token,
+                )
+        except Exception as exc:
+            if _is_oom(exc):
+                raise
+            log.warning("decoding on a static cache failed (%s); using generate", exc)
+            self._decoders.failed = True
+            self._decoders.clear()
+            return None
+
     def _static_decoding(self, config: Any) -> bool:
         """Whether this batch decodes with :mod:`app.core.asr.static_decode`: on CUDA with
         ``cuda_graphs`` (not ``compile``), where ``generate`` would apply no logits
         processor (the anti-repetition retries keep ``generate``)."""
         if not self.options.cuda_graphs or self.options.compile or not self._graphs():
+            return False
+        if self._decoders.failed:
             return False
         return _plain_greedy(config)
 
@@ -816,6 +848,7 @@ class _Decoders:
     def __init__(self) -> None:
         self._decoder: Any = None
         self._lock = threading.Lock()
+        self.failed = False  # the static path failed for this model: generate only
 
     def get(self, model: Any, graphs: bool) -> Any:
         with self._lock:
