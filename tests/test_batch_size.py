@@ -33,6 +33,35 @@ def test_the_estimate_follows_the_config() -> None:
     assert chunk_memory_bytes(config, 2) > per_chunk
 
 
+def test_fused_attention_leaves_the_encoder_s_scores_out() -> None:
+    """SDPA's fused kernels never hold the encoder's attention scores (20 heads x 1500
+    x 1500 floats, 172 MiB a window): without them the estimate came to 96 MiB a chunk,
+    where chunks took 41-88 MiB on an H200 (benchmarks/README.md, "On a GPU")."""
+    config = real_config()
+    plain = chunk_memory_bytes(config, 2)
+    fused = chunk_memory_bytes(config, 2, fused_attention=True)
+    assert plain - fused == 20 * 1500 * 1500 * 4
+    assert 88 * 2**20 < fused < 110 * 2**20
+    # the KV cache is counted as the static cache holds it, rounded up to 256 tokens: 575
+    # tokens at 4 a second and 695 at 8 both take 768
+    assert chunk_memory_bytes(config, 2, tokens_per_second=4.0, fused_attention=True) == fused
+    assert batch_size_for_memory(config, 8 * GIB, 2, fused_attention=True) == 50
+    assert batch_size_for_memory(config, 8 * GIB, 2) == 18
+
+
+def test_the_engine_counts_fused_attention_where_the_encoder_has_it(tiny_engine: Engine) -> None:
+    from app.core.asr.engine import _fused_audio_attention
+
+    config = tiny_engine.model.config
+    assert config.audio_config._attn_implementation == "sdpa"
+    assert _fused_audio_attention(config)
+    config.audio_config._attn_implementation = "eager"
+    try:
+        assert not _fused_audio_attention(config)
+    finally:
+        config.audio_config._attn_implementation = "sdpa"
+
+
 @pytest.mark.parametrize("free_gib", [0.1, 2, 8, 24, 140])
 def test_the_batch_fits_the_free_memory(free_gib: float) -> None:
     config = real_config()
@@ -62,7 +91,11 @@ def test_a_cuda_engine_sizes_its_batch_from_free_memory_and_keeps_the_oom_cap(
     engine = tiny_engine.with_options(batch_size=0)
     engine._device_info = DeviceInfo(device="cuda", dtype="bf16", name="Fake GPU")
     expected = batch_size_for_memory(
-        engine.model.config, 6 * GIB, 2, window_s=engine.window_seconds or 30.0
+        engine.model.config,
+        6 * GIB,
+        2,
+        window_s=engine.window_seconds or 30.0,
+        fused_attention=True,  # the tiny model's encoder runs SDPA
     )
     assert engine.batch_size == expected > 16  # the tiny model is small: many chunks fit
     free["bytes"] = 1  # asked once, after loading, not before every batch

@@ -266,6 +266,7 @@ class Engine:
                     dtype_bytes,
                     window_s=self.window_seconds or 30.0,
                     tokens_per_second=self.options.tokens_per_second,
+                    fused_attention=_fused_audio_attention(self._model.config),
                 )
             except (RuntimeError, AttributeError, AssertionError):
                 self._memory_batch = default_batch_size(self._device_info)
@@ -831,6 +832,14 @@ _PROCESSOR_FIELDS = {
     "guidance_scale": (None, 1.0),
     "watermarking_config": (None,),
 }
+
+
+def _fused_audio_attention(config: Any) -> bool:
+    """Whether the audio encoder's attention runs in kernels that never hold the scores
+    (SDPA or FlashAttention), so that the memory estimate may leave them out."""
+    audio = getattr(config, "audio_config", None)
+    name = str(getattr(audio, "_attn_implementation", None) or "")
+    return name == "sdpa" or name.startswith("flash")
 
 
 def _plain_greedy(config: Any) -> bool:

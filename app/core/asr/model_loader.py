@@ -480,17 +480,25 @@ CUDA_MAX_BATCH = 64
 _AUDIO_TOKENS_PER_S = 12.5  # after GLM-ASR's projector (30 s -> 375 tokens)
 _ENCODER_FRAMES_PER_S = 50.0  # Whisper-like encoder positions (30 s -> 1500)
 _PROMPT_TOKENS = 64
+_STATIC_CACHE_STEP = 256  # app.core.asr.static_decode.LENGTH_STEP (not imported: torch)
 
 
 def chunk_memory_bytes(
-    config: Any, dtype_bytes: int, window_s: float = 30.0, tokens_per_second: float = 8.0
+    config: Any,
+    dtype_bytes: int,
+    window_s: float = 30.0,
+    tokens_per_second: float = 8.0,
+    fused_attention: bool = False,
 ) -> int:
     """A generous estimate of the GPU memory one chunk of a batch needs, from the config.
 
-    Text side: the KV cache of every token (audio tokens + prompt + the token budget)
-    in every layer, and the prefill's hidden and MLP activations. Audio side: one encoder
-    layer's live activations and its attention scores (as if materialised). Weights are
-    not counted (they are loaded already, and the free memory is measured after that).
+    Text side: the KV cache of every token (audio tokens + prompt + the token budget,
+    rounded up as the static cache of :mod:`app.core.asr.static_decode` is) in every
+    layer, and the prefill's hidden and MLP activations and attention scores. Audio side:
+    one encoder layer's live activations and, unless ``fused_attention`` (SDPA's fused
+    kernels never hold them), its attention scores. Weights are not counted (they are
+    loaded already, and the free memory is measured after that). On an H200 with SDPA:
+    96 MiB for GLM-ASR-Nano in bf16, where its chunks took 41-88 MiB (benchmarks/README.md).
     """
     text = getattr(config, "text_config", config)
     audio = getattr(config, "audio_config", None)
@@ -502,6 +510,7 @@ def chunk_memory_bytes(
     mlp = int(getattr(text, "intermediate_size", 4 * hidden))
     prefill = math.ceil(window_s * _AUDIO_TOKENS_PER_S) + _PROMPT_TOKENS
     tokens = prefill + 16 + math.ceil(window_s * tokens_per_second)
+    tokens = -(-tokens // _STATIC_CACHE_STEP) * _STATIC_CACHE_STEP
     kv_cache = 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
     activations = prefill * (2 * hidden + 2 * mlp) * dtype_bytes + heads * prefill**2 * 4
     encoder = 0
@@ -510,7 +519,9 @@ def chunk_memory_bytes(
         a_hidden = int(getattr(audio, "hidden_size", 1280))
         a_heads = int(getattr(audio, "num_attention_heads", 20))
         a_mlp = int(getattr(audio, "intermediate_size", 4 * a_hidden))
-        encoder = frames * (4 * a_hidden + a_mlp) * dtype_bytes + a_heads * frames**2 * 4
+        encoder = frames * (4 * a_hidden + a_mlp) * dtype_bytes
+        if not fused_attention:
+            encoder += a_heads * frames**2 * 4
     return kv_cache + activations + encoder
 
 
@@ -520,10 +531,13 @@ def batch_size_for_memory(
     dtype_bytes: int,
     window_s: float = 30.0,
     tokens_per_second: float = 8.0,
+    fused_attention: bool = False,
 ) -> int:
     """Chunks per CUDA batch that fit in ``CUDA_MEMORY_SHARE`` of ``free_bytes`` (1 to
     ``CUDA_MAX_BATCH``)."""
-    per_chunk = chunk_memory_bytes(config, dtype_bytes, window_s, tokens_per_second)
+    per_chunk = chunk_memory_bytes(
+        config, dtype_bytes, window_s, tokens_per_second, fused_attention
+    )
     fit = int(free_bytes * CUDA_MEMORY_SHARE // max(1, per_chunk))
     return max(1, min(CUDA_MAX_BATCH, fit))
 
