@@ -311,3 +311,27 @@ def test_window_without_pyside6_exits_2_with_one_line(media: dict[str, Path]) ->
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("murmur: the desktop window needs PySide6 (")
     assert lines[0].endswith("Use `murmur transcribe FILE` for the command line.")
+
+
+def test_compile_reaches_the_engine_and_changes_nothing_off_cuda(
+    media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.core.asr.engine as engine_module
+
+    made: list[bool] = []
+    real = engine_module.Engine
+
+    class Recorded(real):  # type: ignore[misc, valid-type]
+        def __init__(self, options: object) -> None:
+            made.append(options.compile)  # type: ignore[attr-defined]
+            super().__init__(options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "Engine", Recorded)  # imported when the CLI runs
+    texts = []
+    for extra, out in (((), tmp_path / "plain"), (("--compile",), tmp_path / "compiled")):
+        args = [media["wav"], "--model", tiny_model_dir, "--device", "cpu", "-f", "srt"]
+        code, err = cli(*args, *extra, "-o", out)
+        assert code == 0, err
+        texts.append((out / media["wav"].with_suffix(".srt").name).read_text(encoding="utf-8"))
+    assert made == [False, True]
+    assert texts[0] == texts[1] and texts[0].strip()
