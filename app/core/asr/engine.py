@@ -34,6 +34,7 @@ from app.core.asr.model_loader import (
 )
 from app.core.asr.placement import Placement
 from app.core.asr.repetition import is_looping, trim_loop
+from app.core.asr.static_decode import LENGTH_STEP
 from app.core.errors import Cancelled, MediaError, ModelError
 from app.core.events import DeviceInfo, DownloadProgress
 from app.core.hold import hold
@@ -875,8 +876,9 @@ class _Decoders:
 
 
 # The static KV cache's length is rounded up to this, so that batches of different
-# prompt lengths and token budgets share one cache shape (and one compiled graph).
-STATIC_CACHE_STEP = 256
+# prompt lengths and token budgets share one cache shape (and one compiled graph): the
+# rounding of the CUDA graphs' static caches.
+STATIC_CACHE_STEP = LENGTH_STEP
 
 
 def static_cache(config: Any, max_new_tokens: int, window_tokens: int = 448) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.asr.static_decode import LENGTH_STEP
 from app.core.errors import Cancelled, ModelError, ModelNotDownloaded, SettingsError
 from app.core.events import DeviceInfo, DownloadProgress
 
@@ -480,7 +481,6 @@ CUDA_MAX_BATCH = 64
 _AUDIO_TOKENS_PER_S = 12.5  # after GLM-ASR's projector (30 s -> 375 tokens)
 _ENCODER_FRAMES_PER_S = 50.0  # Whisper-like encoder positions (30 s -> 1500)
 _PROMPT_TOKENS = 64
-_STATIC_CACHE_STEP = 256  # app.core.asr.static_decode.LENGTH_STEP (not imported: torch)
 
 
 def chunk_memory_bytes(
@@ -510,7 +510,7 @@ def chunk_memory_bytes(
     mlp = int(getattr(text, "intermediate_size", 4 * hidden))
     prefill = math.ceil(window_s * _AUDIO_TOKENS_PER_S) + _PROMPT_TOKENS
     tokens = prefill + 16 + math.ceil(window_s * tokens_per_second)
-    tokens = -(-tokens // _STATIC_CACHE_STEP) * _STATIC_CACHE_STEP
+    tokens = -(-tokens // LENGTH_STEP) * LENGTH_STEP  # the static cache's rounding
     kv_cache = 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
     activations = prefill * (2 * hidden + 2 * mlp) * dtype_bytes + heads * prefill**2 * 4
     encoder = 0
