@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import traceback
@@ -254,6 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graph-chunks", type=int, default=64)
     parser.add_argument("--encoder-layers", type=int)
     parser.add_argument("--decoder-layers", type=int)
+    parser.add_argument(
+        "--only", help="these checks alone, comma-separated: graphs,listener,oom,sweep,alone"
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="cuBLAS with a fixed workspace (CUBLAS_WORKSPACE_CONFIG=:4096:8) and PyTorch's "
+        "deterministic algorithms: whether runs that differ in a few rows still do",
+    )
     args = parser.parse_args(argv)
     if args.make_listener_clips:
         make_listener_clips(args.make_listener_clips, args.listener_sets)
@@ -261,11 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.media is None:
         parser.error("--media is needed")
 
+    if args.deterministic:  # before CUDA starts
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     import torch
 
     if not torch.cuda.is_available():
         print("CUDA is not available here", file=sys.stderr)
         return 2
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    wanted = set((args.only or "graphs,listener,oom,sweep,alone").split(","))
     engine_module.max_new_tokens_for = _forced  # type: ignore[assignment]
     started = time.perf_counter()
     model, processor = rtf.build_model("bf16", "cuda", args.encoder_layers, args.decoder_layers)
@@ -293,16 +308,20 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.append((name, ok, said))
         print(f"{'PASS' if ok else 'FAIL'} {name}: {said}", flush=True)
 
-    check("CUDA graphs", lambda: graphs(engine, audios[: args.graph_chunks]))
-    if args.listener_clips:
+    if "graphs" in wanted:
+        check("CUDA graphs", lambda: graphs(engine, audios[: args.graph_chunks]))
+    if args.listener_clips and "listener" in wanted:
         check("the listener on CUDA", lambda: listener(args.listener_clips))
-    check("out of memory halves", lambda: out_of_memory(engine, audios, args.oom_batch))
+    if "oom" in wanted:
+        check("out of memory halves", lambda: out_of_memory(engine, audios, args.oom_batch))
     sizes = [int(size) for size in args.sizes.split(",")]
-    check("batch sweep", lambda: (bool(sweep(engine, audios, sizes)), "see the table"))
-    check(
-        "batched vs alone",
-        lambda: (True, batched_against_alone(engine, audios[: args.alone])),
-    )
+    if "sweep" in wanted:
+        check("batch sweep", lambda: (bool(sweep(engine, audios, sizes)), "see the table"))
+    if "alone" in wanted:
+        check(
+            "batched vs alone",
+            lambda: (True, batched_against_alone(engine, audios[: args.alone])),
+        )
     print()
     for name, ok, said in verdicts:
         print(f"{'PASS' if ok else 'FAIL'} {name}: {said}")

@@ -47,6 +47,8 @@ step() {  # step NAME SECONDS COMMAND...
 step rtf 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
     --listener-clips .gpu/listener/clips.npz
+step checks-deterministic 60 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
+    --only graphs --chunks 64 --deterministic
 step rtf-split 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
 step rtf-generate 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
     --graphs off
