@@ -178,3 +178,47 @@ def test_a_failure_of_the_static_path_falls_back_to_generate(
     assert [d.ids for d in a] == [d.ids for d in b] == [d.ids for d in expected]
     warnings = [r for r in caplog.records if "static cache failed" in r.getMessage()]
     assert len(warnings) == 1 and "unexpected keyword" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("capture", ["replayed", "failed"])
+def test_the_capture_s_warm_up_step_is_counted_once(
+    tiny_model_dir: Path, static_on_cpu: list[int], monkeypatch: pytest.MonkeyPatch, capture: str
+) -> None:
+    """A CUDA capture runs the step once (its warm-up) before recording it: that step is
+    the batch's, whether the recorded graph is then replayed or its capture fails. Here a
+    stand-in for the capture takes the warm-up step and leaves a "graph" that replays the
+    step eagerly (or none): the tokens are still generate's, none skipped or doubled."""
+
+    class Replay:
+        def __init__(self, decoder: static_decode.StaticDecoder, slot: object) -> None:
+            self.decoder, self.slot = decoder, slot
+
+        def replay(self) -> None:
+            self.decoder._step(self.slot)  # type: ignore[arg-type]
+
+    captures: list[str] = []
+
+    def stand_in(self: static_decode.StaticDecoder, slot: static_decode._Slot) -> bool:
+        if not self.graphs:
+            return False
+        self._step(slot)  # the warm-up
+        captures.append(capture)
+        if capture == "replayed":
+            slot.graph = Replay(self, slot)
+        else:
+            self.graphs = False
+        return True
+
+    monkeypatch.setattr(static_decode.StaticDecoder, "_capture", stand_in)
+    static, plain = _engines(tiny_model_dir, "fp32", batch_size=3)
+    try:
+        for seed in (9, 10):  # the second batch of the shape replays the graph from the start
+            clips = _clips(seed, (4.0, 21.0, 9.5))
+            a = static.decode_batch(clips)
+            b = plain.decode_batch(clips)
+            assert [d.ids for d in a] == [d.ids for d in b]
+            assert all(len(d.ids) >= 2 for d in a)
+    finally:
+        static.unload()
+        plain.unload()
+    assert captures == [capture]  # once a shape (once at all when it failed)

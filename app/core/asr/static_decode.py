@@ -119,9 +119,10 @@ class StaticDecoder:
         if on_token is not None and on_token(produced):
             return slot.tokens[:, :produced].clone()
         while produced < budget:
-            graph = self._graph(slot) if budget - produced > 2 else slot.graph
-            if graph is not None:
-                graph.replay()
+            if slot.graph is not None:
+                slot.graph.replay()
+            elif budget - produced > 2 and self._capture(slot):
+                pass  # the capture's warm-up took this step
             else:
                 self._step(slot)
             produced += 1
@@ -208,42 +209,32 @@ class StaticDecoder:
                 getattr(slot, name).copy_(value)
         slot.tokens[:, 0] = first
 
-    def _graph(self, slot: _Slot) -> Any:
-        """This slot's CUDA graph of :meth:`_step`, captured now if need be (None when
-        not on CUDA, not wanted, or the capture failed). A capture needs a step run
-        first on a side stream; that is a real step of the batch, taken here."""
+    def _capture(self, slot: _Slot) -> bool:
+        """Capture :meth:`_step` as this slot's CUDA graph (when graphs are wanted and the
+        model is on CUDA). A capture needs the step run first on a side stream: that is
+        a real step of the batch, so this returns whether it took one, also when the
+        capture itself then fails (the decoder says so once and goes on eagerly)."""
         import torch
 
-        if slot.graph is not None or not self.graphs or slot.ids.device.type != "cuda":
-            return slot.graph
+        if not self.graphs or slot.ids.device.type != "cuda":
+            return False
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self._step(slot)  # the warm-up
+        torch.cuda.current_stream().wait_stream(side)
         try:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                self._step(slot)  # the warm-up: a real step, counted below
-            torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                self._step(slot)
+                self._step(slot)  # recorded, not run
         except Exception as exc:  # a failed capture: the same steps, eagerly
             log.warning("CUDA graphs of the decoding step failed (%s); decoding eagerly", exc)
             self.graphs = False
             torch.cuda.synchronize()
-            return None
-        slot.graph = graph
-        self.captured += 1
-        return _Warmed(slot)
-
-
-class _Warmed:
-    """The graph just captured, for the step that captured it: the warm-up already took
-    that step, so its first replay is skipped."""
-
-    def __init__(self, slot: _Slot) -> None:
-        self.slot = slot
-
-    def replay(self) -> None:
-        pass
+        else:
+            slot.graph = graph
+            self.captured += 1
+        return True
 
 
 def _cache_keyword(forward: Callable[..., Any]) -> str:
