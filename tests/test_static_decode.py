@@ -209,7 +209,17 @@ def test_the_capture_s_warm_up_step_is_counted_once(
             self.graphs = False
         return True
 
+    widths: list[tuple[int, int]] = []
+    generate = static_decode.StaticDecoder.generate
+
+    def checked(self: static_decode.StaticDecoder, *args: object, **kwargs: object) -> object:
+        out = generate(self, *args, **kwargs)  # type: ignore[arg-type]
+        slot = next(reversed(self._slots.values()))  # the shape just used
+        widths.append((int(slot.count.item()), int(out.shape[1])))  # type: ignore[attr-defined]
+        return out
+
     monkeypatch.setattr(static_decode.StaticDecoder, "_capture", stand_in)
+    monkeypatch.setattr(static_decode.StaticDecoder, "generate", checked)
     static, plain = _engines(tiny_model_dir, "fp32", batch_size=3)
     try:
         for seed in (9, 10):  # the second batch of the shape replays the graph from the start
@@ -222,3 +232,5 @@ def test_the_capture_s_warm_up_step_is_counted_once(
         static.unload()
         plain.unload()
     assert captures == [capture]  # once a shape (once at all when it failed)
+    # as many steps ran as tokens came out: the warm-up was not followed by another step
+    assert len(widths) == 2 and all(steps == width for steps, width in widths)
