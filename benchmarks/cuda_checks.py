@@ -101,7 +101,7 @@ def graphs(engine: Engine, audios: list[Any]) -> tuple[bool, str]:
     transformers' generate (``cuda_graphs=False``), with the time of each."""
     import torch
 
-    decoder = engine._decoders.get(engine.model, graphs=True)
+    decoder = engine._decoders.get(engine.model)
     runs: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in ("graphs", "eager", "generate", "graphs again", "generate again"):

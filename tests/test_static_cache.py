@@ -75,7 +75,7 @@ def test_the_static_cache_decodes_the_same_tokens(
         return config
 
     monkeypatch.setattr(Engine, "_generation_config", recorded)
-    monkeypatch.setattr(Engine, "_compiles", lambda self: self.options.compile)
+    monkeypatch.setattr(Engine, "_on_cuda", lambda self: self.options.compile)
     try:
         clips = _clips()  # 0.6-29.5 s: a left-padded batch, budgets 21-252 tokens
         a = dynamic._generate(clips, None, anti_repetition, None)

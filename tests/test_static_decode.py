@@ -33,7 +33,7 @@ def static_on_cpu(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         sizes.append(int(inputs["input_ids"].shape[0]))  # type: ignore[index]
         return generate(self, inputs, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Engine, "_graphs", lambda self: True)
+    monkeypatch.setattr(Engine, "_on_cuda", lambda self: True)
     monkeypatch.setattr(static_decode.StaticDecoder, "generate", counted)
     return sizes
 
@@ -66,7 +66,7 @@ def test_it_decodes_generate_s_tokens(tiny_model_dir: Path, static_on_cpu: list[
             assert [d.hit_limit for d in a] == [d.hit_limit for d in b]
             assert all(len(d.ids) >= 2 for d in a)
         assert static_on_cpu == [5, 5, 2, 5]
-        decoder = static._decoders.get(static.model, graphs=True)
+        decoder = static._decoders.get(static.model)
         assert len(decoder._slots) == 2  # (5 rows, 512) and (2 rows, 256), kept
         assert decoder.captured == 0  # no CUDA here
     finally:

@@ -738,7 +738,7 @@ class Engine:
         config.no_repeat_ngram_size = (
             ANTI_REPETITION["no_repeat_ngram_size"] if anti_repetition else None
         )
-        if self.options.compile and self._compiles():
+        if self.options.compile and self._on_cuda():  # generate compiles only there
             static_cache(config, max_new_tokens)
         return config
 
@@ -758,7 +758,7 @@ class Engine:
         from app.core.asr.model_loader import _is_oom
 
         model, _, _ = self._require()
-        decoder = self._decoders.get(model, graphs=self._graphs())
+        decoder = self._decoders.get(model)
 
         def on_token(k: int) -> bool:  # as the cancel criterion, without a tensor
             if on_step is not None:
@@ -786,19 +786,11 @@ class Engine:
         """Whether this batch decodes with :mod:`app.core.asr.static_decode`: on CUDA with
         ``cuda_graphs`` (not ``compile``), where ``generate`` would apply no logits
         processor (the anti-repetition retries keep ``generate``)."""
-        if not self.options.cuda_graphs or self.options.compile or not self._graphs():
+        if not self.options.cuda_graphs or self.options.compile or self._decoders.failed:
             return False
-        if self._decoders.failed:
-            return False
-        return _plain_greedy(config)
+        return self._on_cuda() and _plain_greedy(config)
 
-    def _graphs(self) -> bool:
-        """Whether decoding steps are replayed from CUDA graphs here: on CUDA."""
-        info = self._device_info
-        return info is not None and info.device == "cuda"
-
-    def _compiles(self) -> bool:
-        """Whether ``generate`` compiles decoding steps on a static cache here: on CUDA."""
+    def _on_cuda(self) -> bool:
         info = self._device_info
         return info is not None and info.device == "cuda"
 
@@ -860,12 +852,12 @@ class _Decoders:
         self._lock = threading.Lock()
         self.failed = False  # the static path failed for this model: generate only
 
-    def get(self, model: Any, graphs: bool) -> Any:
+    def get(self, model: Any) -> Any:
         with self._lock:
             if self._decoder is None or self._decoder.model is not model:
                 from app.core.asr.static_decode import StaticDecoder
 
-                self._decoder = StaticDecoder(model, graphs=graphs)
+                self._decoder = StaticDecoder(model, graphs=True)  # CUDA graphs on CUDA
             return self._decoder
 
     def clear(self) -> None:
