@@ -283,3 +283,46 @@ def test_a_job_stopped_while_its_cut_grew_resumes_to_the_whole_transcript(
         ]
     finally:
         library.close()
+
+
+def test_group_sizes_keep_the_cpu_s_and_bound_a_gpu_s() -> None:
+    from app.core.pipeline import group_size
+
+    # a CPU's batch of 16: a batch first, then 4 batches, as before
+    assert (group_size(16, first=True), group_size(16, first=False)) == (16, 64)
+    # a GPU's batch of 64: the first text after 32 chunks, not 64; then 256 (4 batches)
+    assert (group_size(64, first=True), group_size(64, first=False)) == (32, 256)
+    # larger batches: never more than 256 chunks waiting for the cut, but a whole batch
+    assert (group_size(256, first=True), group_size(256, first=False)) == (32, 256)
+    assert group_size(512, first=False) == 512
+    assert (group_size(1, first=True), group_size(1, first=False)) == (1, 4)
+    assert group_size(0, first=True) == 1  # no batch size yet: one chunk
+
+
+def test_the_groups_handed_to_the_engine_follow_group_size(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 4, with the bounds lowered to 3 and 5 chunks: a group of 3, then groups
+    of 5 and the rest; the sequential path hands out the same groups."""
+    import app.core.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_FIRST_GROUP", 3)
+    monkeypatch.setattr(pipeline, "_GROUP_CHUNKS", 5)
+    sizes: list[int] = []
+    transcribe = pipeline._Transcription._transcribe
+
+    def recorded(self: object, group: list[object]) -> Iterator[object]:
+        sizes.append(len(group))
+        return transcribe(self, group)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline._Transcription, "_transcribe", recorded)
+    engine = tiny_engine_at(tiny_model_dir, batch_size=4)
+    piped = run(track.path, engine)
+    chunks = len(outcome(piped)[0])
+    assert chunks > 8
+    expected = [3] + [5] * ((chunks - 3) // 5) + ([(chunks - 3) % 5] if (chunks - 3) % 5 else [])
+    assert sizes == expected
+    sizes.clear()
+    plain = run(track.path, engine, pipeline=False)
+    assert sizes == expected
+    assert outcome(piped) == outcome(plain)

@@ -298,6 +298,16 @@ def _most_speech_track(
     return audio, regions
 
 
+def group_size(batch_size: int, first: bool) -> int:
+    """Chunks in a group handed to the engine: the first group is a batch, at most
+    ``_FIRST_GROUP`` chunks; later ones are ``_GROUP_BATCHES`` batches, but at most
+    ``_GROUP_CHUNKS`` chunks, and never less than a batch."""
+    batch = max(1, batch_size)
+    if first:
+        return min(batch, _FIRST_GROUP)
+    return max(batch, min(batch * _GROUP_BATCHES, _GROUP_CHUNKS))
+
+
 class _Transcription:
     """The chunk cut as it grows, and the transcription of its chunks in groups.
 
@@ -347,11 +357,7 @@ class _Transcription:
     def ready(self) -> Iterator[Event]:
         """Transcribe every group that is ready."""
         while True:
-            size = max(1, self.engine.batch_size)
-            if self.groups:
-                size = max(size, min(size * _GROUP_BATCHES, _GROUP_CHUNKS))
-            else:
-                size = min(size, _FIRST_GROUP)
+            size = group_size(self.engine.batch_size, first=not self.groups)
             if not self.groups and (
                 self.engine.placement.verdict is None
                 and _records_gaze(self.engine)
