@@ -45,6 +45,9 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 step rtf 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
+step rtf-inline 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --prefetch off
+step rtf-prefetch 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
     --listener-clips .gpu/listener/clips.npz
 step checks-deterministic 60 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
@@ -56,4 +59,4 @@ step rtf-cap256 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --sp
     --max-batch 256
 step rtf-again 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
 echo "=== done after $(($(date +%s) - began)) s"
-grep -H -E "^RTF|^speed|^chunks|^first segment|^peak GPU|^PASS|^FAIL" "$OUT"/*.log
+grep -H -E "^RTF|^speed|^chunks|^first segment|^batches whose|^peak GPU|^PASS|^FAIL" "$OUT"/*.log

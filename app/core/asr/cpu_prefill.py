@@ -21,6 +21,7 @@ costs more than the padding: rows go alone only where the work saved comes to at
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 # Work the padding would cost, per extra call, below which the padded batch stays. An
@@ -42,6 +43,9 @@ def prefill_rows_alone(model: Any) -> bool:
     # a token's work: two FLOP for each weight of the decoder layers
     per_token = 2.0 * sum(p.numel() for layer in layers for p in layer.parameters())
 
+    # the wrapper's signature is the forward's (callers inspect it: static_decode asks it
+    # which keyword takes the cache)
+    @functools.wraps(whole)
     def forward(*args: Any, **kwargs: Any) -> Any:
         if args or not _applies(kwargs) or not _worth_it(kwargs["attention_mask"], per_token):
             return whole(*args, **kwargs)

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from app.core.asr.model_loader import (
     resolve_model,
 )
 from app.core.asr.placement import Placement
+from app.core.asr.prefetch import InputPrefetch
 from app.core.asr.repetition import is_looping, trim_loop
 from app.core.asr.static_decode import LENGTH_STEP
 from app.core.errors import Cancelled, MediaError, ModelError
@@ -90,6 +92,10 @@ class EngineOptions:
     # (app.core.asr.static_decode; the same tokens as generate). False: transformers'
     # generate, the baseline of the benchmarks. Not with ``compile``.
     cuda_graphs: bool = True
+    # The next batch's inputs (padding, log-mel features, prompt tokens) built on a helper
+    # thread while the device decodes this batch (app.core.asr.prefetch). None: on a GPU
+    # (CUDA, MPS), not on a CPU, whose cores the model's threads already use.
+    prefetch: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,16 @@ def build_prompt(context: str, default: str = "Please transcribe this audio into
     if not text:
         return default
     return f"{default}. Names and terms that may occur: {text}"
+
+
+def _host_inputs(processor: Any, prompt: str, audios: Sequence[np.ndarray]) -> Any:
+    """The processor's outputs for a batch (left padded, the prompt with context), on the
+    host: :meth:`Engine.build_inputs` without the move to the device."""
+    inputs = processor.apply_transcription_request(
+        [_as_mono(a) for a in audios], prompt=[prompt] * len(audios)
+    )
+    inputs.pop("num_audio_tokens", None)
+    return inputs
 
 
 def _as_mono(audio: np.ndarray) -> np.ndarray:
@@ -201,6 +217,7 @@ class Engine:
         self._memory_batch: int | None = None  # CUDA: the batch the free memory holds
         self._threads = _Threads()  # shared with engines made by with_options
         self._decoders = _Decoders()  # likewise: one set of static caches per model
+        self._prefetch = InputPrefetch()  # likewise: one helper thread per model
         # Whether this model's attention places the words of packed windows (learned
         # from the windows it decodes; remembered per model folder once loaded).
         self.placement = Placement()
@@ -387,6 +404,7 @@ class Engine:
             other.load_seconds = self.load_seconds
             other._threads = self._threads  # the model's layer hooks report to this one
             other._decoders = self._decoders
+            other._prefetch = self._prefetch
             other.placement = self.placement  # the same model listens the same way
         return other
 
@@ -397,6 +415,7 @@ class Engine:
             self._device_info = None
             self._memory_batch = None
             self._decoders.clear()
+            self._prefetch.close()
 
     def _tune(self, model: Any, info: DeviceInfo) -> None:
         """Per-device speed-ups. On a CPU: the text decoder's decoding steps use
@@ -479,12 +498,24 @@ class Engine:
     def build_inputs(self, audios: Sequence[np.ndarray]) -> Any:
         """Processor outputs (left padded, prompt with context) for a batch, on the device."""
         model, processor, _ = self._require()
-        prompts = [self.prompt] * len(audios)
-        inputs = processor.apply_transcription_request(
-            [_as_mono(a) for a in audios], prompt=prompts
-        )
-        inputs.pop("num_audio_tokens", None)
-        return inputs.to(model.device, dtype=model.dtype)
+        return _host_inputs(processor, self.prompt, audios).to(model.device, dtype=model.dtype)
+
+    def _prefetching(self) -> bool:
+        """Whether batches' inputs are built ahead on a helper thread (``prefetch``)."""
+        if self.options.prefetch is not None:
+            return self.options.prefetch
+        info = self._device_info
+        return info is not None and info.device != "cpu"
+
+    def _prefetch_inputs(self, audios: Sequence[np.ndarray]) -> Future[Any] | None:
+        """The host-side inputs of the chunks of ``audios`` that have samples (those that
+        :meth:`decode_batch` decodes), built on the helper thread; None if there are none."""
+        _, processor, _ = self._require()
+        live = [a for a in (_as_mono(a) for a in audios) if len(a) > 0]
+        if not live:
+            return None
+        prompt = self.prompt
+        return self._prefetch.submit(processor, lambda own: _host_inputs(own, prompt, live))
 
     def decode_batch(
         self,
@@ -494,11 +525,13 @@ class Engine:
         anti_repetition: bool = False,
         on_step: StepHook | None = None,
         heard: bool = False,
+        prepared: Future[Any] | None = None,
     ) -> list[Decoded]:
         """One greedy ``generate`` over the batch. Empty audio gives "" without decoding.
 
         ``on_step(k)`` is called after decoding step k (for progress and tests). ``heard``:
         record where each token was heard (:attr:`Decoded.heard`; the CPU attention only).
+        ``prepared``: this batch's inputs from :meth:`_prefetch_inputs`.
         Raises Cancelled (within one step of ``cancel`` being set) or ModelError.
         """
         _check(cancel)
@@ -510,7 +543,7 @@ class Engine:
                 results[i] = Decoded("", (), False)
         if live:
             decoded = self._generate_split(
-                [samples[i] for i in live], cancel, anti_repetition, on_step, heard
+                [samples[i] for i in live], cancel, anti_repetition, on_step, heard, prepared
             )
             for i, d in zip(live, decoded, strict=True):
                 results[i] = d
@@ -568,18 +601,41 @@ class Engine:
         sizes = list(lengths) if lengths is not None else [len(a) for a in audios]
         order = sorted(range(len(audios)), key=lambda i: sizes[i], reverse=True)
         first = 0
-        while first < len(order):
-            _check(cancel)
-            size = max(1, self.batch_size)  # smaller after running out of GPU memory
-            indices = order[first : first + size]
-            first += size
-            batch = [audios[i] for i in indices]
-            decoded = self.decode_batch(batch, cancel, on_step=on_step, heard=heard)
-            for index, audio, result in zip(indices, batch, decoded, strict=True):
-                retried = False
-                if self.options.repetition_guard and is_looping(result.ids, result.hit_limit):
-                    result, retried = self._retry(audio, cancel, on_step, heard), True
-                yield index, result, retried
+        ahead: tuple[list[int], list[np.ndarray], Future[Any] | None] | None = None
+        try:
+            while first < len(order):
+                _check(cancel)
+                size = max(1, self.batch_size)  # smaller after running out of GPU memory
+                indices = order[first : first + size]
+                first += size
+                prepared = None
+                if ahead is not None and ahead[0] == indices:
+                    batch, prepared = ahead[1], ahead[2]
+                else:  # none built, or built for a batch size that has since shrunk
+                    if ahead is not None and ahead[2] is not None:
+                        ahead[2].cancel()
+                    batch = [audios[i] for i in indices]
+                ahead = None
+                if self._prefetching():
+                    # the helper builds this batch first if nobody did (the first batch),
+                    # then the next one while the device decodes this one
+                    if prepared is None:
+                        prepared = self._prefetch_inputs(batch)
+                    if first < len(order):
+                        following = order[first : first + size]
+                        audio = [audios[i] for i in following]
+                        ahead = (following, audio, self._prefetch_inputs(audio))
+                decoded = self.decode_batch(
+                    batch, cancel, on_step=on_step, heard=heard, prepared=prepared
+                )
+                for index, audio, result in zip(indices, batch, decoded, strict=True):
+                    retried = False
+                    if self.options.repetition_guard and is_looping(result.ids, result.hit_limit):
+                        result, retried = self._retry(audio, cancel, on_step, heard), True
+                    yield index, result, retried
+        finally:
+            if ahead is not None and ahead[2] is not None:
+                ahead[2].cancel()  # the consumer stopped, or an error: not needed
 
     def _retry(
         self,
@@ -619,10 +675,15 @@ class Engine:
         anti_repetition: bool,
         on_step: StepHook | None,
         heard: bool = False,
+        prepared: Future[Any] | None = None,
     ) -> list[Decoded]:
-        """``_generate``, halving the batch when the GPU runs out of memory."""
+        """``_generate``, halving the batch when the GPU runs out of memory (the halves
+        build their own inputs: ``prepared`` holds the whole batch's)."""
         return self._split_on_oom(
-            lambda part: self._generate(part, cancel, anti_repetition, on_step, heard), samples
+            lambda part: self._generate(
+                part, cancel, anti_repetition, on_step, heard, prepared if part is samples else None
+            ),
+            samples,
         )
 
     def _split_on_oom(self, run: Callable[[list[Any]], list[Any]], items: list[Any]) -> list[Any]:
@@ -666,6 +727,7 @@ class Engine:
         anti_repetition: bool,
         on_step: StepHook | None,
         heard: bool = False,
+        prepared: Future[Any] | None = None,
     ) -> list[Decoded]:
         import torch
         from transformers import StoppingCriteriaList
@@ -675,7 +737,10 @@ class Engine:
             max_new_tokens_for(len(s) / SAMPLE_RATE, self.options.tokens_per_second)
             for s in samples
         ]
-        inputs = self.build_inputs(samples)
+        if prepared is not None:  # its error, if it raised, is this batch's
+            inputs = prepared.result().to(model.device, dtype=model.dtype)
+        else:
+            inputs = self.build_inputs(samples)
         config = self._generation_config(max(limits), anti_repetition)
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
         gaze = self._gaze(inputs["input_ids"]) if heard else None
