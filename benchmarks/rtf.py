@@ -25,6 +25,7 @@ Usage::
     python benchmarks/rtf.py --minutes 1 --precision int8   # dynamic int8 Linear layers
     python benchmarks/rtf.py --minutes 1 --encoder-layers 4 --decoder-layers 4  # quicker
     python benchmarks/rtf.py --device cuda --minutes 60
+    python benchmarks/rtf.py --media speech-60min.mp3 --verdict placed --first-segment
     python benchmarks/rtf.py --device cuda --media speech.mp3 --split off  # wall only
     python benchmarks/rtf.py --device cuda --media speech.mp3 --graphs off # generate
     python benchmarks/rtf.py --device cuda --media speech.mp3 --prefetch off # inputs in line
@@ -241,6 +242,19 @@ def main(argv: list[str] | None = None) -> int:
         "the default), or transformers' generate (off, the baseline)",
     )
     parser.add_argument(
+        "--first-segment",
+        action="store_true",
+        help="stop at the first transcribed segment and print when it came (the time to "
+        "the first text of a long file, without transcribing all of it)",
+    )
+    parser.add_argument(
+        "--long-first-group",
+        type=int,
+        default=0,
+        help="the first group of a long file on a CPU (pipeline._FIRST_GROUP_LONG_CPU; "
+        "0 = the app's; 1000 = a whole batch, as before 2026-12-01)",
+    )
+    parser.add_argument(
         "--prefetch",
         default="auto",
         choices=("auto", "on", "off"),
@@ -354,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             inner.language_model,
             lambda a, k: "prefill" if _seq_len(a, k) > 1 else "decoding steps",
         )
+    if args.long_first_group:
+        pipeline_module._FIRST_GROUP_LONG_CPU = args.long_first_group  # type: ignore[attr-defined]
     if args.max_batch:
         import app.core.asr.model_loader as model_loader
 
@@ -448,6 +464,13 @@ def main(argv: list[str] | None = None) -> int:
                 now = time.perf_counter() - started
                 if first_segment is None:
                     first_segment = shown = now
+                    if args.first_segment:
+                        print(
+                            f"first segment after {now:.1f} s: {event.end - event.start:.1f} s "
+                            f"of audio at {event.start:.1f} s; load average "
+                            f"{os.getloadavg()[0]:.2f}"
+                        )
+                        break
                 if now - shown >= 10.0:  # where a run cut short by a time limit got to
                     shown = now
                     print(
@@ -459,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
                 chunk_audio_s.append(event.end - event.start)
             elif isinstance(event, Finished):
                 duration = event.transcript.meta.duration
+        if args.first_segment:
+            continue
         wall = time.perf_counter() - started
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -326,3 +326,40 @@ def test_the_groups_handed_to_the_engine_follow_group_size(
     plain = run(track.path, engine, pipeline=False)
     assert sizes == expected
     assert outcome(piped) == outcome(plain)
+
+
+def test_a_long_file_on_a_cpu_starts_with_one_chunk(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From ``LONG_MEDIA_S`` of declared length on (lowered here to the track's 2 minutes),
+    the first group on a CPU is one chunk, so that the first text does not wait for a
+    whole batch; the groups after it are as before, pipelined and sequential alike, and
+    the transcript is the same as with the usual first group."""
+    import app.core.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_FIRST_GROUP", 3)
+    monkeypatch.setattr(pipeline, "_GROUP_CHUNKS", 5)
+    sizes: list[int] = []
+    transcribe = pipeline._Transcription._transcribe
+
+    def recorded(self: object, group: list[object]) -> Iterator[object]:
+        sizes.append(len(group))
+        return transcribe(self, group)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline._Transcription, "_transcribe", recorded)
+    engine = tiny_engine_at(tiny_model_dir, batch_size=4)
+    usual = run(track.path, engine)
+    assert sizes[0] == 3  # the track is shorter than LONG_MEDIA_S
+    chunks = len(outcome(usual)[0])
+    monkeypatch.setattr(pipeline, "LONG_MEDIA_S", 100.0)
+    sizes.clear()
+    piped = run(track.path, engine)
+    rest = chunks - 1
+    assert sizes == [1] + [5] * (rest // 5) + ([rest % 5] if rest % 5 else [])
+    first = next(e for e in piped if isinstance(e, ChunkTranscribed))
+    assert first.index == 0
+    sizes_piped = list(sizes)
+    sizes.clear()
+    plain = run(track.path, engine, pipeline=False)
+    assert sizes == sizes_piped
+    assert outcome(piped) == outcome(plain) == outcome(usual)

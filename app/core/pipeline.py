@@ -90,6 +90,13 @@ if TYPE_CHECKING:
 _GROUP_BATCHES = 4
 _FIRST_GROUP = 32
 _GROUP_CHUNKS = 256
+# On a CPU a batch of GLM-ASR-Nano's takes minutes (16 windows: about 3 min on 2 cores),
+# and the first text of a long file would wait for all of it. From LONG_MEDIA_S of
+# declared length on, the first group there is _FIRST_GROUP_LONG_CPU chunk: its text
+# comes about a minute after the start, for one more batch's decoding steps (about 1 %
+# of an hour's time; benchmarks/README.md, "The first text of a long file on a CPU").
+LONG_MEDIA_S = 1200.0
+_FIRST_GROUP_LONG_CPU = 1
 # From this declared length on, "auto" decodes in a child process. Starting one costs
 # about 0.3 s (and, before speech detection's weights are cached, a second import of
 # torch); below 10 minutes the decoding and detection take a second or two, and the
@@ -313,7 +320,8 @@ class _Transcription:
 
     Groups are consecutive runs of the cut: the first of ``batch_size`` chunks, at most
     ``_FIRST_GROUP`` (the first segments come soon; of ``MIN_WINDOWS`` packed windows
-    while the engine does not know yet whether the model places their words), then
+    while the engine does not know yet whether the model places their words; of
+    ``_FIRST_GROUP_LONG_CPU`` for a long file on a CPU), then
     ``_GROUP_BATCHES`` batches each, or one batch where that is over ``_GROUP_CHUNKS``.
     A group goes to the engine once the chunk after it is planned too (a chunk's cues stop
     halfway to the next chunk) or the cut is complete. The groups therefore depend only on the cut,
@@ -366,6 +374,8 @@ class _Transcription:
                 # whether this model places the words of packed windows is not known yet:
                 # a first group of a few windows tells, before the rest are decoded packed
                 size = min(size, MIN_WINDOWS)
+            elif not self.groups and self._long_on_cpu():
+                size = min(size, _FIRST_GROUP_LONG_CPU)  # the first text comes soon
             end = self.handed + size
             if self.complete:
                 end = min(end, len(self.planned))
@@ -377,6 +387,12 @@ class _Transcription:
             self.handed = end
             self.groups += 1
             yield from self._transcribe(group)
+
+    def _long_on_cpu(self) -> bool:
+        """A long file (by its declared length, so that the groups depend on the file,
+        never on timing) transcribed on a CPU."""
+        info = self.engine.device_info
+        return info is not None and info.device == "cpu" and self.declared >= LONG_MEDIA_S
 
     def _estimate(self) -> tuple[float, int]:
         """Audio seconds and chunks of the whole cut (estimated while it still grows)."""
