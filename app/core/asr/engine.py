@@ -595,7 +595,8 @@ class Engine:
         in batches of ``batch_size``. A chunk whose output loops is decoded again alone with
         anti-repetition settings (``retried=True``); if it still loops, the loop is trimmed.
         ``lengths`` (samples per chunk) lets ``audios`` be a lazy sequence that is only
-        read batch by batch.
+        read batch by batch. With ``prefetch`` (on a GPU) a batch's inputs are built on a
+        helper thread, the next batch's while this one decodes (one batch ahead is read).
         """
         self._require()
         sizes = list(lengths) if lengths is not None else [len(a) for a in audios]
@@ -623,8 +624,8 @@ class Engine:
                         prepared = self._prefetch_inputs(batch)
                     if first < len(order):
                         following = order[first : first + size]
-                        audio = [audios[i] for i in following]
-                        ahead = (following, audio, self._prefetch_inputs(audio))
+                        next_batch = [audios[i] for i in following]
+                        ahead = (following, next_batch, self._prefetch_inputs(next_batch))
                 decoded = self.decode_batch(
                     batch, cancel, on_step=on_step, heard=heard, prepared=prepared
                 )
