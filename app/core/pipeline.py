@@ -93,8 +93,9 @@ _GROUP_CHUNKS = 256
 # On a CPU a batch of GLM-ASR-Nano's takes minutes (16 windows: about 3 min on 2 cores),
 # and the first text of a long file would wait for all of it. From LONG_MEDIA_S of
 # declared length on, the first group there is _FIRST_GROUP_LONG_CPU chunk: its text
-# comes about a minute after the start, for one more batch's decoding steps (about 1 %
-# of an hour's time; benchmarks/README.md, "The first text of a long file on a CPU").
+# came after 26-32 s instead of 207-226 s on an hour here, for one more batch's decoding
+# steps (about 1 % of the hour; benchmarks/README.md, "The first text of a long file on
+# a CPU").
 LONG_MEDIA_S = 1200.0
 _FIRST_GROUP_LONG_CPU = 1
 # From this declared length on, "auto" decodes in a child process. Starting one costs
