@@ -299,11 +299,10 @@ def test_group_sizes_keep_the_cpu_s_and_bound_a_gpu_s() -> None:
     assert group_size(0, first=True) == 1  # no batch size yet: one chunk
 
 
-def test_the_groups_handed_to_the_engine_follow_group_size(
-    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Batches of 4, with the bounds lowered to 3 and 5 chunks: a group of 3, then groups
-    of 5 and the rest; the sequential path hands out the same groups."""
+@pytest.fixture
+def group_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each group the pipeline hands to the engine, with the bounds lowered
+    to 3 chunks (the first group) and 5 (later groups)."""
     import app.core.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "_FIRST_GROUP", 3)
@@ -316,20 +315,32 @@ def test_the_groups_handed_to_the_engine_follow_group_size(
         return transcribe(self, group)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline._Transcription, "_transcribe", recorded)
+    return sizes
+
+
+def in_fives(first: int, chunks: int) -> list[int]:
+    rest = chunks - first
+    return [first] + [5] * (rest // 5) + ([rest % 5] if rest % 5 else [])
+
+
+def test_the_groups_handed_to_the_engine_follow_group_size(
+    track: Track, tiny_model_dir: Path, group_sizes: list[int]
+) -> None:
+    """Batches of 4, with the bounds lowered to 3 and 5 chunks: a group of 3, then groups
+    of 5 and the rest; the sequential path hands out the same groups."""
     engine = tiny_engine_at(tiny_model_dir, batch_size=4)
     piped = run(track.path, engine)
     chunks = len(outcome(piped)[0])
     assert chunks > 8
-    expected = [3] + [5] * ((chunks - 3) // 5) + ([(chunks - 3) % 5] if (chunks - 3) % 5 else [])
-    assert sizes == expected
-    sizes.clear()
+    assert group_sizes == in_fives(3, chunks)
+    group_sizes.clear()
     plain = run(track.path, engine, pipeline=False)
-    assert sizes == expected
+    assert group_sizes == in_fives(3, chunks)
     assert outcome(piped) == outcome(plain)
 
 
 def test_a_long_file_on_a_cpu_starts_with_one_chunk(
-    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    track: Track, tiny_model_dir: Path, group_sizes: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From ``LONG_MEDIA_S`` of declared length on (lowered here to the track's 2 minutes),
     the first group on a CPU is one chunk, so that the first text does not wait for a
@@ -337,29 +348,17 @@ def test_a_long_file_on_a_cpu_starts_with_one_chunk(
     the transcript is the same as with the usual first group."""
     import app.core.pipeline as pipeline
 
-    monkeypatch.setattr(pipeline, "_FIRST_GROUP", 3)
-    monkeypatch.setattr(pipeline, "_GROUP_CHUNKS", 5)
-    sizes: list[int] = []
-    transcribe = pipeline._Transcription._transcribe
-
-    def recorded(self: object, group: list[object]) -> Iterator[object]:
-        sizes.append(len(group))
-        return transcribe(self, group)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline._Transcription, "_transcribe", recorded)
     engine = tiny_engine_at(tiny_model_dir, batch_size=4)
     usual = run(track.path, engine)
-    assert sizes[0] == 3  # the track is shorter than LONG_MEDIA_S
     chunks = len(outcome(usual)[0])
+    assert group_sizes == in_fives(3, chunks)  # the track is shorter than LONG_MEDIA_S
     monkeypatch.setattr(pipeline, "LONG_MEDIA_S", 100.0)
-    sizes.clear()
+    group_sizes.clear()
     piped = run(track.path, engine)
-    rest = chunks - 1
-    assert sizes == [1] + [5] * (rest // 5) + ([rest % 5] if rest % 5 else [])
+    assert group_sizes == in_fives(1, chunks)
     first = next(e for e in piped if isinstance(e, ChunkTranscribed))
     assert first.index == 0
-    sizes_piped = list(sizes)
-    sizes.clear()
+    group_sizes.clear()
     plain = run(track.path, engine, pipeline=False)
-    assert sizes == sizes_piped
+    assert group_sizes == in_fives(1, chunks)
     assert outcome(piped) == outcome(plain) == outcome(usual)
