@@ -44,25 +44,27 @@ class InputPrefetch:
             pool = self._pool
 
         def run() -> Any:
-            own = self._copy_of(processor)
-            out = build(own)
-            self.built += 1
+            out = build(self._copy_of(processor))
+            with self._lock:
+                self.built += 1
             return out
 
         return pool.submit(run)
 
     def _copy_of(self, processor: Any) -> Any:
         # Only the helper thread calls this, so the copy is made there, not on the
-        # model's thread (a deep copy of a tokenizer takes a moment).
-        if self._source is not processor:
-            self._copy = copy.deepcopy(processor)
-            self._source = processor
-        return self._copy
+        # model's thread (a deep copy of a tokenizer takes a moment). Under the lock, so
+        # that close() never races a copy being made.
+        with self._lock:
+            if self._source is not processor:
+                self._copy = copy.deepcopy(processor)
+                self._source = processor
+            return self._copy
 
     def close(self) -> None:
         """Let go of the thread and the copy (a later submit starts them again)."""
         with self._lock:
             pool, self._pool = self._pool, None
+            self._source = self._copy = None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-        self._source = self._copy = None
