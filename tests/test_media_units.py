@@ -519,33 +519,38 @@ def test_a_new_layout_starts_a_new_resampler() -> None:
     assert np.median(out[1800:3000]) == pytest.approx(-0.4, abs=0.01)
 
 
+@pytest.mark.parametrize("layout", ["mono", "stereo", "5.1"])
 @pytest.mark.parametrize(
     "fmt", ["u8", "u8p", "s16", "s16p", "s32", "s32p", "flt", "fltp", "dbl", "dblp"]
 )
-def test_every_sample_format_reads_as_ffmpeg_converts_it(fmt: str) -> None:
+def test_every_sample_format_reads_as_ffmpeg_converts_it(fmt: str, layout: str) -> None:
     import av
 
     rng = np.random.default_rng(3)
+    channels = {"mono": 1, "stereo": 2, "5.1": 6}[layout]
     planar = fmt.endswith("p")
     base = fmt.removesuffix("p")
     dtype = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32}.get(
         base, np.float64
     )
     if base in ("flt", "dbl"):
-        values = rng.uniform(-1, 1, (2, 300))
+        values = rng.uniform(-1, 1, (channels, 300))
     else:
         info = np.iinfo(dtype)
-        values = rng.integers(info.min, info.max, (2, 300), endpoint=True)
+        values = rng.integers(info.min, info.max, (channels, 300), endpoint=True)
     data = values.astype(dtype)
     source = av.AudioFrame.from_ndarray(
-        data if planar else np.ascontiguousarray(data.T).reshape(1, -1), fmt, "stereo"
+        data if planar else np.ascontiguousarray(data.T).reshape(1, -1), fmt, layout
     )
     source.sample_rate = 44100
-    ffmpeg = av.AudioResampler(format="fltp", layout="stereo").resample(source)[0].to_ndarray()
-    ours = media._sample_reader(source.format, 2, lambda f: f)(source)
-    assert ours.shape == (2, 300)
+    ffmpeg = av.AudioResampler(format="fltp", layout=layout).resample(source)[0].to_ndarray()
+    ours = media._sample_reader(source.format, channels, lambda f: f)(source)
+    assert ours.shape == (channels, 300)
     assert ours.dtype == np.float32
+    assert ours.flags.c_contiguous
     np.testing.assert_allclose(ours, ffmpeg, rtol=0, atol=1e-7)
+    # the frame's own samples, not a view that a later frame could overwrite
+    assert not np.shares_memory(ours, source.planes[0])
 
 
 def test_stereo_mixed_before_resampling_is_the_mix_of_the_resampled_channels() -> None:
@@ -949,3 +954,40 @@ def test_a_video_without_sound(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as err:
         decode_audio(path)
     assert str(err.value) == "silent film.mp4: no audio track (the video has no sound)"
+
+
+def test_decoding_puts_numpy_s_blas_on_one_thread_and_leaves_torch_s(
+    clips: dict[str, Path],
+) -> None:
+    """Decoding alone (no speech detection in the process) limits numpy's OpenBLAS,
+    whose spinning threads would take a core from the model, and only it."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, torch\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from app.core.audio.media import decode_audio\n"
+        "def numpy_blas():\n"
+        "    return [l['num_threads'] for l in threadpool_info()\n"
+        "            if l['user_api'] == 'blas' and 'numpy' in l['filepath']]\n"
+        "torch.set_num_threads(2)\n"
+        "before = numpy_blas()\n"
+        "decode_audio(sys.argv[1])\n"
+        "print(json.dumps([before, numpy_blas(), torch.get_num_threads()]))\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(clips["mp3"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    before, after, torch_threads = json.loads(done.stdout)
+    assert before and all(n == 2 for n in before)
+    assert after and all(n == 1 for n in after)
+    assert torch_threads == 2

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core.audio.blas import one_blas_thread
 from app.core.errors import Cancelled, MediaError
 
 SAMPLE_RATE = 16000
@@ -796,13 +797,14 @@ class _Resampling:
         return self.target.finish()
 
 
-# How numpy reads a sample format (PyAV's to_ndarray): scale to [-1, 1) and offset.
-_SAMPLE_SCALES: dict[str, tuple[float, float]] = {
-    "u8": (1 / 128, -128.0),
-    "s16": (1 / 32768, 0.0),
-    "s32": (1 / 2147483648, 0.0),
-    "flt": (1.0, 0.0),
-    "dbl": (1.0, 0.0),
+# How numpy reads a sample format: its dtype, then scaled to [-1, 1) with an offset (as
+# FFmpeg converts to float).
+_SAMPLE_FORMATS: dict[str, tuple[Any, float, float]] = {
+    "u8": (np.uint8, 1 / 128, -128.0),
+    "s16": (np.int16, 1 / 32768, 0.0),
+    "s32": (np.int32, 1 / 2147483648, 0.0),
+    "flt": (np.float32, 1.0, 0.0),
+    "dbl": (np.float64, 1.0, 0.0),
 }
 
 
@@ -811,30 +813,46 @@ def _sample_reader(
 ) -> Callable[[Any], Any]:
     """How to read a frame of this sample format as float32 ``(channels, samples)``:
     numpy where it can (scaled to [-1, 1)), else ``converter`` (an FFmpeg format
-    conversion, for 64-bit integers)."""
+    conversion, for 64-bit integers).
+
+    The planes are read straight from the frame's buffers (``np.frombuffer`` into one
+    new array): PyAV's ``to_ndarray`` stacks the planes with ``np.vstack``, which cost
+    about 3 us of the 9 us a frame took to read (an hour of MP3 has 138,000 frames)."""
     name = fmt.name.removesuffix("p")
     planar = bool(fmt.is_planar)
-    if name not in _SAMPLE_SCALES:
+    if name not in _SAMPLE_FORMATS:
         return lambda frame: np.asarray(converter(frame).to_ndarray(), dtype=np.float32).reshape(
             channels, -1
         )
-    scale, offset = _SAMPLE_SCALES[name]
+    dtype, scale, offset = _SAMPLE_FORMATS[name]
+
+    if planar:
+
+        def raw(frame: Any) -> Any:
+            n = frame.samples
+            planes = frame.planes
+            out = np.empty((len(planes), n), dtype=np.float32)
+            for i, plane in enumerate(planes):
+                out[i] = np.frombuffer(plane, dtype=dtype, count=n)
+            return out
+
+    else:
+
+        def raw(frame: Any) -> Any:
+            n = frame.samples
+            data = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels)
+            return data.reshape(n, channels).T.astype(np.float32, order="C")
+
+    if scale == 1.0 and not offset:  # float formats: as decoded
+        return raw
 
     def read(frame: Any) -> Any:
-        data = frame.to_ndarray()
-        if not planar:
-            data = data.reshape(-1, channels).T
-        if name == "flt":
-            return data
-        out = data.astype(np.float32)
+        out = raw(frame)
         if offset:
             out += offset
-        if scale != 1.0:
-            out *= scale
+        out *= scale
         return out
 
-    if name == "flt" and planar:  # MP3, AAC, Opus, Vorbis: as decoded
-        return lambda frame: frame.to_ndarray()
     return read
 
 
@@ -1031,6 +1049,7 @@ def decode_audio(
     if channel not in CHANNEL_CHOICES:
         raise MediaError(f"unknown channel {channel!r}; choose from {', '.join(CHANNEL_CHOICES)}")
     p = _check_file(path)
+    one_blas_thread()  # the mixer's small products must not spin threads beside the model
     audio = _decode(p, sample_rate, cancel, progress, track, channel, stream=into)
     if audio[3].second_opinion() is not None:
         # The first seconds misled the phase check (e.g. a silent or mono intro):

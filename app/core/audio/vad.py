@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core.audio.blas import one_blas_thread
 from app.core.errors import Cancelled
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class _SileroNet:
     never imports torch (1.6-1.8 s of a core), and here numpy is faster anyway (256
     windows through the front: 2.5 ms against torch's 2.9 ms, one thread; the FFT runs
     in float64, which numpy 2.4 does 6x faster than float32). Matrix products go to
-    numpy's BLAS on one thread (:func:`_one_blas_thread`).
+    numpy's BLAS on one thread (:func:`~app.core.audio.blas.one_blas_thread`).
     """
 
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
@@ -277,7 +278,7 @@ def _acquire_net() -> _SileroNet:
     """The shared network (its weights are only read, so threads may share it)."""
     with _net_lock:
         if not _nets:
-            _one_blas_thread()
+            one_blas_thread()
             _nets.append(_SileroNet(_weights()))
         return _nets[0]
 
@@ -358,42 +359,6 @@ def _weights() -> dict[str, np.ndarray]:
         except OSError as exc:
             log.info("could not keep speech detection's weights in %s: %s", cache, exc)
     return weights
-
-
-_blas_lock = threading.Lock()
-_blas_done = False
-
-
-def _one_blas_thread() -> None:
-    """Put numpy's own BLAS on one thread, for this process, once.
-
-    The network's matrix products are small, and run beside the model, the decoder or
-    other speech-detection workers: numpy's OpenBLAS, threaded, made the front 2.6x
-    slower with the other core busy (15.5 against 6.0 ms per 256 windows, measured).
-    Only the library inside numpy's own folders is touched, never torch's."""
-    global _blas_done
-    with _blas_lock:
-        if _blas_done:
-            return
-        _blas_done = True
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            numpy_dir = Path(np.__file__).resolve().parent
-            site = numpy_dir.parent
-            for lib in ThreadpoolController().lib_controllers:
-                where = Path(lib.filepath).resolve()
-                if (
-                    lib.user_api == "blas"
-                    and where.is_relative_to(site)
-                    and (
-                        where.relative_to(site).parts[0]
-                        in (numpy_dir.name, f"{numpy_dir.name}.libs")
-                    )
-                ):
-                    lib.set_num_threads(1)
-        except Exception as exc:  # a missing or unknown library only costs speed
-            log.info("could not limit numpy's BLAS threads: %s", exc)
 
 
 # --------------------------------------------------------------------------- levels
@@ -695,7 +660,7 @@ def speech_probabilities(
             errors.append(exc)
             stop.set()
 
-    # numpy's BLAS on one thread per worker (_one_blas_thread): the parallelism is
+    # numpy's BLAS on one thread per worker (one_blas_thread): the parallelism is
     # across stretches.
     run_workers(work, [(g,) for g in groups], stop, "murmur-vad", torch_threads=False)
     if errors:
