@@ -9,8 +9,10 @@ run, two ways:
   each stretch searched as soon as it is decoded, on the producer's thread, with one
   torch thread (the model has the other core);
 - the same in a child process, as the pipeline does it for files of 10 minutes or more
-  (:class:`app.core.audio.stretch_process.ProcessStretches`): the child's start and its
-  own import of torch are included.
+  (:class:`app.core.audio.stretch_process.ProcessStretches`): the child's start is
+  included;
+- decoding in one child and speech detection in another, as the pipeline does it for
+  such files on machines with 4 cores or more (``pipeline.DETECTOR_PROCESS_CPUS``).
 
 ffmpeg runs before and after each, and each ratio is against the mean of the two (the
 speed of a shared machine drifts); the summary is the median of the runs' ratios. The
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     detect_speech(np.zeros(speech.SAMPLE_RATE, np.float32), options=options)
     print(f"VAD network load (not timed below): {time.perf_counter() - t:.2f} s")
     best: dict[str, float] = {}
-    ratios: dict[str, list[float]] = {"murmur": [], "stretches": [], "child": []}
+    ratios: dict[str, list[float]] = {"murmur": [], "stretches": [], "child": [], "apart": []}
 
     def keep(name: str, seconds: float) -> None:
         best[name] = min(seconds, best.get(name, float("inf")))
@@ -210,23 +212,35 @@ def main(argv: list[str] | None = None) -> int:
         _last_item(child)
         child.close()
         ff_d, _ = time_ffmpeg(media)
-        for ff in (ff_a, ff_b, ff_c, ff_d):
+        t7 = time.perf_counter()
+        apart = ProcessStretches(media, options, detector=True)
+        apart.run()
+        t8 = time.perf_counter()
+        _last_item(apart)
+        apart.close()
+        ff_e, _ = time_ffmpeg(media)
+        for ff in (ff_a, ff_b, ff_c, ff_d, ff_e):
             keep("ffmpeg", ff)
         keep("decode", t1 - t0)
         keep("vad", t2 - t1)
         keep("murmur", t2 - t0)
         keep("stretches", t4 - t3)
         keep("child", t6 - t5)
+        keep("apart", t8 - t7)
         ratios["murmur"].append((t2 - t0) / ((ff_a + ff_b) / 2))
         ratios["stretches"].append((t4 - t3) / ((ff_b + ff_c) / 2))
         ratios["child"].append((t6 - t5) / ((ff_c + ff_d) / 2))
+        ratios["apart"].append((t8 - t7) / ((ff_d + ff_e) / 2))
         audio = decoded.samples
         print(
-            f"run {run + 1}: ffmpeg {ff_a:.2f} / {ff_b:.2f} / {ff_c:.2f} / {ff_d:.2f} s; "
+            f"run {run + 1}: ffmpeg "
+            + " / ".join(f"{ff:.2f}" for ff in (ff_a, ff_b, ff_c, ff_d, ff_e))
+            + " s; "
             f"decode {t1 - t0:.2f} s + vad {t2 - t1:.2f} s = {t2 - t0:.2f} s, ratio "
             f"{ratios['murmur'][-1]:.2f}; as the pipeline's thread {t4 - t3:.2f} s, ratio "
             f"{ratios['stretches'][-1]:.2f}; in a child process {t6 - t5:.2f} s, ratio "
-            f"{ratios['child'][-1]:.2f}",
+            f"{ratios['child'][-1]:.2f}; detection in a second child {t8 - t7:.2f} s, ratio "
+            f"{ratios['apart'][-1]:.2f}",
             flush=True,
         )
         if abs(len(audio) - ff_samples) > speech.SAMPLE_RATE // 10:
@@ -242,10 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"murmur, one after other:  {best['murmur']:7.2f} s")
     print(f"murmur, as the pipeline:  {best['stretches']:7.2f} s  (stretch by stretch, one thread)")
     print(f"murmur, in a child:       {best['child']:7.2f} s  (its start too; no torch import)")
+    print(f"murmur, two children:     {best['apart']:7.2f} s  (decoding; detection apart)")
     med = {k: statistics.median(v) for k, v in ratios.items()}
     print(
         f"ratio murmur / ffmpeg:    {med['stretches']:7.2f}  (target <= 1.5; median of the runs' "
-        f"ratios; one after the other {med['murmur']:.2f}; in a child {med['child']:.2f})"
+        f"ratios; one after the other {med['murmur']:.2f}; in a child {med['child']:.2f}; "
+        f"two children {med['apart']:.2f})"
     )
 
     if args.naive:

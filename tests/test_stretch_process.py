@@ -22,7 +22,7 @@ from app.core import pipeline
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.audio import stretch_process, stretches
 from app.core.audio.stretch_process import ProcessStretches
-from app.core.audio.stretches import Decoded, SpeechStretches, Stretch
+from app.core.audio.stretches import Decoded, Restarted, SpeechStretches, Stretch
 from app.core.audio.vad import VadOptions
 from app.core.errors import Cancelled, MediaError
 from app.core.events import ChunksPlanned, ChunkTranscribed
@@ -246,9 +246,10 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_the_child_ends_when_its_parent_is_gone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("detector", [False, True])
+def test_the_child_ends_when_its_parent_is_gone(tmp_path: Path, detector: bool) -> None:
     """A parent that exits at once (a second Ctrl+C: os._exit) leaves no child decoding
-    on: the child notices at its next check and ends."""
+    (or detecting) on: each child notices at its next check and ends."""
     rate = speech.SAMPLE_RATE
     noise = np.random.default_rng(5).standard_normal(40 * 60 * rate).astype(np.float32) * 0.01
     path = tmp_path / "long.flac"
@@ -258,25 +259,27 @@ def test_the_child_ends_when_its_parent_is_gone(tmp_path: Path) -> None:
         "from app.core.audio.stretch_process import ProcessStretches\n"
         "from app.core.audio.vad import VadOptions\n"
         "if __name__ == '__main__':\n"
-        "    p = ProcessStretches(sys.argv[1], VadOptions(), stretch_s=5.0)\n"
+        "    p = ProcessStretches(sys.argv[1], VadOptions(), stretch_s=5.0,\n"
+        "                         detector=sys.argv[2] == 'True')\n"
         "    threading.Thread(target=p.run, daemon=True).start()\n"
         "    p.items.get(timeout=120)\n"
-        "    print(multiprocessing.active_children()[0].pid, flush=True)\n"
+        "    print(*[c.pid for c in multiprocessing.active_children()], flush=True)\n"
         "    os._exit(0)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script, str(path)],
+        [sys.executable, "-c", script, str(path), str(detector)],
         capture_output=True,
         text=True,
         timeout=180,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert out.returncode == 0, out.stderr
-    child = int(out.stdout.split()[-1])
+    children = [int(pid) for pid in out.stdout.split()]
+    assert len(children) == (2 if detector else 1)
     deadline = time.monotonic() + 30
-    while not _gone(child) and time.monotonic() < deadline:
+    while not all(map(_gone, children)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _gone(child), "the decoding process outlived its parent"
+    assert all(map(_gone, children)), "a child process outlived its parent"
     assert "Traceback" not in out.stderr and "leaked" not in out.stderr, out.stderr
 
 
@@ -320,3 +323,174 @@ def test_a_child_that_dies_decoding_is_not_tried_again_on_a_thread(
     assert "stopped unexpectedly (signal 9)" in str(items[0])
     assert "decoding on a thread" not in caplog.text
     assert no_children()
+
+
+# --------------------------------------------------------------------------- detection apart
+
+
+def _murmur_children() -> list[str]:
+    return sorted(p.name for p in multiprocessing.active_children())
+
+
+def test_a_detection_process_hands_over_what_one_process_does(track: Track) -> None:
+    """Decoding in one child, speech detection in another: the same items in the same
+    order (Detecting first, every stretch with its speech, Decoded last)."""
+    one = ProcessStretches(track.path, VadOptions(), stretch_s=10.0)
+    one.run()
+    two = ProcessStretches(track.path, VadOptions(), stretch_s=10.0, detector=True)
+    seen: list[list[str]] = []
+    runner = threading.Thread(target=two.run)
+    runner.start()
+    got: list[object] = []
+    while True:
+        item = two.items.get(timeout=60)
+        got.append(item)
+        seen.append(_murmur_children())
+        if isinstance(item, Decoded | BaseException):
+            break
+    runner.join()
+    expected = items_of(one)
+    assert [type(i) for i in got] == [type(i) for i in expected]
+    assert [i for i in got if isinstance(i, Stretch)] == [
+        i for i in expected if isinstance(i, Stretch)
+    ]
+    assert sum(len(i.regions) for i in got if isinstance(i, Stretch)) >= len(track.sentences)
+    assert ["murmur-decode", "murmur-detect"] in seen
+    ours, theirs = got[-1], expected[-1]
+    assert isinstance(ours, Decoded) and isinstance(theirs, Decoded)
+    assert np.array_equal(ours.audio.samples, theirs.audio.samples)
+    one.close()
+    two.close()
+    assert no_children()
+
+
+def test_a_killed_detection_process_leaves_the_work_to_the_parent(
+    track: Track, caplog: pytest.LogCaptureFixture
+) -> None:
+    one = ProcessStretches(track.path, VadOptions(), stretch_s=5.0)
+    one.run()
+    two = ProcessStretches(track.path, VadOptions(), stretch_s=5.0, detector=True)
+    runner = threading.Thread(target=two.run)
+    with caplog.at_level(logging.WARNING, logger=stretch_process.__name__):
+        runner.start()
+        got = [two.items.get(timeout=60)]
+        (detector,) = [p for p in multiprocessing.active_children() if p.name == "murmur-detect"]
+        os.kill(detector.pid, signal.SIGKILL)
+        runner.join(60)
+    got += items_of(two)
+    assert "the speech detection process ended" in caplog.text
+    expected = items_of(one)
+    assert [i for i in got if isinstance(i, Stretch)] == [
+        i for i in expected if isinstance(i, Stretch)
+    ]
+    assert isinstance(got[-1], Decoded)
+    assert no_children()
+
+
+def test_where_no_detection_process_starts_the_decoding_one_detects(
+    track: Track, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = stretch_process._start
+
+    def only_the_decoder(process: multiprocessing.Process) -> None:
+        if process.name == "murmur-detect":
+            raise OSError("one process is all we get")
+        real(process)
+
+    monkeypatch.setattr(stretch_process, "_start", only_the_decoder)
+    one = ProcessStretches(track.path, VadOptions(), stretch_s=10.0)
+    one.run()
+    two = ProcessStretches(track.path, VadOptions(), stretch_s=10.0, detector=True)
+    with caplog.at_level(logging.WARNING, logger=stretch_process.__name__):
+        two.run()
+    assert "detecting speech in the decoding process" in caplog.text
+    got, expected = items_of(two), items_of(one)
+    assert [type(i) for i in got] == [type(i) for i in expected]
+    assert [i for i in got if isinstance(i, Stretch)] == [
+        i for i in expected if isinstance(i, Stretch)
+    ]
+    assert no_children()
+
+
+@pytest.fixture
+def detection_apart(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The pipeline's long-file producer, with detection in its own process whatever the
+    core count; records what the pipeline asked for."""
+    asked: list[bool] = []
+    real = ProcessStretches.__init__
+
+    def init(self: ProcessStretches, *args: object, **kwargs: object) -> None:
+        asked.append(bool(kwargs.get("detector")))
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ProcessStretches, "__init__", init)
+    monkeypatch.setattr(pipeline, "DETECTOR_PROCESS_CPUS", 1)
+    return asked
+
+
+def test_a_transcription_with_detection_apart_equals_the_thread_one(
+    track: Track, tiny_model_dir: Path, detection_apart: list[bool]
+) -> None:
+    engine = tiny(tiny_model_dir)
+    assert outcome(run(track.path, engine, producer="process")) == outcome(
+        run(track.path, engine, producer="thread")
+    )
+    assert detection_apart == [True]
+    assert no_children()
+
+
+def test_a_restart_with_detection_apart_gives_the_sequential_result(
+    tiny_model_dir: Path, tmp_path: Path, detection_apart: list[bool]
+) -> None:
+    """The decoder starts again: stretches sent for detection before are void, and what
+    the detection process found for them is dropped."""
+    path = late_inverted_wav(tmp_path / "late-inverted.wav")
+    one = ProcessStretches(path, VadOptions(), stretch_s=10.0)
+    one.run()
+    two = ProcessStretches(path, VadOptions(), stretch_s=10.0, detector=True)
+    two.run()
+
+    def after_the_restart(items: list[object]) -> list[object]:
+        assert any(isinstance(i, Restarted) for i in items)
+        last = max(k for k, i in enumerate(items) if isinstance(i, Restarted))
+        return [i for i in items[last:] if isinstance(i, Stretch | Restarted)]
+
+    assert after_the_restart(items_of(two)) == after_the_restart(items_of(one))
+    one.close()
+    two.close()
+    engine = tiny(tiny_model_dir)
+    piped = run(path, engine, producer="process")
+    assert detection_apart == [False, True, True]  # one, two, the pipeline's
+    plain = run(path, engine, pipeline=False, producer="thread")
+    assert piped[-1].transcript.segments == plain[-1].transcript.segments  # type: ignore[attr-defined]
+    assert no_children()
+
+
+def test_cancel_stops_both_children(
+    track: Track, tiny_model_dir: Path, detection_apart: list[bool]
+) -> None:
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", batch_size=1))
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        for event in transcribe_file(
+            track.path, engine, PipelineOptions(producer="process"), cancel
+        ):
+            if isinstance(event, ChunkTranscribed):
+                cancel.set()
+    assert detection_apart == [True]
+    assert no_children()
+
+
+def test_detection_goes_apart_only_with_cores_to_spare(
+    track: Track, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bool] = []
+    monkeypatch.setattr(
+        ProcessStretches, "_relay", lambda self: asked.append(self.detector) or 1 / 0
+    )
+    monkeypatch.setattr(pipeline, "PROCESS_PRODUCER_S", 1.0)
+    for cores in (2, 3, 4, 16):
+        monkeypatch.setattr(pipeline, "default_threads", lambda cores=cores: cores)
+        with pytest.raises(ZeroDivisionError):
+            run(track.path, tiny(tiny_model_dir))
+    assert asked == [False, False, True, True]

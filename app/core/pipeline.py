@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.asr.gaze import MIN_CONFIDENCE, heard_confidence
+from app.core.asr.model_loader import default_threads
 from app.core.asr.placement import MIN_WINDOWS
 from app.core.audio import stretch_process
 from app.core.audio.chunking import Chunk, ChunkOptions, ChunkPlanner, chunk_audio
@@ -103,6 +104,11 @@ _FIRST_GROUP_LONG_CPU = 1
 # torch); below 10 minutes the decoding and detection take a second or two, and the
 # child would not pay for itself.
 PROCESS_PRODUCER_S = 600.0
+# With this many cores or more, speech detection gets a process of its own beside the
+# decoding one, so that preparing the file takes about as long as decoding it (an hour
+# of MP3 here: 6.2-6.3 s against 8.6-9.3 s with both in one process). With fewer, the
+# model needs the cores (benchmarks/README.md, "The producer in a child process").
+DETECTOR_PROCESS_CPUS = 4
 # A packed chunk's text is cut where its tokens were heard unless a piece with at least
 # this much speech got none of them (then it is shared by speaking time).
 _HEARD_MIN_SPEECH_S = 0.5
@@ -345,6 +351,7 @@ class _Transcription:
         self.duration: float | None = None  # the decoded length, once decoding is over
         self.frontier = 0.0  # speech detection is done up to here (s)
         self.producing = False  # the producer thread still decodes and detects
+        self.producer_cores = 1  # the cores it takes while it does
         self.turns: list[Turn] | None = None
         self.reset()
 
@@ -490,7 +497,7 @@ class _Transcription:
                 owner.append((position, None))
         # While the producer decodes and detects speech, it has a core of its own: torch's
         # threads waiting on a busy core cost far more than they bring (benchmarks/README.md).
-        self.engine.pin_threads(spare=1 if self.producing else 0)
+        self.engine.pin_threads(spare=self.producer_cores if self.producing else 0)
         audios = _ChunkAudio(self.samples, self.sample_rate, units)
         transcribed = self.engine.transcribe_decoded(
             audios,
@@ -673,10 +680,12 @@ def transcribe_file(
         detect = given is None or extend
         producer: SpeechStretches | ProcessStretches
         if in_process:
+            apart = detect and default_threads() >= DETECTOR_PROCESS_CPUS
             producer = ProcessStretches(
                 path, options.vad, track=track, channel=options.channel, stop=stop,
-                detect=detect,
+                detect=detect, detector=apart,
             )  # fmt: skip
+            run.producer_cores = 2 if apart else 1
             if detect and not engine.loaded:
                 # Nothing else runs Python in this process now: import the model's
                 # libraries while the child starts, instead of after the first speech.

@@ -21,6 +21,7 @@ thread, and so does the parent's end, however abrupt. A child that dies without 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import multiprocessing
@@ -38,10 +39,17 @@ from typing import Any
 import numpy as np
 
 from app.core.audio import stretches
-from app.core.audio.media import SliceReader, StreamedSamples, _spill_dir
-from app.core.audio.stretches import Decoded, Item, Restarted, SpeechStretches
+from app.core.audio.media import SAMPLE_RATE, SliceReader, StreamedSamples, _spill_dir
+from app.core.audio.stretches import (
+    Decoded,
+    Detecting,
+    Item,
+    Restarted,
+    SpeechStretches,
+    Stretch,
+)
 from app.core.audio.vad import VadOptions
-from app.core.errors import MediaError
+from app.core.errors import Cancelled, MediaError
 
 _STOP_WAIT_S = 10.0  # after a stop, how long the child may take to notice it
 # Linux and macOS. On Windows the file would need a handle of the parent's own (a handle
@@ -164,6 +172,84 @@ def _child(path: str, vad: VadOptions, options: dict[str, Any], conn: Connection
             conn.close()
 
 
+def _detector(vad: VadOptions, rate: int, conn: Connection) -> None:
+    """The detection process: receive the samples file, then find the speech of each
+    stretch the parent names, in order, until "stop" or the parent's end. (A stretch
+    takes it a fraction of a second, so a stop is noticed between stretches.)"""
+    from multiprocessing.reduction import recv_handle
+
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd = recv_handle(conn)
+    conn.send(("ready",))
+    parent = multiprocessing.parent_process()
+    with open(fd, "rb") as file, contextlib.suppress(BrokenPipeError, EOFError, OSError):
+        samples = SharedSamples(file)
+        while True:
+            if not conn.poll(0.5):
+                if parent is not None and not parent.is_alive():
+                    return
+                continue
+            message = conn.recv()
+            if message[0] != "detect":
+                return
+            _, generation, start, end = message
+            samples._set_size(end)
+            try:
+                regions = stretches.stretch_regions(
+                    samples.read(start, end), start, rate, vad, None
+                )
+            except BaseException as exc:
+                conn.send(("error", _picklable(exc)))
+                return
+            conn.send(("found", generation, regions))
+
+
+class _Child:
+    """A child process of the producer's, with its end of the pipe."""
+
+    def __init__(self, ctx: Any, target: Any, args: tuple[Any, ...], name: str) -> None:
+        # Duplex: a socket pair, to pass the file there and "stop" (no semaphores: a
+        # process that exits at once, on a second Ctrl+C, leaves none behind).
+        self.conn, theirs = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(
+            target=target, args=(*args, theirs), name=name, daemon=True
+        )  # daemon: never outlives the app
+        self.heard = False  # it has said something
+        self._stopped = False
+        try:
+            _start(self.process)
+        except Exception as exc:  # no processes here, or no spawnable interpreter
+            self.conn.close()
+            raise _NotStarted(f"could not start a {name} process: {exc}") from None
+        finally:
+            theirs.close()
+
+    def send_file(self, file: Any) -> None:
+        from multiprocessing.reduction import send_handle
+
+        send_handle(self.conn, file.fileno(), self.process.pid)
+
+    def gone(self) -> bool:
+        """Ended, with nothing left to read from it."""
+        return not self.process.is_alive() and not self.conn.poll(0)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            with contextlib.suppress(OSError):
+                self.conn.send("stop")
+
+    def end(self) -> None:
+        """Stop it and wait for its end (ended by force past :data:`_STOP_WAIT_S`)."""
+        self.stop()
+        self.process.join(_STOP_WAIT_S)
+        if self.process.is_alive():
+            self.process.terminate()  # a child, not a thread: safe to end
+            self.process.join()
+        self.conn.close()
+
+
 def _start(process: Any) -> None:
     """Start ``process`` with SIGINT blocked, so that the child inherits it blocked."""
     block = getattr(signal, "pthread_sigmask", None)
@@ -192,10 +278,12 @@ class ProcessStretches:
         stop: threading.Event | None = None,
         detect: bool = True,
         stretch_s: float | None = None,
+        detector: bool = False,
     ) -> None:
         self.path = Path(path)
         self.vad = replace(vad, workers=1)
         self.stop = stop or threading.Event()
+        self.detector = detector
         # SpeechStretches' arguments, for the child or the thread; the stretch length is
         # resolved here, as the child reads stretches.STRETCH_S afresh
         self._options: dict[str, Any] = {
@@ -234,71 +322,132 @@ class ProcessStretches:
             self._file.close()
 
     def _relay(self) -> None:
-        from multiprocessing.reduction import send_handle
-
         if not SUPPORTED:
             raise _NotStarted("a decoding process needs POSIX (os.pread, passing a file)")
         ctx = multiprocessing.get_context("spawn")
-        # Duplex: a socket pair, to pass the file there and "stop" (no semaphores: a
-        # process that exits at once, on a second Ctrl+C, leaves none behind).
-        parent, child = ctx.Pipe(duplex=True)
-        stopped = False
-
-        def stop_child() -> None:
-            nonlocal stopped
-            if not stopped:
-                stopped = True
-                with contextlib.suppress(OSError):
-                    parent.send("stop")
-
-        process = ctx.Process(
-            target=_child,
-            args=(str(self.path), self.vad, self._options, child),
-            name="murmur-decode",
-            daemon=True,  # never outlives the app
-        )
+        detector: _Child | None = None
+        if self.detector and self._options["detect"]:
+            try:  # first: where it can't start, the decoding process detects
+                detector = _Child(ctx, _detector, (self.vad, SAMPLE_RATE), "murmur-detect")
+            except _NotStarted as exc:
+                log.warning("detecting speech in the decoding process: %s", exc)
+        options = {**self._options, "detect": False} if detector else self._options
         try:
-            _start(process)
-        except Exception as exc:  # no processes here, or no spawnable interpreter
-            raise _NotStarted(f"could not start a decoding process: {exc}") from None
-        child.close()
+            decoder = _Child(ctx, _child, (str(self.path), self.vad, options), "murmur-decode")
+        except BaseException:
+            if detector is not None:
+                detector.end()
+            raise
         try:
-            send_handle(parent, self._file.fileno(), process.pid)
-            heard = False
-            while True:
-                if self.stop.is_set():
-                    stop_child()
-                if not parent.poll(0.1):
-                    if not process.is_alive() and not parent.poll(0):
-                        raise self._died(process, heard)
-                    continue
+            decoder.send_file(self._file)
+            if detector is not None:
+                detector.send_file(self._file)
+            self._relay_items(decoder, detector)
+        finally:
+            for child in (decoder, detector):
+                if child is not None:
+                    child.stop()  # both at once, then wait for each
+            decoder.end()
+            if detector is not None:
+                detector.end()
+
+    def _relay_items(self, decoder: _Child, detector: _Child | None) -> None:
+        """Hand the children's items over, in order, until the last one. With a
+        detection process, the decoder's stretches come without their speech: each is
+        sent there and handed over once its speech is found."""
+        from multiprocessing.connection import wait
+
+        apart = detector is not None  # the decoder does not detect
+        generation = 0  # of the decoding: a restart voids the stretches sent before
+        pending: collections.deque[Stretch] = collections.deque()  # sent, not yet found
+        finished: Decoded | None = None  # decoding is over: handed over after pending
+        announced = False
+        while True:
+            if finished is not None and not pending:
+                self.items.put(finished)
+                return
+            if self.stop.is_set():
+                decoder.stop()
+                if detector is not None:
+                    detector.stop()
+            listening = [c for c in (decoder, detector) if c is not None]
+            if finished is not None:
+                listening.remove(decoder)  # it has said all it will say
+            ready = wait([c.conn for c in listening], timeout=0.1)
+            if not ready:
+                if finished is None and decoder.gone():
+                    raise self._died(decoder.process, decoder.heard)
+                if detector is not None and detector.gone():
+                    detector = self._detect_here(detector, pending)
+                continue
+            for conn in ready:
+                child = decoder if conn is decoder.conn else detector
+                assert child is not None
                 try:
-                    message = parent.recv()
+                    message = conn.recv()
                 except (EOFError, OSError):
-                    process.join(1.0)
-                    raise self._died(process, heard) from None
-                heard = True
+                    if child is decoder:
+                        decoder.process.join(1.0)
+                        raise self._died(decoder.process, decoder.heard) from None
+                    assert detector is not None
+                    detector.process.join(1.0)
+                    detector = self._detect_here(detector, pending)
+                    message = ("ready",)
+                child.heard = True
                 kind = message[0]
                 if kind == "ready":
                     continue
-                if kind == "item":
-                    item, size = message[1], message[2]
-                    self.samples._set_size(0 if isinstance(item, Restarted) else size)
-                    self.items.put(item)
-                elif kind == "decoded":
-                    audio, size = message[1], message[2]
-                    self.items.put(Decoded(replace(audio, samples=self.samples.mapped(size))))
-                    return
-                else:
+                if kind == "error":
                     self.items.put(message[1])
                     return
-        finally:
-            stop_child()
-            process.join(_STOP_WAIT_S)
-            if process.is_alive():
-                process.terminate()  # a child, not a thread: safe to end
-                process.join()
-            parent.close()
+                if kind == "found":
+                    if message[1] != generation:
+                        continue  # found for a decoding that started again since
+                    self.items.put(replace(pending.popleft(), regions=message[2]))
+                elif kind == "item":
+                    item, size = message[1], message[2]
+                    self.samples._set_size(0 if isinstance(item, Restarted) else size)
+                    if not apart or not isinstance(item, Stretch | Restarted):
+                        self.items.put(item)
+                    elif isinstance(item, Restarted):
+                        generation += 1
+                        pending.clear()
+                        self.items.put(item)
+                    else:
+                        if not announced:
+                            announced = True
+                            self.items.put(Detecting())
+                        if detector is not None:
+                            pending.append(item)
+                            first, last = (
+                                round(item.start * SAMPLE_RATE),
+                                round(item.end * SAMPLE_RATE),
+                            )
+                            with contextlib.suppress(OSError):
+                                detector.conn.send(("detect", generation, first, last))
+                        else:
+                            self.items.put(self._found_here(item))
+                else:  # "decoded"
+                    audio, size = message[1], message[2]
+                    finished = Decoded(replace(audio, samples=self.samples.mapped(size)))
+
+    def _detect_here(self, detector: _Child, pending: collections.deque[Stretch]) -> None:
+        """The detection process is gone (killed, out of memory): this thread detects
+        the stretches it had, and then the rest (returns None: no detector now)."""
+        if self.stop.is_set():
+            raise Cancelled  # it ended as told: the decoder ends with the same
+        code = detector.process.exitcode
+        log.warning("the speech detection process ended (exit code %s): detecting here", code)
+        while pending:
+            self.items.put(self._found_here(pending.popleft()))
+        return None
+
+    def _found_here(self, stretch: Stretch) -> Stretch:
+        first, last = round(stretch.start * SAMPLE_RATE), round(stretch.end * SAMPLE_RATE)
+        regions = stretches.stretch_regions(
+            self.samples.read(first, last), first, SAMPLE_RATE, self.vad, self.stop
+        )
+        return replace(stretch, regions=regions)
 
     def _died(self, process: Any, heard: bool) -> MediaError:
         code = process.exitcode

@@ -147,10 +147,18 @@ class SpeechStretches:
             if not self._announced:
                 self._announced = True
                 self.items.put(Detecting())
-            found = detect_speech(self.samples.read(a, b), self.rate, self.vad, cancel=self.stop)
-            offset = a / self.rate
-            regions = tuple(SpeechRegion(r.start + offset, r.end + offset) for r in found)
+            regions = stretch_regions(self.samples.read(a, b), a, self.rate, self.vad, self.stop)
         self.items.put(Stretch(a / self.rate, b / self.rate, regions))
+
+
+def stretch_regions(
+    samples: Any, first: int, rate: int, vad: VadOptions, stop: threading.Event | None
+) -> tuple[SpeechRegion, ...]:
+    """The speech in a stretch's ``samples`` (from sample ``first`` of the file), in the
+    file's seconds: the same wherever it runs (this thread, or a detection process)."""
+    found = detect_speech(samples, rate, vad, cancel=stop)
+    offset = first / rate
+    return tuple(SpeechRegion(r.start + offset, r.end + offset) for r in found)
 
 
 def join_thread(thread: threading.Thread, stop: threading.Event) -> None:
