@@ -21,6 +21,7 @@ import soundfile as sf
 from app.core import pipeline
 from app.core.asr.engine import Engine, EngineOptions
 from app.core.audio import stretch_process, stretches
+from app.core.audio.chunking import ChunkOptions
 from app.core.audio.stretch_process import ProcessStretches
 from app.core.audio.stretches import Decoded, Restarted, SpeechStretches, Stretch
 from app.core.audio.vad import VadOptions
@@ -429,11 +430,22 @@ def detection_apart(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 
 def test_a_transcription_with_detection_apart_equals_the_thread_one(
-    track: Track, tiny_model_dir: Path, detection_apart: list[bool]
+    track: Track,
+    tiny_model_dir: Path,
+    detection_apart: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = tiny(tiny_model_dir)
-    assert outcome(run(track.path, engine, producer="process")) == outcome(
-        run(track.path, engine, producer="thread")
+    # one chunk a sentence and a batch, so that groups run before Decoded is consumed
+    monkeypatch.setattr(stretches, "STRETCH_S", 5.0)
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", batch_size=1))
+    spares: list[int] = []
+    real = engine.pin_threads
+    engine.pin_threads = lambda spare=0: spares.append(spare) or real(spare)  # type: ignore[method-assign]
+    apart = outcome(run(track.path, engine, producer="process", chunks=ChunkOptions(pack=False)))
+    assert spares[0] == 2, "the model leaves both children a core while they run"
+    assert spares[-1] == 0
+    assert apart == outcome(
+        run(track.path, engine, producer="thread", chunks=ChunkOptions(pack=False))
     )
     assert detection_apart == [True]
     assert no_children()
