@@ -506,3 +506,27 @@ def test_detection_goes_apart_only_with_cores_to_spare(
         with pytest.raises(ZeroDivisionError):
             run(track.path, tiny(tiny_model_dir))
     assert asked == [False, False, True, True]
+
+
+@pytest.mark.parametrize("which", ["decoder", "detector"])
+def test_a_child_whose_parent_is_already_gone_ends_quietly(
+    which: str, track: Track, tmp_path: Path
+) -> None:
+    """The parent may exit (a second Ctrl+C) before a child has said "ready": the child
+    ends without a traceback (run here in this process, on a pipe whose other end is
+    closed once the file was handed over)."""
+    from multiprocessing.reduction import send_handle
+
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    handler = signal.getsignal(signal.SIGINT)  # the child ignores SIGINT: not pytest
+    try:
+        with open(tmp_path / "samples", "w+b") as file:
+            send_handle(ours, file.fileno(), os.getpid())
+            ours.close()
+            if which == "decoder":
+                stretch_process._child(str(track.path), VadOptions(), {}, theirs)
+            else:
+                stretch_process._detector(VadOptions(), speech.SAMPLE_RATE, theirs)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        theirs.close()

@@ -161,8 +161,11 @@ def _child(path: str, vad: VadOptions, options: dict[str, Any], conn: Connection
 
     with contextlib.suppress(ValueError, OSError):  # a second guard, besides the mask
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd = recv_handle(conn)
-    conn.send(("ready",))  # started: from here on, a death is the media's doing
+    try:
+        fd = recv_handle(conn)
+        conn.send(("ready",))  # started: from here on, a death is the media's doing
+    except (EOFError, OSError):  # the parent is gone already: nothing to do, nothing to say
+        return
     with open(fd, "r+b") as file:
         producer = SpeechStretches(path, vad, **options, stop=_ParentSays(conn), samples_file=file)
         producer.items = _Sender(conn, producer)  # type: ignore[assignment]
@@ -180,8 +183,11 @@ def _detector(vad: VadOptions, rate: int, conn: Connection) -> None:
 
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd = recv_handle(conn)
-    conn.send(("ready",))
+    try:
+        fd = recv_handle(conn)
+        conn.send(("ready",))
+    except (EOFError, OSError):  # the parent is gone already
+        return
     parent = multiprocessing.parent_process()
     with open(fd, "rb") as file, contextlib.suppress(BrokenPipeError, EOFError, OSError):
         samples = SharedSamples(file)
