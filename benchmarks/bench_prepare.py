@@ -12,7 +12,7 @@ run, two ways:
   (:class:`app.core.audio.stretch_process.ProcessStretches`): the child's start is
   included;
 - decoding in one child and speech detection in another, as the pipeline does it for
-  such files on machines with 4 cores or more (``pipeline.DETECTOR_PROCESS_CPUS``).
+  such files on machines with 2 cores or more (``pipeline.DETECTOR_PROCESS_CPUS``).
 
 ffmpeg runs before and after each, and each ratio is against the mean of the two (the
 speed of a shared machine drifts); the summary is the median of the runs' ratios. The

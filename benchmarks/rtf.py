@@ -248,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         "the first text of a long file, without transcribing all of it)",
     )
     parser.add_argument(
+        "--detector",
+        choices=("auto", "apart", "together"),
+        default="auto",
+        help="files of 10 min or more: speech detection in a process of its own beside the "
+        "decoding one (apart), in the decoding process (together), or by the core count "
+        "(auto: pipeline.DETECTOR_PROCESS_CPUS)",
+    )
+    parser.add_argument(
         "--long-first-group",
         type=int,
         default=0,
@@ -370,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.long_first_group:
         pipeline_module._FIRST_GROUP_LONG_CPU = args.long_first_group  # type: ignore[attr-defined]
+    if args.detector != "auto":  # speech detection beside decoding in a process of its own?
+        pipeline_module.DETECTOR_PROCESS_CPUS = 1 if args.detector == "apart" else 1 << 20
     if args.max_batch:
         import app.core.asr.model_loader as model_loader
 

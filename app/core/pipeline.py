@@ -106,9 +106,11 @@ _FIRST_GROUP_LONG_CPU = 1
 PROCESS_PRODUCER_S = 600.0
 # With this many cores or more, speech detection gets a process of its own beside the
 # decoding one, so that preparing the file takes about as long as decoding it (an hour
-# of MP3 here: 6.2-6.3 s against 8.6-9.3 s with both in one process). With fewer, the
-# model needs the cores (benchmarks/README.md, "The producer in a child process").
-DETECTOR_PROCESS_CPUS = 4
+# of MP3 on 2 cores: 1.21-1.29x ffmpeg's decode against 1.52-1.60x with both in one
+# process). On 2 cores the model's thread then shares them with both for those seconds:
+# the first text of an hour came as soon (36.3 and 39.4 s against 36.8 and 37.6 s), and
+# the whole CLI with the listener took as long (benchmarks/README.md, issue 14).
+DETECTOR_PROCESS_CPUS = 2
 # A packed chunk's text is cut where its tokens were heard unless a piece with at least
 # this much speech got none of them (then it is shared by speaking time).
 _HEARD_MIN_SPEECH_S = 0.5
