@@ -59,8 +59,12 @@ compgen -G "$work/data/cache/silero-vad-*.npz" >/dev/null ||
 ffmpeg -loglevel error -y -i "$work/speech.wav" -af "apad=whole_dur=12" "$work/period.wav"
 ffmpeg -loglevel error -y -stream_loop 51 -i "$work/period.wav" -ar 44100 -ac 2 -c:a aac \
     "$work/long.m4a"
+# Cut at pauses (--pack off), as the tests of the media path do: this file is one phrase
+# 52 times over, and the listener (trained on 10 s windows) hears "green" as "three" in
+# about a third of them when several share a packed window (all 52 cues are there);
+# this check is about the frozen child processes, not the listener's packed words.
 "$app" transcribe "$work/long.m4a" --model tests/fixtures/listener --format txt \
-    --output-dir "$work/long" --quiet --no-library 2>"$work/long.log" ||
+    --output-dir "$work/long" --quiet --no-library --pack off 2>"$work/long.log" ||
   { cat "$work/long.log" >&2; fail "the frozen 'murmur transcribe' of a long file failed"; }
 # ("decoding on a thread": the child could not start, and a thread did its work; the
 # two others: speech detection could not run in a process of its own beside it)
@@ -68,7 +72,7 @@ grep -E "Traceback|Warning:|Error|decoding on a thread|detecting speech in the d
   fail "the frozen long transcription printed a warning or a traceback"
 times=$(grep -o "red green blue stop" "$work/long/long.txt" | wc -l)
 ((times >= 50)) || fail "the frozen long transcription heard the phrase $times times of 52"
-echo "smoke test: the frozen command line heard a 10-minute file ($times of 52), decoded in a child process"
+echo "smoke test: the frozen command line heard a 10-minute file ($times of 52), decoded and searched for speech in child processes"
 
 # --- the frozen window ------------------------------------------------------------------
 QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}" \

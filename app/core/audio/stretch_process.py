@@ -214,7 +214,7 @@ def _detector(vad: VadOptions, rate: int, conn: Connection) -> None:
 class _Child:
     """A child process of the producer's, with its end of the pipe."""
 
-    def __init__(self, ctx: Any, target: Any, args: tuple[Any, ...], name: str) -> None:
+    def __init__(self, ctx: Any, target: Any, args: tuple[Any, ...], name: str, what: str) -> None:
         # Duplex: a socket pair, to pass the file there and "stop" (no semaphores: a
         # process that exits at once, on a second Ctrl+C, leaves none behind).
         self.conn, theirs = ctx.Pipe(duplex=True)
@@ -227,7 +227,7 @@ class _Child:
             _start(self.process)
         except Exception as exc:  # no processes here, or no spawnable interpreter
             self.conn.close()
-            raise _NotStarted(f"could not start a {name} process: {exc}") from None
+            raise _NotStarted(f"could not start a {what} process: {exc}") from None
         finally:
             theirs.close()
 
@@ -334,12 +334,16 @@ class ProcessStretches:
         detector: _Child | None = None
         if self.detector and self._options["detect"]:
             try:  # first: where it can't start, the decoding process detects
-                detector = _Child(ctx, _detector, (self.vad, SAMPLE_RATE), "murmur-detect")
+                detector = _Child(
+                    ctx, _detector, (self.vad, SAMPLE_RATE), "murmur-detect", "speech detection"
+                )
             except _NotStarted as exc:
                 log.warning("detecting speech in the decoding process: %s", exc)
         options = {**self._options, "detect": False} if detector else self._options
         try:
-            decoder = _Child(ctx, _child, (str(self.path), self.vad, options), "murmur-decode")
+            decoder = _Child(
+                ctx, _child, (str(self.path), self.vad, options), "murmur-decode", "decoding"
+            )
         except BaseException:
             if detector is not None:
                 detector.end()
