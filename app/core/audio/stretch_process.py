@@ -388,7 +388,8 @@ class ProcessStretches:
                 if finished is None and decoder.gone():
                     raise self._died(decoder.process, decoder.heard)
                 if detector is not None and detector.gone():
-                    detector = self._detect_here(detector, pending)
+                    self._detector_lost(detector, pending)
+                    detector = None
                 continue
             for conn in ready:
                 child = decoder if conn is decoder.conn else detector
@@ -399,10 +400,10 @@ class ProcessStretches:
                     if child is decoder:
                         decoder.process.join(1.0)
                         raise self._died(decoder.process, decoder.heard) from None
-                    assert detector is not None
-                    detector.process.join(1.0)
-                    detector = self._detect_here(detector, pending)
-                    message = ("ready",)
+                    child.process.join(1.0)
+                    self._detector_lost(child, pending)
+                    detector = None
+                    continue
                 child.heard = True
                 kind = message[0]
                 if kind == "ready":
@@ -441,9 +442,9 @@ class ProcessStretches:
                     audio, size = message[1], message[2]
                     finished = Decoded(replace(audio, samples=self.samples.mapped(size)))
 
-    def _detect_here(self, detector: _Child, pending: collections.deque[Stretch]) -> None:
+    def _detector_lost(self, detector: _Child, pending: collections.deque[Stretch]) -> None:
         """The detection process is gone (killed, out of memory): this thread detects
-        the stretches it had, and then the rest (returns None: no detector now)."""
+        the stretches it had, and then the rest."""
         if self.stop.is_set():
             raise Cancelled  # it ended as told: the decoder ends with the same
         code = detector.process.exitcode
