@@ -16,7 +16,8 @@ run, two ways:
 
 ffmpeg runs before and after each, and each ratio is against the mean of the two (the
 speed of a shared machine drifts); the summary is the median of the runs' ratios. The
-target is a ratio of at most 1.5 (issue 14), for the pipeline's way.
+target is a ratio of at most 1.5 (issue 14), for the pipeline's way with a long file
+(two children, on 2 cores or more).
 
 Usage::
 
@@ -259,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"murmur, two children:     {best['apart']:7.2f} s  (decoding; detection apart)")
     med = {k: statistics.median(v) for k, v in ratios.items()}
     print(
-        f"ratio murmur / ffmpeg:    {med['stretches']:7.2f}  (target <= 1.5; median of the runs' "
-        f"ratios; one after the other {med['murmur']:.2f}; in a child {med['child']:.2f}; "
-        f"two children {med['apart']:.2f})"
+        f"ratio murmur / ffmpeg:    {med['apart']:7.2f}  (target <= 1.5; the pipeline's way for "
+        f"long files, two children; median of the runs' ratios; one after the other "
+        f"{med['murmur']:.2f}; on a thread {med['stretches']:.2f}; in one child {med['child']:.2f})"
     )
 
     if args.naive:
