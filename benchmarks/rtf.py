@@ -312,6 +312,13 @@ def main(argv: list[str] | None = None) -> int:
         "the padded batch at once (the baseline)",
     )
     parser.add_argument(
+        "--widen",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="on CPU: a bf16 model's products in float32 where the CPU has no bf16 "
+        "instructions (auto, the app's way), always, or never (the baseline: native bf16)",
+    )
+    parser.add_argument(
         "--unsure",
         default="share",
         choices=("share", "decode"),
@@ -407,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_attention=args.attention == "murmur",
             encoder_windows=args.encoder_windows,
             prefill_rows=args.prefill == "rows",
+            widen_half={"auto": None, "on": True, "off": False}[args.widen],
             compile=args.compile,
             cuda_graphs=args.graphs == "on",
             prefetch=None if args.prefetch == "auto" else args.prefetch == "on",
@@ -522,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         windows = {0: "the whole batch", None: "auto"}.get(
             args.encoder_windows, args.encoder_windows
         )
+        widened = sum(hasattr(m, "_murmur_widened") for m in model.modules())
         print(f"media: {media} ({duration:.1f} s, speech {speech_s:.1f} s)")
         print(
             f"model: GlmAsrConfig() random weights, {args.precision}, {args.device}"
@@ -529,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f", decoder layers {args.decoder_layers}" if args.decoder_layers else "")
             + f"; built in {build_s:.1f} s; threads {torch.get_num_threads()}"
             + f"; encoder windows at a time: {windows}; prefill {args.prefill}"
+            + f"; products widened to float32 in {widened} modules (--widen {args.widen})"
         )
         print(
             f"chunks: {found.chunks if found else 0} (pack {mode}), batch {engine.batch_size}, "

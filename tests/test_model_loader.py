@@ -254,6 +254,9 @@ def test_cpu_dtype_follows_bf16_support(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     assert ml.choose_device("cpu").dtype == "fp32"
     assert ml.choose_device("cpu", "bf16").dtype == "bf16"
+    # a large checkpoint runs in bf16 on any CPU (app.core.asr.cpu_half widens its products)
+    assert ml.choose_device("cpu", weights_bytes=ml.HALF_ON_ANY_CPU_BYTES).dtype == "bf16"
+    assert ml.choose_device("cpu", weights_bytes=ml.HALF_ON_ANY_CPU_BYTES - 1).dtype == "fp32"
     # batch 16 on every CPU: decode_sweep.py measured 1.6x the tokens a second of batch 8
     assert ml.default_batch_size(ml.choose_device("cpu")) == 16
 

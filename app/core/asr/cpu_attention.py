@@ -107,7 +107,8 @@ def attention(
         gaze = _gaze.get()
         if gaze is not None and getattr(module, "layer_idx", None) != gaze.layer:
             gaze = None
-        return _decoding_step(query, key, value, attention_mask, scaling, gaze)
+        wide = getattr(module, "_murmur_wide", False)
+        return _decoding_step(query, key, value, attention_mask, scaling, gaze, wide)
     return sdpa_attention_forward(
         module,
         query,
@@ -128,9 +129,16 @@ def _decoding_step(
     attention_mask: Any,
     scaling: float | None,
     gaze: AudioGaze | None = None,
+    wide: bool = False,
 ) -> tuple[Any, None]:
+    """One query per row. ``wide``: the products in float32 (a half-precision model on a
+    CPU without instructions for it, :mod:`app.core.asr.cpu_half`, where a bf16 product of
+    this size took 10 ms against 1 ms in float32)."""
     import torch
 
+    dtype = query.dtype
+    if wide:
+        query, key, value = query.float(), key.float(), value.float()
     batch, heads, _, size = query.shape
     kv_heads = key.shape[1]
     scale = size**-0.5 if scaling is None else scaling
@@ -147,7 +155,7 @@ def _decoding_step(
         gaze.add(probs)
     probs = probs.to(value.dtype)
     out = torch.matmul(probs, value)  # (batch, kv heads, group, size)
-    return out.reshape(batch, 1, heads, size), None
+    return out.to(dtype).reshape(batch, 1, heads, size), None
 
 
 def register() -> None:

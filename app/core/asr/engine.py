@@ -27,6 +27,7 @@ import numpy as np
 from app.core.asr.model_loader import (
     DEFAULT_MODEL_ID,
     batch_size_for_memory,
+    checkpoint_bytes,
     choose_device,
     default_batch_size,
     default_threads,
@@ -84,6 +85,10 @@ class EngineOptions:
     # CPU: the text decoder's prefill runs row by row without the batch's left padding
     # (False: the padded batch at once, the baseline); app.core.asr.cpu_prefill
     prefill_rows: bool = True
+    # CPU: a bf16 or fp16 model's products in float32 where the CPU has no instructions
+    # for them (None), always (True: tests), never (False: the baseline of the
+    # benchmarks); app.core.asr.cpu_half
+    widen_half: bool | None = None
     # CUDA: decoding steps on a static KV cache, compiled by torch.compile into CUDA graphs
     # (transformers' generate compiles them). The first batch of each size waits for the
     # compiler; ignored on other devices. See benchmarks/README.md for what it gives.
@@ -312,7 +317,7 @@ class Engine:
             _check(cancel)
             folder = resolve_model(self.options.model, progress=progress, cancel=cancel)
             _check(cancel)
-            info = choose_device(self.options.device, self.options.dtype)
+            info = choose_device(self.options.device, self.options.dtype, checkpoint_bytes(folder))
             if info.device == "cpu":
                 import torch
 
@@ -383,12 +388,17 @@ class Engine:
         tokens_per_second, repetition_guard, threads); otherwise ModelError.
         """
         options = replace(self.options, **changes)
-        reload = ("model", "device", "dtype", "cpu_attention", "encoder_windows", "prefill_rows")
+        reload = (
+            "model",
+            "device",
+            "dtype",
+            "cpu_attention",
+            "encoder_windows",
+            "prefill_rows",
+            "widen_half",
+        )
         if any(getattr(options, k) != getattr(self.options, k) for k in reload):
-            raise ModelError(
-                "Changing model, device, dtype, cpu_attention, encoder_windows or prefill_rows "
-                "needs a new Engine."
-            )
+            raise ModelError(f"Changing {', '.join(reload)} needs a new Engine.")
         other = Engine(options)
         with self._load_lock:
             other._device_info, other._model, other._processor = (
@@ -424,9 +434,16 @@ class Engine:
         a window at a time, :mod:`app.core.asr.cpu_encoder` (14 % less encoder time on
         ``benchmarks/rtf.py``'s file; the same output, but for bf16 rounding); the text
         decoder's prefill runs row by row without the batch's left padding,
-        :mod:`app.core.asr.cpu_prefill` (the same output, but for bf16 rounding)."""
+        :mod:`app.core.asr.cpu_prefill` (the same output, but for bf16 rounding); a bf16
+        model's products run in float32 where the CPU has no bf16 instructions,
+        :mod:`app.core.asr.cpu_half` (the encoder about 20x faster there; the same output,
+        but for the order of the sums)."""
         if info.device != "cpu":
             return
+        if self.options.widen_half is not False:
+            from app.core.asr import cpu_half
+
+            cpu_half.widen_products(model, force=bool(self.options.widen_half))
         if self.options.cpu_attention:
             from app.core.asr import cpu_attention
 
