@@ -123,6 +123,14 @@ _PRECISION_LABELS = {
 }
 
 
+PRECISION_HELP = (
+    "Automatic: bfloat16 on a GPU that has it (else float16) and on a CPU: about 4.3 GB "
+    "for GLM-ASR-Nano. A CPU without bfloat16 instructions computes in float32 from the "
+    "bfloat16 weights. float32 needs twice the memory and is no faster. int8 (CPU only) "
+    "is smaller, and its words may differ."
+)
+
+
 PACK_WINDOWS_HELP = (
     "The model pays for a whole 30 s window however little speech is in it. Packing lays "
     "the speech between long pauses end to end, filling windows to three quarters: on a "
@@ -200,6 +208,7 @@ class SettingsDialog(QDialog):
         self.precision_combo.setCurrentIndex(
             max(0, self.precision_combo.findData(settings.precision))
         )
+        self.precision_combo.setToolTip(PRECISION_HELP)
         model_box = QGroupBox("Model")
         form = QFormLayout(model_box)
         form.addRow("Model:", model_row)
