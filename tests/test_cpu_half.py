@@ -52,6 +52,18 @@ def test_a_widened_product_is_a_half_precision_product(
     assert _relative(ours, exact) < 2**-8
 
 
+def test_the_scratch_buffer_serves_inside_and_outside_inference_mode() -> None:
+    x, w, b = _operands(200, 64, 96, torch.bfloat16)
+    wide = F.linear(x.float(), w.float(), b.float()).bfloat16()
+    cpu_half._scratch.buffer = None
+    with torch.inference_mode():
+        inside = cpu_half.linear(x, w, b)
+    with torch.no_grad():
+        outside = cpu_half.linear(x, w, b)
+    torch.testing.assert_close(inside, wide, rtol=2**-7, atol=1e-3)
+    assert torch.equal(inside, outside)
+
+
 def test_a_large_weight_with_many_rows_goes_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cpu_half, "_WHOLE_ELEMENTS", 1000)
     monkeypatch.setattr(cpu_half, "_BLOCK_ELEMENTS", 64 * 50)

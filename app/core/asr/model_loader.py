@@ -412,10 +412,12 @@ def choose_device(
 
 # From this checkpoint size on, "auto" is bf16 on every CPU: where the CPU has no bf16
 # instructions, app.core.asr.cpu_half computes the products in float32 from the bf16
-# weights, and a large model's decoding steps, which read every weight, then take about
-# 40 % less time than in float32 (half the bytes to read), at half the memory. A small
-# model's products are too small for that to pay: there float32 is faster (the test
-# listener's batch of 16 through a 192 x 576 layer: 73 us in float32, 187 us widened).
+# weights. GLM-ASR-Nano then needs half the memory of float32 (5.2 GB at the peak of
+# benchmarks/rtf.py's 5-minute file, against 9.8 GB) for about 7 % more time (RTF 1.32
+# against 1.23 on a 2-core Zen 3), where PyTorch's own bf16 products there were up to
+# 25x slower than float32. A small model is no burden in float32, and its products are
+# too small for widening to pay: the test listener's batch of 16 through a 192 x 576
+# layer took 73 us in float32 and 187 us widened.
 HALF_ON_ANY_CPU_BYTES = 256 << 20
 
 
