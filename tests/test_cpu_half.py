@@ -95,16 +95,19 @@ def test_which_modules_are_widened(tiny_model_dir: Path, monkeypatch: pytest.Mon
     half = GlmAsrForConditionalGeneration.from_pretrained(tiny_model_dir, dtype=torch.bfloat16)
     monkeypatch.setattr(ml, "cpu_supports_bf16", lambda: True)
     assert cpu_half.widen_products(half) == 0  # the CPU has the instructions
-    monkeypatch.setattr(ml, "cpu_supports_bf16", lambda: False)
+    asked: list[bool] = []
+    monkeypatch.setattr(ml, "cpu_supports_bf16", lambda: asked.append(False) or False)
     count = products(half)
     assert count >= 10  # both convolutions, every projection and the output layer
     assert cpu_half.widen_products(half) == count
+    assert len(asked) == 1  # the CPU is asked once, not once a module
     assert cpu_half.widen_products(half) == 0  # once only
     # the attention layers holding them compute their decoding steps' products in float32
     attentions = [m for m in half.modules() if hasattr(m, "q_proj")]
-    assert attentions and all(getattr(m, "_murmur_wide", False) for m in attentions)
+    assert attentions and all(cpu_half.widened(m) for m in attentions)
     full = GlmAsrForConditionalGeneration.from_pretrained(tiny_model_dir, dtype=torch.float32)
     assert cpu_half.widen_products(full, force=True) == 0  # float32 has nothing to widen
+    assert not any(cpu_half.widened(m) for m in full.modules() if hasattr(m, "q_proj"))
 
 
 def _engines(model: Path) -> tuple[Engine, Engine]:

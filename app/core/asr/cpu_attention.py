@@ -31,6 +31,8 @@ import contextvars
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from app.core.asr import cpu_half
+
 NAME = "murmur_cpu"
 _registered = False
 
@@ -107,7 +109,7 @@ def attention(
         gaze = _gaze.get()
         if gaze is not None and getattr(module, "layer_idx", None) != gaze.layer:
             gaze = None
-        wide = getattr(module, "_murmur_wide", False)
+        wide = cpu_half.widened(module)
         return _decoding_step(query, key, value, attention_mask, scaling, gaze, wide)
     return sdpa_attention_forward(
         module,
