@@ -146,8 +146,11 @@ def widen_products(model: Any, force: bool = False) -> int:
         weight = module.weight
         if weight.device.type != "cpu" or weight.dtype not in (torch.bfloat16, torch.float16):
             continue
-        if not force and natives.setdefault(weight.dtype, native(weight.dtype)):
-            continue
+        if not force:
+            if weight.dtype not in natives:
+                natives[weight.dtype] = native(weight.dtype)
+            if natives[weight.dtype]:
+                continue
         module.forward = functools.partial(forward, module)
         module._murmur_widened = True
         changed += 1
