@@ -124,6 +124,7 @@ def synthesize(
         _run(
             [
                 require_tool("sox"),
+                "-R",  # repeatable: the dither's noise is seeded, the same in every run
                 str(raw),
                 "-r",
                 str(sample_rate),
