@@ -207,6 +207,57 @@ def listener(path: Path) -> tuple[bool, str]:
     return rates["cuda"] <= WER_BAR, "; ".join(said)
 
 
+def heard(path: Path) -> tuple[bool, str]:
+    """Where the listener heard each token of rows holding two or three sentences each (as
+    packed windows do), on CUDA through the static path and its CUDA graphs with the
+    watched layer recorded, against the CPU's ``generate`` with its own attention: both in
+    float32, the same tokens and the same times (to one audio token, 0.08 s)."""
+    import json
+
+    import numpy as np
+
+    from tests.listener_speech import LISTENER
+
+    with np.load(path) as data:
+        texts = json.loads(str(data["texts"]))
+        sets = [
+            [data[f"s{k}c{j}"].astype(np.float32) / 32767 for j in range(len(refs))]
+            for k, refs in enumerate(texts)
+        ]
+    gap = np.zeros(8000, np.float32)
+    rows = []
+    for clips in sets:
+        for pick in (clips[0:2], clips[2:5]):
+            rows.append(np.concatenate([p for c in pick for p in (c, gap)][:-1]))
+    decoded = {}
+    captured = 0
+    for device in ("cuda", "cpu"):
+        engine = Engine(EngineOptions(model=str(LISTENER), device=device, dtype="fp32"))
+        engine.load()
+        try:
+            decoded[device] = engine.decode_batch(rows, heard=True)
+            if device == "cuda":
+                captured = engine._decoders.get(engine.model).captured
+        finally:
+            engine.unload()
+    same = [a.ids == b.ids for a, b in zip(decoded["cuda"], decoded["cpu"], strict=True)]
+    diffs = [
+        abs(x - y)
+        for a, b, ok in zip(decoded["cuda"], decoded["cpu"], same, strict=True)
+        if ok
+        for x, y in zip(a.heard, b.heard, strict=True)
+    ]
+    recorded = all(len(d.heard) == len(d.ids) for d in decoded["cuda"])
+    close = sum(d <= 0.08 + 1e-6 for d in diffs)
+    said = (
+        f"{len(rows)} rows; graphs captured {captured}; the same tokens in {sum(same)}/"
+        f"{len(rows)}; times recorded for every token: {recorded}; within 0.08 s "
+        f"{close}/{len(diffs)}, largest difference {max(diffs, default=0.0):.3f} s"
+    )
+    ok = recorded and captured > 0 and all(same) and close == len(diffs)
+    return ok, said
+
+
 def out_of_memory(engine: Engine, audios: list[Any], batch: int) -> tuple[bool, str]:
     import torch
 
@@ -256,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder-layers", type=int)
     parser.add_argument("--decoder-layers", type=int)
     parser.add_argument(
-        "--only", help="these checks alone, comma-separated: graphs,listener,oom,sweep,alone"
+        "--only",
+        help="these checks alone, comma-separated: graphs,listener,heard,oom,sweep,alone",
     )
     parser.add_argument(
         "--deterministic",
@@ -280,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    wanted = set((args.only or "graphs,listener,oom,sweep,alone").split(","))
+    wanted = set((args.only or "graphs,listener,heard,oom,sweep,alone").split(","))
     engine_module.max_new_tokens_for = _forced  # type: ignore[assignment]
     started = time.perf_counter()
     model, processor = rtf.build_model("bf16", "cuda", args.encoder_layers, args.decoder_layers)
@@ -312,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         check("CUDA graphs", lambda: graphs(engine, audios[: args.graph_chunks]))
     if args.listener_clips and "listener" in wanted:
         check("the listener on CUDA", lambda: listener(args.listener_clips))
+    if args.listener_clips and "heard" in wanted:
+        check("where tokens were heard, on CUDA graphs", lambda: heard(args.listener_clips))
     if "oom" in wanted:
         check("out of memory halves", lambda: out_of_memory(engine, audios, args.oom_batch))
     sizes = [int(size) for size in args.sizes.split(",")]

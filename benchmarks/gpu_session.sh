@@ -44,19 +44,25 @@ step() {  # step NAME SECONDS COMMAND...
     tail -n 25 "$OUT/$name.log"
 }
 
-step rtf 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
-step rtf-inline 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --prefetch off
-step rtf-prefetch 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
-step checks 150 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
+# the app's path on a GPU since 2026-12-01: packed windows, placed by the watched layer
+# (--verdict placed: every file after the first with a model that places its words),
+# then cutting at pauses (the default before) in the same call
+step rtf-packed 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --verdict placed
+step rtf-cut 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --pack off
+step checks 170 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
     --listener-clips .gpu/listener/clips.npz
+step rtf-packed-split 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" \
+    --verdict placed
+step rtf-first 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
+step rtf-inline 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --pack off --prefetch off
 step checks-deterministic 60 python3 benchmarks/cuda_checks.py --media "$MEDIA" \
     --only graphs --chunks 64 --deterministic
-step rtf-split 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA"
-step rtf-generate 80 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --graphs off
 step rtf-cap256 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
-    --max-batch 256
-step rtf-again 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off
+    --verdict placed --max-batch 256
+step rtf-again 70 python3 benchmarks/rtf.py --device cuda --media "$MEDIA" --split off \
+    --verdict placed
 echo "=== done after $(($(date +%s) - began)) s"
 grep -H -E "^RTF|^speed|^chunks|^first segment|^batches whose|^peak GPU|^PASS|^FAIL" "$OUT"/*.log

@@ -280,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         "--pack",
         default="auto",
         choices=("auto", "on", "off", "both"),
-        help="auto: as the app decides (packed on a CPU); both: off, then on",
+        help="auto: as the app decides (packed where the decoder's attention is recorded: a CPU, "
+        "a GPU); both: off, then on",
     )
     parser.add_argument("--encoder-layers", type=int, help="fewer layers, for quick looks")
     parser.add_argument("--decoder-layers", type=int, help="fewer layers, for quick looks")

@@ -21,7 +21,7 @@ from app.core.pipeline import (
     transcribe_file,
 )
 from app.core.settings import data_dir
-from tests.listener_speech import HELD_OUT_SEED, Track, spaced_track
+from tests.listener_speech import HELD_OUT_SEED, LISTENER, Track, spaced_track
 
 
 def test_the_verdict_needs_enough_windows_and_then_a_majority() -> None:
@@ -54,21 +54,88 @@ def test_counts_are_remembered_per_model_folder(tmp_path: Path) -> None:
     assert Placement.remembered(Path("x")).placed == 0
 
 
-def test_auto_packs_on_the_cpu_with_recorded_attention_only() -> None:
-    engine = Engine(EngineOptions(model="m", device="cpu"))
-    assert packs(None, engine) is False  # no device yet: cut at pauses
-    engine._device_info = DeviceInfo(device="cpu", dtype="bf16", name="CPU")
+def test_auto_packs_where_the_attention_is_recorded(tiny_model_dir: Path) -> None:
+    def loaded(**options: object) -> Engine:
+        engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", **options))  # type: ignore[arg-type]
+        engine.load()
+        return engine
+
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu"))
+    assert packs(None, engine) is False  # no model yet: cut at pauses
+    engine.load()
+    assert engine.records_gaze()  # the CPU attention
     assert (packs(None, engine), packs(True, engine), packs(False, engine)) == (True, True, False)
-    engine._device_info = DeviceInfo(device="cuda", dtype="bf16", name="GPU")
-    assert (packs(None, engine), packs(True, engine)) == (False, True)  # windows are cheap
-    sdpa = Engine(EngineOptions(model="m", device="cpu", cpu_attention=False))
-    sdpa._device_info = DeviceInfo(device="cpu", dtype="bf16", name="CPU")
+    sdpa = loaded(cpu_attention=False)
     assert packs(None, sdpa) is False  # no attention recorded: it could only guess
-    engine._device_info = DeviceInfo(device="cpu", dtype="bf16", name="CPU")
+    assert packs(True, sdpa) is True
+    # as on a GPU: SDPA with the watched layer's steps apart
+    gpu = loaded(cpu_attention=False)
+    gpu._tune(gpu.model, DeviceInfo(device="cuda", dtype="bf16", name="GPU"))
+    assert gpu.records_gaze() and packs(None, gpu) is True
+    compiled = loaded(cpu_attention=False, compile=True)  # compiled steps record nothing
+    compiled._tune(compiled.model, DeviceInfo(device="cuda", dtype="bf16", name="GPU"))
+    assert not compiled.records_gaze() and packs(None, compiled) is False
     for _ in range(MIN_WINDOWS):
         engine.placement.record(False)
     assert (packs(None, engine), packs(True, engine)) == (False, False)
     assert engine.with_options(batch_size=2).placement is engine.placement
+    for e in (engine, sdpa, gpu, compiled):
+        e.unload()
+
+
+def test_on_a_gpu_packed_windows_are_placed_as_on_the_cpu(
+    sentences: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU decodes on the static path with SDPA and the watched layer's steps apart
+    (checked here eagerly on the CPU, as tests/test_static_decode.py does): by default it
+    packs too, the listener places the words of every window, and the cues are the CPU's."""
+    from app.core.asr import cpu_attention, static_decode
+
+    cpu = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32"))
+    gpu = Engine(EngineOptions(model=str(LISTENER), device="cpu", dtype="fp32", prefill_rows=False))
+    cpu.load()
+    gpu.load()
+    gpu.model.set_attn_implementation({"text_config": "sdpa"})
+    gpu._tune(gpu.model, DeviceInfo(device="cuda", dtype="fp32", name="GPU"))
+    assert gpu.model.config.text_config._attn_implementation == cpu_attention.GAZE_NAME
+    static = []
+    generate = static_decode.StaticDecoder.generate
+
+    def counted(self: static_decode.StaticDecoder, inputs: object, *args: object, **kw: object):
+        static.append(kw.get("gaze") is not None)
+        return generate(self, inputs, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(static_decode.StaticDecoder, "generate", counted)
+    monkeypatch.setattr(Engine, "_on_cuda", lambda self: self.model is gpu.model)
+    try:
+        gpu_run = _cues(sentences, gpu)
+        assert static and all(static)  # every batch on the static path, recorded
+        batches = len(static)
+        cpu_run = _cues(sentences, cpu)
+        assert len(static) == batches  # the CPU's run took generate
+    finally:
+        cpu.unload()
+        gpu.unload()
+    planned, cues = gpu_run
+    assert sum(c.packed for c in planned) >= 3 and planned == cpu_run[0]
+    assert gpu.placement.placed == sum(c.packed for c in planned) and not gpu.placement.unplaced
+    assert cues == cpu_run[1]
+
+
+def _cues(track: Track, engine: Engine) -> tuple[list, list[tuple[float, float, str]]]:
+    """Chunks planned with packing on "auto" (the settings' default), and every cue
+    (start, end, text)."""
+    options = PipelineOptions(chunks=replace(ChunkOptions(max_chunk_s=8.0), pack=None))
+    events = list(transcribe_file(track.path, engine, options))
+    assert isinstance(events[-1], Finished)
+    planned = [c for e in events if isinstance(e, ChunksPlanned) for c in e.chunks]
+    cues = [
+        (round(s.start, 6), round(s.end, 6), s.text)
+        for e in events
+        if isinstance(e, ChunkTranscribed)
+        for s in e.segments
+    ]
+    return planned, sorted(cues)
 
 
 @pytest.fixture(scope="module")

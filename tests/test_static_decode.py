@@ -234,3 +234,64 @@ def test_the_capture_s_warm_up_step_is_counted_once(
     assert captures == [capture]  # once a shape (once at all when it failed)
     # as many steps ran as tokens came out: the warm-up was not followed by another step
     assert len(widths) == 2 and all(steps == width for steps, width in widths)
+
+
+def _joined(clips: list[np.ndarray], picks: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
+    """Rows of several sentences each, 0.5 s apart, as a packed window holds them."""
+    gap = np.zeros(8000, np.float32)
+    rows = []
+    for pick in picks:
+        parts = [p for k in pick for p in (clips[k], gap)][:-1]
+        rows.append(np.concatenate(parts))
+    return rows
+
+
+@pytest.mark.parametrize("attention", ["cpu", "gaze"])
+def test_it_records_where_each_token_was_heard_as_generate_does(
+    tmp_path: Path, static_on_cpu: list[int], attention: str
+) -> None:
+    """Packed windows need where each token was heard. On a GPU the static path decodes,
+    so it records the watched layer's attention in its own buffers (what a CUDA graph
+    replays), from a per-row index into the cache: the same times and the same attention
+    as ``generate`` with the CPU attention, for rows left-padded by different amounts,
+    twice through the same cache and recorder. ``gaze``: the GPU's attention (SDPA, and
+    the watched layer's steps apart)."""
+    from app.core.asr import cpu_attention
+
+    _, clips = sentence_clips(tmp_path, HELD_OUT_SEED + 63)
+    static, plain = _engines(LISTENER, "fp32", cpu_attention=True)
+    if attention == "gaze":
+        static.model.set_attn_implementation({"text_config": "sdpa"})
+        assert not static.records_gaze()
+        cpu_attention.use_for_text_decoder(static.model, cpu_attention.GAZE_NAME)
+    assert static.records_gaze() and plain.records_gaze()
+    batches = [
+        _joined(clips, ((0, 1, 2), (3, 4), (1,))),
+        _joined(clips, ((4, 0), (2,), (3, 1, 0))),  # the same cache shape: re-aimed
+    ]
+    try:
+        for rows in batches:
+            a = static.decode_batch(rows, heard=True)
+            b = plain.decode_batch(rows, heard=True)
+            assert [d.ids for d in a] == [d.ids for d in b]
+            for x, y, audio in zip(a, b, rows, strict=True):
+                assert len(x.heard) == len(x.ids) > 2
+                assert x.heard == pytest.approx(y.heard, abs=1e-6)
+                assert max(x.heard) <= len(audio) / 16000
+                assert x.gaze.shape == y.gaze.shape
+                np.testing.assert_allclose(x.gaze, y.gaze, atol=2e-5)
+        decoder = static._decoders.get(static.model)
+        assert static_on_cpu == [3, 3]
+        assert len(decoder._slots) == 1
+        # without asking, nothing is recorded, and the cache of that shape has no recorder
+        assert all(d.heard == () and d.gaze is None for d in static.decode_batch(batches[0]))
+        assert [s.gaze is None for s in decoder._slots.values()] == [False, True]
+        if attention == "gaze":  # generate with the GPU's attention (MPS) records alike
+            plain.model.set_attn_implementation({"text_config": "sdpa"})
+            cpu_attention.use_for_text_decoder(plain.model, cpu_attention.GAZE_NAME)
+            c = plain.decode_batch(batches[1], heard=True)
+            assert [d.ids for d in c] == [d.ids for d in a]
+            assert [d.heard for d in c] == [pytest.approx(d.heard, abs=1e-6) for d in a]
+    finally:
+        static.unload()
+        plain.unload()

@@ -130,8 +130,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PACKING_CHOICES,
         default=None,
         help="pack speech across long pauses into model windows: about 3x faster on a CPU, "
-        "cue starts a little less exact. auto (the default) packs on a CPU; --pack alone "
-        "means on",
+        "cue starts a little less exact. auto (the default) packs where the model shows "
+        "where its words were (on a CPU and a GPU); --pack alone means on",
     )
     parser.add_argument(
         "--no-pipeline",

@@ -761,11 +761,13 @@ def _start_planner(run: _Transcription) -> Generator[Event, None, ChunkPlanner]:
 def packs(wanted: bool | None, engine: Engine) -> bool:
     """Whether to pack windows (``ChunkOptions.pack``: True, False or None for "auto").
 
-    Auto packs on the CPU, where the encoder's whole window per chunk is most of the time
-    (benchmarks/rtf.py: RTF 0.523 packed against 1.786 cut at pauses) and where the
-    decoder's attention is recorded to place each piece's words; on a GPU windows are
-    cheap and SDPA records no attention, so it cuts at pauses. Never packs with a model
-    known not to place its words (:mod:`app.core.asr.placement`)."""
+    Auto packs wherever the decoder's attention is recorded to place each piece's words
+    (:meth:`Engine.records_gaze`): on the CPU, where the encoder's whole window per chunk
+    is most of the time (benchmarks/rtf.py: RTF 0.523 packed against 1.786 cut at
+    pauses), and on a GPU, where an hour cut at pauses was 678 windows of a median 3.2 s
+    and their encoder and features 45 % of the time on an H200 (benchmarks/README.md,
+    "On a GPU"). Never packs with a model known not to place its words
+    (:mod:`app.core.asr.placement`)."""
     if wanted is False or engine.placement.verdict is False:
         return False
     if wanted is True:
@@ -774,9 +776,9 @@ def packs(wanted: bool | None, engine: Engine) -> bool:
 
 
 def _records_gaze(engine: Engine) -> bool:
-    """Whether the engine records where its decoder listened (the CPU attention)."""
-    info = engine.device_info
-    return info is not None and info.device == "cpu" and engine.options.cpu_attention
+    """Whether the engine records where its decoder listened, which packing needs
+    (:meth:`Engine.records_gaze`)."""
+    return engine.records_gaze()
 
 
 def _consume(

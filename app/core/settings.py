@@ -34,7 +34,8 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "int8")
 EXPORT_FORMATS = ("srt", "vtt", "txt", "docx", "json")
 # Packing speech across long pauses into full windows (ChunkOptions.pack): "auto" packs
-# on a CPU (unless the model is known not to place the words of packed windows).
+# where the decoder's attention is recorded, on a CPU and a GPU (unless the model is known
+# not to place the words of packed windows).
 PACKING_CHOICES = ("auto", "on", "off")
 DICTATION_MODES = ("toggle", "hold")  # press to start/stop, or hold while speaking
 DICTATION_OUTPUTS = ("paste", "type", "copy")

@@ -137,9 +137,9 @@ PACK_WINDOWS_HELP = (
     "CPU, 5 minutes of speech with pauses took about a third of the time. Each piece's "
     "words are found where the model listened while writing them; where that is unclear, "
     "the pieces are transcribed one by one. Cue starts are a little less exact.\n\n"
-    "Automatic packs on a CPU. On a GPU windows are cheap, so it cuts at every long pause. "
-    "A model that does not show where its words were is remembered, and then Murmur cuts "
-    "at pauses with it."
+    "Automatic packs on a CPU and on a GPU (an hour of speech with pauses takes about a "
+    "quarter of the windows). A model that does not show where its words were is "
+    "remembered, and then Murmur cuts at pauses with it."
 )
 
 

@@ -29,12 +29,25 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.asr import cpu_half
 
 NAME = "murmur_cpu"
+# Elsewhere (CUDA, MPS): SDPA for everything but the one layer whose attention is watched,
+# while it is watched (:func:`gaze_attention`).
+GAZE_NAME = "murmur_gaze"
 _registered = False
+
+
+class Watcher(Protocol):
+    """What records a watched layer's decoding steps: :class:`AudioGaze` for
+    ``generate``, the static decoder's recorder (:mod:`app.core.asr.static_decode`)."""
+
+    layer: int
+
+    def add(self, probs: Any) -> None:
+        """``probs``: one step's attention, (rows, KV heads, group, keys)."""
 
 
 class AudioGaze:
@@ -53,6 +66,7 @@ class AudioGaze:
         self.audio = list(audio)  # per row: [first, end) of its audio tokens in the prompt
         # per step: (rows, audio keys) float32; stacked into one array when first read
         self._steps: Any = []
+        self._relative = False  # True: each row's keys begin at its first audio token
 
     def add(self, probs: Any) -> None:
         """``probs``: one step's attention, (rows, KV heads, group, keys)."""
@@ -70,15 +84,24 @@ class AudioGaze:
         if not isinstance(self._steps, np.ndarray):  # stacked once, for every row
             import torch
 
-            self._steps = torch.stack(self._steps, dim=1).numpy()  # (rows, steps, keys)
+            self._steps = torch.stack(self._steps, dim=1).cpu().numpy()  # (rows, steps, keys)
+        if self._relative:
+            return self._steps[row, :, : end - first]
         return self._steps[row, :, first:end]
 
+    def keep(self, looks: Any) -> None:
+        """Take the steps recorded elsewhere (the static decoder's buffers,
+        :mod:`app.core.asr.static_decode`): ``looks`` (rows, steps, keys) float32 where
+        each row's keys begin at its own first audio token."""
+        self._steps = looks
+        self._relative = True
 
-_gaze: contextvars.ContextVar[AudioGaze | None] = contextvars.ContextVar("gaze", default=None)
+
+_gaze: contextvars.ContextVar[Watcher | None] = contextvars.ContextVar("gaze", default=None)
 
 
 @contextlib.contextmanager
-def watching(gaze: AudioGaze) -> Iterator[AudioGaze]:
+def watching(gaze: Watcher) -> Iterator[Watcher]:
     """Record ``gaze`` during the ``generate`` run inside this block (this thread only)."""
     token = _gaze.set(gaze)
     try:
@@ -124,13 +147,52 @@ def attention(
     )
 
 
+def gaze_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    is_causal: bool | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """The text decoder's attention on a GPU: transformers' SDPA function for every call
+    but the decoding steps of the layer an :class:`AudioGaze` watches, which are computed
+    here (the same products and softmax as SDPA's, two matrix products) so that their
+    probabilities can be recorded. So a GPU can place the words of packed windows
+    (``app.core.pipeline``) at the cost of one explicit attention a step."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    gaze = _gaze.get()
+    if (
+        gaze is not None
+        and query.shape[2] == 1
+        and getattr(module, "layer_idx", None) == gaze.layer
+        and not (kwargs.get("output_attentions") or dropout or query.shape[1] % key.shape[1])
+    ):
+        return _decoding_step(query, key, value, attention_mask, scaling, gaze)
+    return sdpa_attention_forward(
+        module,
+        query,
+        key,
+        value,
+        attention_mask,
+        dropout=dropout,
+        scaling=scaling,
+        is_causal=is_causal,
+        **kwargs,
+    )
+
+
 def _decoding_step(
     query: Any,
     key: Any,
     value: Any,
     attention_mask: Any,
     scaling: float | None,
-    gaze: AudioGaze | None = None,
+    gaze: Watcher | None = None,
     wide: bool = False,
 ) -> tuple[Any, None]:
     """One query per row. ``wide``: the products in float32 (a half-precision model on a
@@ -170,15 +232,25 @@ def register() -> None:
 
     AttentionInterface.register(NAME, attention)
     AttentionMaskInterface.register(NAME, sdpa_mask)
+    AttentionInterface.register(GAZE_NAME, gaze_attention)
+    AttentionMaskInterface.register(GAZE_NAME, sdpa_mask)
     _registered = True
 
 
-def use_for_text_decoder(model: Any) -> bool:
-    """Give ``model``'s text decoder this attention if it uses SDPA (the caller knows the
-    model runs on a CPU). Returns whether it was switched."""
+def use_for_text_decoder(model: Any, name: str = NAME) -> bool:
+    """Give ``model``'s text decoder this attention (:data:`NAME`, the caller knows the
+    model runs on a CPU) or :data:`GAZE_NAME` (elsewhere) if it uses SDPA. Returns whether
+    it was switched."""
     text = getattr(getattr(model, "config", None), "text_config", None)
     if getattr(text, "_attn_implementation", None) != "sdpa":
         return False
     register()
-    model.set_attn_implementation({"text_config": NAME})
-    return bool(text._attn_implementation == NAME)
+    model.set_attn_implementation({"text_config": name})
+    return bool(text._attn_implementation == name)
+
+
+def records_gaze(model: Any) -> bool:
+    """Whether ``model``'s text decoder runs an attention of this module, which can
+    record where it listened (:class:`AudioGaze`)."""
+    text = getattr(getattr(model, "config", None), "text_config", None)
+    return getattr(text, "_attn_implementation", None) in (NAME, GAZE_NAME)

@@ -437,8 +437,17 @@ class Engine:
         :mod:`app.core.asr.cpu_prefill` (the same output, but for bf16 rounding); a bf16
         model's products run in float32 where the CPU has no bf16 instructions,
         :mod:`app.core.asr.cpu_half` (the encoder about 20x faster there; the same output,
-        but for the order of the sums)."""
+        but for the order of the sums).
+
+        Elsewhere (CUDA, MPS) the text decoder gets
+        :func:`~app.core.asr.cpu_attention.gaze_attention`: SDPA, but for the watched
+        layer's decoding steps when where the decoder listened is recorded (packed
+        windows); not with ``compile``, whose compiled steps record nothing."""
         if info.device != "cpu":
+            if not self.options.compile:
+                from app.core.asr import cpu_attention
+
+                cpu_attention.use_for_text_decoder(model, cpu_attention.GAZE_NAME)
             return
         if self.options.widen_half is not False:
             from app.core.asr import cpu_half
@@ -762,16 +771,22 @@ class Engine:
         config = self._generation_config(max(limits), anti_repetition)
         criteria = StoppingCriteriaList([_cancel_criterion(cancel, on_step)])
         gaze = self._gaze(inputs["input_ids"]) if heard else None
-        if gaze is None and self._static_decoding(config):
-            new_tokens = self._decode_static(inputs, config, cancel, on_step)
+        results = None
+        if self._static_decoding(config):
+            new_tokens = self._decode_static(inputs, config, cancel, on_step, gaze)
             if new_tokens is not None:
                 _check(cancel)
-                return self._results(new_tokens.tolist(), limits)
-        with torch.inference_mode(), _watching(gaze):
-            output = model.generate(**inputs, generation_config=config, stopping_criteria=criteria)
-        _check(cancel)
-        sequences = output.sequences if hasattr(output, "sequences") else output
-        results = self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
+                results = self._results(new_tokens.tolist(), limits)
+        if results is None:
+            if gaze is not None:  # a static path that failed may have recorded part
+                gaze = self._gaze(inputs["input_ids"])
+            with torch.inference_mode(), _watching(gaze):
+                output = model.generate(
+                    **inputs, generation_config=config, stopping_criteria=criteria
+                )
+            _check(cancel)
+            sequences = output.sequences if hasattr(output, "sequences") else output
+            results = self._results(sequences[:, inputs["input_ids"].shape[1] :].tolist(), limits)
         if gaze is None:
             return results
         out = []
@@ -789,16 +804,28 @@ class Engine:
             out.append(replace(result, heard=heard, gaze=looks.astype(np.float32)))
         return out
 
-    def _gaze(self, input_ids: Any) -> Any:
-        """An :class:`~app.core.asr.cpu_attention.AudioGaze` for this batch when the text
-        decoder runs on the CPU attention (which computes the probabilities), else None."""
-        model, _, _ = self._require()
-        text = getattr(model.config, "text_config", None)
-        audio_id = getattr(model.config, "audio_token_id", None)
+    def records_gaze(self) -> bool:
+        """Whether the loaded model records where its decoder listened
+        (:attr:`Decoded.heard`, asked for with ``heard=True``): its text decoder runs an
+        attention of :mod:`app.core.asr.cpu_attention` (the CPU's, or SDPA with the
+        watched layer computed apart elsewhere)."""
+        model = self._model
+        if model is None or getattr(model.config, "audio_token_id", None) is None:
+            return False
         from app.core.asr import cpu_attention
 
-        if getattr(text, "_attn_implementation", None) != cpu_attention.NAME or audio_id is None:
+        return cpu_attention.records_gaze(model)
+
+    def _gaze(self, input_ids: Any) -> Any:
+        """An :class:`~app.core.asr.cpu_attention.AudioGaze` for this batch when the text
+        decoder runs an attention that computes the probabilities, else None."""
+        if not self.records_gaze():
             return None
+        model, _, _ = self._require()
+        text = model.config.text_config
+        audio_id = model.config.audio_token_id
+        from app.core.asr import cpu_attention
+
         spans = []
         for row in (input_ids == audio_id).tolist():
             where = [k for k, is_audio in enumerate(row) if is_audio]
@@ -831,8 +858,10 @@ class Engine:
         config: Any,
         cancel: threading.Event | None,
         on_step: StepHook | None,
+        gaze: Any = None,
     ) -> Any:
-        """The new tokens from :mod:`app.core.asr.static_decode`, or None where it failed
+        """The new tokens from :mod:`app.core.asr.static_decode` (``gaze`` filled where
+        given), or None where it failed
         for a reason other than memory: then ``generate`` decodes this batch and every
         later one, and the log says why once (a transformers version whose internals the
         static path does not know must cost speed, never the transcript)."""
@@ -856,6 +885,7 @@ class Engine:
                     self._eos_ids,
                     int(config.pad_token_id),
                     on_token=on_token,
+                    gaze=gaze,
                 )
         except Exception as exc:
             if _is_oom(exc):

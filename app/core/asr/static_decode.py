@@ -19,16 +19,24 @@ static cache. The output equals ``generate``'s greedy output: the first token fr
 prefill, then one a step; a row that has produced an end token gets the pad token after
 it. It applies only where ``generate`` would use no logits processor (no repetition
 penalty or n-gram ban: the anti-repetition retries keep ``generate``).
+
+It can also record where the decoder listened (:class:`~app.core.asr.cpu_attention.
+AudioGaze`, what places the words of packed windows): the watched layer's attention over
+each row's audio tokens is written step by step into a fixed buffer of the slot, gathered
+there from the whole cache by a per-row index, so that the recording is part of the graph.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from app.core.asr.cpu_attention import AudioGaze, watching
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +45,11 @@ log = logging.getLogger(__name__)
 LENGTH_STEP = 256
 # Steps between looks at whether every row has ended (each look waits for the GPU).
 CHECK_EVERY = 8
-# Batch shapes (rows, cache length) whose cache and graph are kept.
+# Batch shapes (rows, cache length, gaze width) whose cache and graph are kept.
 KEEP_SHAPES = 3
+# The audio tokens a recording keeps per row are rounded up to this (one graph serves
+# batches whose rows hold up to that many audio tokens).
+GAZE_STEP = 64
 
 
 @dataclass
@@ -56,6 +67,29 @@ class _Slot:
     tokens: Any = None  # (rows, length) the tokens produced
     count: Any = None  # (1,) how many tokens are in ``tokens``
     graph: Any = None
+    gaze: _Recorder | None = None  # records the watched layer's attention (gaze width > 0)
+
+
+class _Recorder:
+    """Writes one decoding step's attention of the watched layer, over each row's audio
+    tokens, into fixed buffers: what a captured graph can replay. Stands where
+    :class:`~app.core.asr.cpu_attention.AudioGaze` stands for ``generate``."""
+
+    def __init__(self, layer: int, rows: int, length: int, width: int, device: Any) -> None:
+        import torch
+
+        self.layer = layer
+        self.width = width
+        # (rows, width): the cache slots of each row's audio tokens, from its first one
+        self.index = torch.zeros(rows, width, dtype=torch.long, device=device)
+        # (rows, steps, width): step k's attention, all heads summed, float32
+        self.looks = torch.zeros(rows, length, width, dtype=torch.float32, device=device)
+        self.count: Any = None  # the slot's ``count``: step k is written while it is k + 1
+
+    def add(self, probs: Any) -> None:
+        """``probs``: one step's attention, (rows, KV heads, group, cache slots)."""
+        picked = probs.sum(dim=(1, 2)).float().gather(1, self.index)
+        self.looks.index_copy_(1, self.count - 1, picked[:, None, :])
 
 
 class StaticDecoder:
@@ -68,7 +102,7 @@ class StaticDecoder:
     def __init__(self, model: Any, graphs: bool) -> None:
         self.model = model
         self.graphs = graphs
-        self._slots: OrderedDict[tuple[int, int], _Slot] = OrderedDict()
+        self._slots: OrderedDict[tuple[int, int, int, int | None], _Slot] = OrderedDict()
         self._language_model = model.model.language_model
         self._embed = model.get_input_embeddings()
         self._head = model.get_output_embeddings()
@@ -90,18 +124,24 @@ class StaticDecoder:
         eos_ids: Sequence[int],
         pad_id: int,
         on_token: Callable[[int], bool] | None = None,
+        gaze: AudioGaze | None = None,
     ) -> Any:
         """The new tokens, (rows, at most ``max_new_tokens``), of greedy decoding.
         ``on_token(k)`` is called after token k of every row is decided (host side, ahead
-        of the GPU); True stops the decoding there."""
-
+        of the GPU); True stops the decoding there. ``gaze``: record where each step
+        listened (its layer, over each row's audio tokens; the decoder must run an
+        attention of :mod:`app.core.asr.cpu_attention`); filled when this returns."""
         ids = inputs["input_ids"]
         mask = inputs["attention_mask"]
         rows, prompt = int(ids.shape[0]), int(ids.shape[1])
         budget = max(1, int(max_new_tokens))
         length = -(-(prompt + budget) // LENGTH_STEP) * LENGTH_STEP
+        width = 0
+        if gaze is not None:
+            widest = max((end - first for first, end in gaze.audio), default=0)
+            width = max(1, -(-widest // GAZE_STEP)) * GAZE_STEP
         self._ends(eos_ids, pad_id, ids.device)
-        slot = self._slot(rows, length)
+        slot = self._slot(rows, length, width, None if gaze is None else gaze.layer)
         slot.cache.reset()
         positions = mask.long().cumsum(-1) - 1
         positions = positions.masked_fill(mask == 0, 0)
@@ -115,9 +155,25 @@ class StaticDecoder:
         first = prefill.logits[:, -1, :].float().argmax(-1)
         del prefill
         self._fill(slot, first, mask, positions, prompt)
+        if gaze is not None:
+            assert slot.gaze is not None
+            self._aim(slot.gaze, gaze, length)
         produced = 1
-        if on_token is not None and on_token(produced):
-            return slot.tokens[:, :produced].clone()
+        if on_token is None or not on_token(produced):
+            with watching(slot.gaze) if slot.gaze is not None else contextlib.nullcontext():
+                produced = self._steps(slot, budget, on_token)
+        if gaze is not None:
+            assert slot.gaze is not None
+            looks = slot.gaze.looks[:, : produced - 1]
+            kept = looks.cpu().numpy()
+            gaze.keep(kept.copy() if looks.device.type == "cpu" else kept)
+        return slot.tokens[:, :produced].clone()
+
+    # ------------------------------------------------------------------ internals
+
+    def _steps(self, slot: _Slot, budget: int, on_token: Callable[[int], bool] | None) -> int:
+        """The decoding steps after the prefill's token; returns the tokens produced."""
+        produced = 1
         while produced < budget:
             if slot.graph is not None:
                 slot.graph.replay()
@@ -130,9 +186,18 @@ class StaticDecoder:
                 break
             if produced % CHECK_EVERY == 0 and bool(slot.done.all()):
                 break
-        return slot.tokens[:, :produced].clone()
+        return produced
 
-    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _aim(recorder: _Recorder, gaze: AudioGaze, length: int) -> None:
+        """Point the recorder at this batch's audio tokens: row r's keys from its first
+        audio token on (slots past the cache repeat its last one; only a row's own
+        audio tokens are read back)."""
+        import torch
+
+        first = torch.tensor([a for a, _ in gaze.audio], device=recorder.index.device)
+        keys = first[:, None] + torch.arange(recorder.width, device=first.device)[None, :]
+        recorder.index.copy_(keys.clamp_(max=length - 1))
 
     def _step(self, slot: _Slot) -> None:
         """One decoding step, every change in place (capturable as a CUDA graph)."""
@@ -169,8 +234,10 @@ class StaticDecoder:
             for slot in self._slots.values():
                 slot.graph = None
 
-    def _slot(self, rows: int, length: int) -> _Slot:
-        key = (rows, length)
+    def _slot(self, rows: int, length: int, width: int = 0, layer: int | None = None) -> _Slot:
+        """The cache and buffers for this shape; ``width`` > 0: with a recorder of that
+        many audio tokens a row, watching ``layer``."""
+        key = (rows, length, width, layer)
         found = self._slots.get(key)
         if found is not None:
             self._slots.move_to_end(key)
@@ -181,6 +248,9 @@ class StaticDecoder:
             self._slots.popitem(last=False)
         config = self.model.config.get_text_config()
         slot = _Slot(rows, length, StaticCache(config=config, max_cache_len=length))
+        if width and layer is not None:
+            device = self._embed.weight.device
+            slot.gaze = _Recorder(layer, rows, length, width, device)
         self._slots[key] = slot
         return slot
 
@@ -204,6 +274,8 @@ class StaticDecoder:
             for name, value in values.items():
                 setattr(slot, name, value.clone())
             slot.tokens = torch.zeros(slot.rows, slot.length, dtype=torch.long, device=device)
+            if slot.gaze is not None:
+                slot.gaze.count = slot.count
         else:
             for name, value in values.items():
                 getattr(slot, name).copy_(value)
