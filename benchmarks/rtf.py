@@ -354,9 +354,17 @@ def main(argv: list[str] | None = None) -> int:
         "time and token agreement",
     )
     parser.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="no model: the windows the media would take cut at pauses and packed (their "
+        "count, median and total audio), as the app plans them for a 30 s window",
+    )
+    parser.add_argument(
         "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "murmur-bench"
     )
     args = parser.parse_args(argv)
+    if args.plan_only:
+        return plan_only(args.media or make_speech(args.minutes, args.cache_dir), args.fill)
 
     import torch
 
@@ -582,6 +590,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
         print(f"speed {1 / rtf:.2f}x real time")
         print(f"RTF {rtf:.3f}")
+    return 0
+
+
+def plan_only(media: Path, fill: float) -> int:
+    """Print the windows ``media`` takes cut at pauses and packed (no model)."""
+    from app.core.audio.chunking import make_chunks
+    from app.core.audio.media import decode_audio
+    from app.core.audio.vad import detect_speech
+
+    samples = decode_audio(media).samples
+    duration = len(samples) / 16000
+    regions = detect_speech(samples)
+    speech = sum(r.end - r.start for r in regions)
+    print(f"{media.name}: {duration:.1f} s of audio, {speech:.1f} s of speech")
+    for pack in (False, True):
+        options = replace(ChunkOptions(), pack=pack, pack_fill=fill)
+        chunks = make_chunks(regions, options, duration, samples=samples)
+        seconds = sorted(c.audio_seconds for c in chunks)
+        median = seconds[len(seconds) // 2] if seconds else 0.0
+        print(
+            f"{'packed' if pack else 'cut at pauses'}: {len(chunks)} windows, median "
+            f"{median:.1f} s, {sum(seconds):.0f} s of audio in them"
+        )
     return 0
 
 
