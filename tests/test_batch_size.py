@@ -35,7 +35,7 @@ def test_the_estimate_follows_the_config() -> None:
 
 def test_fused_attention_leaves_the_encoder_s_scores_out() -> None:
     """SDPA's fused kernels never hold the encoder's attention scores (20 heads x 1500
-    x 1500 floats, 172 MiB a window): without them the estimate came to 96 MiB a chunk,
+    x 1500 floats, 172 MiB a window): without them the estimate comes to 98 MiB a chunk,
     where chunks took 41-88 MiB on an H200 (benchmarks/README.md, "On a GPU")."""
     config = real_config()
     plain = chunk_memory_bytes(config, 2)

@@ -423,6 +423,10 @@ class StandInEngine:
 
         self.placement = Placement()
 
+    def records_gaze(self) -> bool:
+        """No attention to record: nothing is packed."""
+        return False
+
     def pin_threads(self, spare: int = 0) -> None:
         """No torch here: nothing to pin."""
 

@@ -83,6 +83,22 @@ def test_auto_packs_where_the_attention_is_recorded(tiny_model_dir: Path) -> Non
         e.unload()
 
 
+def test_a_gpu_whose_attention_can_t_be_watched_loads_and_cuts_at_pauses(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.asr import cpu_attention
+
+    def refused(model: object, name: str = cpu_attention.NAME) -> bool:
+        raise AttributeError("no AttentionInterface in this transformers")
+
+    engine = Engine(EngineOptions(model=str(tiny_model_dir), device="cpu", cpu_attention=False))
+    engine.load()
+    monkeypatch.setattr(cpu_attention, "use_for_text_decoder", refused)
+    engine._tune(engine.model, DeviceInfo(device="cuda", dtype="bf16", name="GPU"))
+    assert not engine.records_gaze() and packs(None, engine) is False
+    engine.unload()
+
+
 def test_on_a_gpu_packed_windows_are_placed_as_on_the_cpu(
     sentences: Track, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -447,7 +447,10 @@ class Engine:
             if not self.options.compile:
                 from app.core.asr import cpu_attention
 
-                cpu_attention.use_for_text_decoder(model, cpu_attention.GAZE_NAME)
+                try:
+                    cpu_attention.use_for_text_decoder(model, cpu_attention.GAZE_NAME)
+                except Exception as exc:  # a transformers without these hooks: plain SDPA
+                    log.warning("the decoder's attention can't be watched (%s); no packing", exc)
             return
         if self.options.widen_half is not False:
             from app.core.asr import cpu_half

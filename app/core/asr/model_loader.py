@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.core.asr.static_decode import LENGTH_STEP
+from app.core.asr.static_decode import GAZE_STEP, LENGTH_STEP
 from app.core.errors import Cancelled, ModelError, ModelNotDownloaded, SettingsError
 from app.core.events import DeviceInfo, DownloadProgress
 
@@ -526,11 +526,13 @@ def chunk_memory_bytes(
 
     Text side: the KV cache of every token (audio tokens + prompt + the token budget,
     rounded up as the static cache of :mod:`app.core.asr.static_decode` is) in every
-    layer, and the prefill's hidden and MLP activations and attention scores. Audio side:
+    layer, the prefill's hidden and MLP activations and attention scores, and where each
+    step listened (:mod:`app.core.asr.static_decode`'s recorder: every step's attention
+    over the window's audio tokens, float32, 1.2 MiB for a 30 s window). Audio side:
     one encoder layer's live activations and, unless ``fused_attention`` (SDPA's fused
     kernels never hold them), its attention scores. Weights are not counted (they are
     loaded already, and the free memory is measured after that). On an H200 with SDPA:
-    96 MiB for GLM-ASR-Nano in bf16, where its chunks took 41-88 MiB (benchmarks/README.md).
+    98 MiB for GLM-ASR-Nano in bf16, where its chunks took 41-88 MiB (benchmarks/README.md).
     """
     text = getattr(config, "text_config", config)
     audio = getattr(config, "audio_config", None)
@@ -545,6 +547,8 @@ def chunk_memory_bytes(
     tokens = -(-tokens // LENGTH_STEP) * LENGTH_STEP  # the static cache's rounding
     kv_cache = 2 * layers * kv_heads * head_dim * dtype_bytes * tokens
     activations = prefill * (2 * hidden + 2 * mlp) * dtype_bytes + heads * prefill**2 * 4
+    audio_tokens = -(-math.ceil(window_s * _AUDIO_TOKENS_PER_S) // GAZE_STEP) * GAZE_STEP
+    gaze = tokens * audio_tokens * 4
     encoder = 0
     if audio is not None:
         frames = math.ceil(window_s * _ENCODER_FRAMES_PER_S)
@@ -554,7 +558,7 @@ def chunk_memory_bytes(
         encoder = frames * (4 * a_hidden + a_mlp) * dtype_bytes
         if not fused_attention:
             encoder += a_heads * frames**2 * 4
-    return kv_cache + activations + encoder
+    return kv_cache + activations + gaze + encoder
 
 
 def batch_size_for_memory(
