@@ -320,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         "instructions (auto, the app's way), always, or never (the baseline: native bf16)",
     )
     parser.add_argument(
+        "--pad",
+        default="on",
+        choices=("on", "off"),
+        help="on CPU, widened products: a decoding step's rows padded to a multiple of 16 "
+        "(on, the app's way) or not (the baseline before 2026-12-01)",
+    )
+    parser.add_argument(
         "--unsure",
         default="share",
         choices=("share", "decode"),
@@ -412,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     # the encoder, projector and prefill it ran
     StaticDecoder.generate = timers.wrap("static", StaticDecoder.generate)  # type: ignore[method-assign]
 
+    if args.pad == "off":
+        from app.core.asr import cpu_half
+
+        cpu_half._PAD_BELOW = 0  # type: ignore[attr-defined]
     info = device_info_for(args.device, "bf16" if args.precision == "int8" else args.precision)
     engine = Engine(
         EngineOptions(

@@ -17,9 +17,11 @@ from tests.fixtures_model import decoded_by_each
 from tests.listener_speech import HELD_OUT_SEED, LISTENER, WER_BAR, sentence_clips, wer
 
 
-def _operands(rows: int, inner: int, width: int, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+def _operands(
+    rows: int, inner: int, width: int, dtype: torch.dtype, batch: int = 2
+) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator().manual_seed(rows * 7 + inner)
-    x = torch.randn(2, rows, inner, generator=gen).to(dtype)
+    x = torch.randn(batch, rows, inner, generator=gen).to(dtype)
     w = (torch.randn(width, inner, generator=gen) / inner**0.5).to(dtype)
     b = torch.randn(width, generator=gen).to(dtype)
     return x, w, b
@@ -29,19 +31,21 @@ def _relative(a: torch.Tensor, exact: torch.Tensor) -> float:
     return float((a.double() - exact).norm() / exact.norm())
 
 
-# rows: the native product (1), blocks against the transposed input (9, 100), the whole
-# weight at once (200); widths that leave a short last block
-@pytest.mark.parametrize("rows", [1, 9, 100, 200])
+# (batch, rows): the native product (2 x 1), blocks against the transposed input padded
+# to 16 columns (1 x 13, 2 x 9) and not padded (2 x 40), the whole weight at once (2 x
+# 100); widths that leave a short last block
+@pytest.mark.parametrize("shape", [(2, 1), (1, 13), (2, 9), (2, 40), (2, 100)])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("bias", [True, False])
 def test_a_widened_product_is_a_half_precision_product(
-    rows: int, dtype: torch.dtype, bias: bool, monkeypatch: pytest.MonkeyPatch
+    shape: tuple[int, int], dtype: torch.dtype, bias: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cpu_half, "_BLOCK_ELEMENTS", 40 * 96)  # 40 rows of weight a block
-    x, w, b = _operands(rows, 96, 250, dtype)
+    batch, rows = shape
+    x, w, b = _operands(rows, 96, 250, dtype, batch)
     b = b if bias else None
     ours = cpu_half.linear(x, w, b)
-    assert ours.dtype == dtype and ours.shape == (2, rows, 250) and ours.is_contiguous()
+    assert ours.dtype == dtype and ours.shape == (batch, rows, 250) and ours.is_contiguous()
     # the float32 product of the same half-precision numbers, rounded once at the end
     wide = F.linear(x.float(), w.float(), None if b is None else b.float()).to(dtype)
     torch.testing.assert_close(ours, wide, rtol=2**-7, atol=1e-3)  # at most the last bit
