@@ -202,7 +202,8 @@ def _decoding_step(
 
     dtype = query.dtype
     if wide:
-        query, key, value = query.float(), key.float(), value.float()
+        query = query.float()
+        key, value = cpu_half.widen(key, "keys"), cpu_half.widen(value, "values")
     batch, heads, _, size = query.shape
     kv_heads = key.shape[1]
     scale = size**-0.5 if scaling is None else scaling

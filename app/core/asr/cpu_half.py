@@ -62,6 +62,7 @@ _WHOLE_ELEMENTS = 1 << 24
 
 class _Scratch(threading.local):
     buffer: Any = None
+    named: dict[str, Any] | None = None
 
 
 _scratch = _Scratch()
@@ -82,6 +83,27 @@ def _widened(weight: Any, start: int = 0, stop: int | None = None) -> Any:
             buffer = _scratch.buffer = torch.empty(count, dtype=torch.float32)
     out = buffer[:count].view(rows.shape)
     out.copy_(rows)
+    return out
+
+
+def widen(tensor: Any, name: str) -> Any:
+    """``tensor`` in float32, in this thread's scratch buffer called ``name`` (valid until
+    the next call with that name on this thread). A decoding step widens each layer's
+    whole KV cache: into fresh tensors that cost their page faults every time (a step of
+    13 chunks spent more in them than in its products), into a buffer already mapped a
+    plain copy."""
+    import torch
+
+    if _scratch.named is None:
+        _scratch.named = {}
+    count = tensor.numel()
+    buffer = _scratch.named.get(name)
+    if buffer is None or buffer.numel() < count:
+        with torch.inference_mode(False):
+            # room to grow: a cache gains a token a step
+            buffer = _scratch.named[name] = torch.empty(count + count // 4, dtype=torch.float32)
+    out = buffer[:count].view(tensor.shape)
+    out.copy_(tensor)
     return out
 
 
