@@ -126,7 +126,7 @@ _PRECISION_LABELS = {
 PRECISION_HELP = (
     "Automatic: bfloat16 on a GPU that has it (else float16) and on a CPU: about 4.3 GB "
     "for GLM-ASR-Nano. A CPU without bfloat16 instructions computes in float32 from the "
-    "bfloat16 weights. float32 needs twice the memory (there it is a little faster). "
+    "bfloat16 weights. float32 needs twice the memory. "
     "int8 (CPU only) is smaller, and its words may differ."
 )
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -119,21 +120,26 @@ def attention(
     dropout: float = 0.0,
     scaling: float | None = None,
     is_causal: bool | None = None,
+    *,
+    every_layer: bool = True,
     **kwargs: Any,
 ) -> tuple[Any, None]:
     """transformers' attention-function signature; returns ``(output, None)`` with the
-    output as ``(batch, query length, heads, head size)``."""
+    output as ``(batch, query length, heads, head size)``. The decoding steps (one query
+    per row) are computed here, of every layer or (``every_layer`` False:
+    :func:`gaze_attention`) only of the layer an :class:`AudioGaze` watches, while it
+    watches; the rest by transformers' SDPA function."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     heads, q_len = query.shape[1], query.shape[2]
-    kv_heads = key.shape[1]
-    plain = not (kwargs.get("output_attentions") or dropout or heads % kv_heads)
+    plain = not (kwargs.get("output_attentions") or dropout or heads % key.shape[1])
     if plain and q_len == 1:
         gaze = _gaze.get()
         if gaze is not None and getattr(module, "layer_idx", None) != gaze.layer:
             gaze = None
-        wide = cpu_half.widened(module)
-        return _decoding_step(query, key, value, attention_mask, scaling, gaze, wide)
+        if every_layer or gaze is not None:
+            wide = cpu_half.widened(module)
+            return _decoding_step(query, key, value, attention_mask, scaling, gaze, wide)
     return sdpa_attention_forward(
         module,
         query,
@@ -147,43 +153,12 @@ def attention(
     )
 
 
-def gaze_attention(
-    module: Any,
-    query: Any,
-    key: Any,
-    value: Any,
-    attention_mask: Any,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    is_causal: bool | None = None,
-    **kwargs: Any,
-) -> tuple[Any, None]:
-    """The text decoder's attention on a GPU: transformers' SDPA function for every call
-    but the decoding steps of the layer an :class:`AudioGaze` watches, which are computed
-    here (the same products and softmax as SDPA's, two matrix products) so that their
-    probabilities can be recorded. So a GPU can place the words of packed windows
-    (``app.core.pipeline``) at the cost of one explicit attention a step."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    gaze = _gaze.get()
-    if (
-        gaze is not None
-        and query.shape[2] == 1
-        and getattr(module, "layer_idx", None) == gaze.layer
-        and not (kwargs.get("output_attentions") or dropout or query.shape[1] % key.shape[1])
-    ):
-        return _decoding_step(query, key, value, attention_mask, scaling, gaze)
-    return sdpa_attention_forward(
-        module,
-        query,
-        key,
-        value,
-        attention_mask,
-        dropout=dropout,
-        scaling=scaling,
-        is_causal=is_causal,
-        **kwargs,
-    )
+# The text decoder's attention on a GPU: transformers' SDPA function for every call but
+# the decoding steps of the layer an AudioGaze watches, which are computed here (the same
+# products and softmax as SDPA's) so that their probabilities can be recorded. So a GPU
+# can place the words of packed windows (app.core.pipeline) at the cost of one explicit
+# attention a step.
+gaze_attention = functools.partial(attention, every_layer=False)
 
 
 def _decoding_step(
