@@ -54,7 +54,7 @@ _CHANNEL_LABELS = {
     "right": "Right channel only",
 }
 _PACKING_LABELS = {
-    "auto": "Automatic: on a CPU, unless the model can't say where its words were",
+    "auto": "Automatic: unless the model can't say where its words were",
     "on": "Always",
     "off": "Never: cut at every long pause",
 }

@@ -28,8 +28,9 @@ def test_packing_is_automatic_by_default_and_can_be_turned_off(qtbot: object) ->
     dialog.show()
     qtbot.waitExposed(dialog)  # type: ignore[attr-defined]
     combo = dialog.packing_combo
-    assert combo.currentData() == "auto" and "CPU" in combo.currentText()
+    assert combo.currentData() == "auto" and "Automatic" in combo.currentText()
     assert "one by one" in combo.toolTip()  # says what happens where it is unsure
+    assert "on a CPU and on a GPU" in combo.toolTip()  # where automatic packs
     assert Settings().pipeline_options().chunks.pack is None  # auto: decided per device
     combo.setFocus()
     for _ in range(2):  # Automatic -> Always -> Never
