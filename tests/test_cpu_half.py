@@ -59,7 +59,7 @@ def test_a_widened_product_is_a_half_precision_product(
 def test_the_scratch_buffer_serves_inside_and_outside_inference_mode() -> None:
     x, w, b = _operands(200, 64, 96, torch.bfloat16)
     wide = F.linear(x.float(), w.float(), b.float()).bfloat16()
-    cpu_half._scratch.buffer = None
+    cpu_half._scratch.buffers = None
     with torch.inference_mode():
         inside = cpu_half.linear(x, w, b)
     with torch.no_grad():

@@ -378,7 +378,7 @@ class _Transcription:
             size = group_size(self.engine.batch_size, first=not self.groups)
             if not self.groups and (
                 self.engine.placement.verdict is None
-                and _records_gaze(self.engine)
+                and self.engine.records_gaze()
                 and any(c.packed for c in self.planned[self.handed : self.handed + size])
             ):
                 # whether this model places the words of packed windows is not known yet:
@@ -772,12 +772,6 @@ def packs(wanted: bool | None, engine: Engine) -> bool:
         return False
     if wanted is True:
         return True
-    return _records_gaze(engine)
-
-
-def _records_gaze(engine: Engine) -> bool:
-    """Whether the engine records where its decoder listened, which packing needs
-    (:meth:`Engine.records_gaze`)."""
     return engine.records_gaze()
 
 

@@ -178,7 +178,7 @@ def _decoding_step(
     dtype = query.dtype
     if wide:
         query = query.float()
-        key, value = cpu_half.widen(key, "keys"), cpu_half.widen(value, "values")
+        key, value = cpu_half.widen(key, "keys", 0.25), cpu_half.widen(value, "values", 0.25)
     batch, heads, _, size = query.shape
     kv_heads = key.shape[1]
     scale = size**-0.5 if scaling is None else scaling

@@ -780,9 +780,7 @@ class Engine:
             if new_tokens is not None:
                 _check(cancel)
                 results = self._results(new_tokens.tolist(), limits)
-        if results is None:
-            if gaze is not None:  # a static path that failed may have recorded part
-                gaze = self._gaze(inputs["input_ids"])
+        if results is None:  # off CUDA, or the static path failed (it recorded nothing)
             with torch.inference_mode(), _watching(gaze):
                 output = model.generate(
                     **inputs, generation_config=config, stopping_criteria=criteria
